@@ -1,0 +1,71 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// The demo agency the README's first command creates: one user per role, two properties, a booking.
+/// Idempotent: running it again reuses what exists and prints fresh tokens.
+public enum DemoData {
+    public static let agencyName = "Demo Rentals"
+
+    public static func seed(config: AppConfig, logger: Logger) async throws -> String {
+        let db = Database(url: config.databaseURL, logger: logger, maximumConnections: 2, deadline: .seconds(30))
+        let jwt = JWTSigner(secret: config.jwtSecret)
+        let hasher = PasswordHasher(cost: 10)
+        return try await withThrowingTaskGroup(of: String?.self) { group in
+            group.addTask { await db.client.run(); return nil }
+            defer { group.cancelAll() }
+            var users: [(Role, String, String, UUID)] = []
+            for role in Role.allCases {
+                let email = "\(role.rawValue)@demo.innkeep.test", password = "demo-\(role.rawValue)-password"
+                let id = try await ensureUser(db, email: email, password: password, name: "Demo \(role.rawValue.capitalized)", hasher: hasher)
+                users.append((role, email, password, id))
+            }
+            let agencyId = try await ensureAgency(db, admin: users[0].3, members: users.dropFirst().map { ($0.3, $0.0) })
+            var out = "Demo agency \"\(agencyName)\" (\(agencyId.uuidString.lowercased())) — users, passwords and 24-hour tokens:\n"
+            for (role, email, password, id) in users {
+                out += "\n  \(role.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)) \(email)  password: \(password)\n"
+                out += "    TOKEN_\(role.rawValue.uppercased())=\(jwt.sign(subject: id, lifetime: 86_400))\n"
+            }
+            return out
+        }
+    }
+
+    static func ensureUser(_ db: Database, email: String, password: String, name: String, hasher: PasswordHasher) async throws -> UUID {
+        if let id = try await db.transaction(.none, { conn in
+            try await conn.run("SELECT id FROM auth.users WHERE lower(email) = lower(\(email))").collect().first?.decode(UUID.self)
+        }) { return id }
+        let hash = try await hasher.hash(password)
+        let id = UUID()
+        try await db.transaction(.none) { conn in
+            try await conn.run("INSERT INTO auth.users (id, email, password_hash, full_name) VALUES (\(id), \(email), \(hash), \(name))")
+        }
+        return id
+    }
+
+    static func ensureAgency(_ db: Database, admin: UUID, members: [(UUID, Role)]) async throws -> UUID {
+        let existing = try await db.transaction(.user(admin)) { conn in
+            try await conn.run("""
+                SELECT a.id FROM team_members tm JOIN agencies a ON a.id = tm.agency_id
+                WHERE tm.user_id = \(admin) AND a.name = \(agencyName) LIMIT 1
+                """).collect().first?.decode(UUID.self)
+        }
+        if let existing { return existing }
+        let agencyId = UUID()
+        try await db.transaction(.tenant(agencyId, user: admin)) { conn in
+            try await AgencyRepository.create(conn, id: agencyId, name: agencyName, admin: admin)
+            for (user, role) in members {
+                try await conn.run("INSERT INTO team_members (agency_id, user_id, role) VALUES (\(agencyId), \(user), \(role.rawValue))")
+            }
+            let owner = members.first { $0.1 == .owner }?.0
+            let beach = try await PropertyRepository.insert(conn, agency: agencyId, ownerId: owner, name: "Beach House",
+                                                            address: "1 Ocean Drive", timezone: "Europe/Lisbon", maxGuests: 6, status: .active)
+            _ = try await PropertyRepository.insert(conn, agency: agencyId, ownerId: nil, name: "City Loft",
+                                                    address: "22 Market Street", timezone: "Europe/Lisbon", maxGuests: 2, status: .active)
+            try await conn.run("""
+                INSERT INTO bookings (agency_id, property_id, guest_name, guest_email, check_in, check_out, guests, source, created_by)
+                VALUES (\(agencyId), \(beach.id), 'Ada Guest', 'ada@example.com', CURRENT_DATE + 7, CURRENT_DATE + 10, 2, 'direct', \(admin))
+                """)
+        }
+        return agencyId
+    }
+}

@@ -1,0 +1,112 @@
+import Foundation
+import Hummingbird
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+
+/// A reason `serve` will not start, printed as one line.
+public struct StartupError: Error, CustomStringConvertible {
+    public let description: String
+}
+
+/// Runs the long-lived processes, each as a ServiceGroup that shuts down gracefully on SIGTERM/SIGINT.
+public enum Runner {
+    public static func serve(config: AppConfig, migrationsDirectory: URL, logger: Logger) async throws {
+        let migrations: [Migration]
+        do { migrations = try Migration.load(from: migrationsDirectory) } catch {
+            throw StartupError(description: "cannot read migrations in \(migrationsDirectory.path): \(error)")
+        }
+        try await checkMigrations(config: config, migrations: migrations, logger: logger)
+        let services = try AppServices(config: config, logger: logger, migrations: migrations)
+        let app = buildApplication(services)
+        let group = ServiceGroup(configuration: .init(
+            services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        logger.info("serving", metadata: ["host": "\(config.host)", "port": "\(config.port)", "commit": "\(services.build.commitSHA)"])
+        try await group.run()
+    }
+
+    /// Refuses to start while migrations are pending (SPEC §9).
+    static func checkMigrations(config: AppConfig, migrations: [Migration], logger: Logger) async throws {
+        let status: Migrator.Status
+        do {
+            let conn = try await PostgresConnection.open(config.databaseURL, logger: logger)
+            defer { Task { try? await conn.close() } }
+            status = try await Migrator(migrations: migrations, logger: logger).status(conn)
+        } catch let error as MigrationError {
+            throw StartupError(description: error.description)
+        } catch {
+            throw StartupError(description: "cannot reach the database at \(config.databaseURL.host):\(config.databaseURL.port) to check migrations: \(String(reflecting: error))")
+        }
+        guard status.pending.isEmpty else {
+            let names = status.pending.map { String(format: "%04d_%@", $0.version, $0.name) }.joined(separator: ", ")
+            throw StartupError(description: "\(status.pending.count) migration(s) pending (\(names)); apply them with `innkeep migrate up` first")
+        }
+    }
+
+    public static func worker(config: AppConfig, logger: Logger) async throws {
+        let db = Database(url: config.databaseURL, logger: logger, maximumConnections: 4, deadline: .seconds(10))
+        let worker = Worker(db: db, logger: logger)
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: db.client), .init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup)],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}
+
+/// `innkeep migrate …` as the owner role.
+public enum MigrateCommand {
+    public enum Action: Sendable { case up, down(Int), status }
+
+    public static func run(_ action: Action, directory: URL) async throws {
+        let config: AppConfig
+        do { config = try AppConfig(environment: AppConfig.processEnvironment()) } catch {
+            FileHandle.standardError.write(Data("innkeep: \(error.description)\n".utf8))
+            throw StartupError(description: error.description)
+        }
+        let logger = Logger(label: "innkeep.migrate")
+        do {
+            let migrator = Migrator(migrations: try Migration.load(from: directory), logger: logger)
+            let conn = try await PostgresConnection.open(config.migrationDatabaseURL, logger: logger)
+            defer { Task { try? await conn.close() } }
+            switch action {
+            case .up:
+                let applied = try await migrator.up(conn)
+                print(applied.isEmpty ? "up to date" : applied.map { String(format: "applied %04d_%@", $0.version, $0.name) }.joined(separator: "\n"))
+            case .down(let steps):
+                let reverted = try await migrator.down(conn, steps: steps)
+                print(reverted.isEmpty ? "nothing to revert" : reverted.map { String(format: "reverted %04d_%@", $0.version, $0.name) }.joined(separator: "\n"))
+            case .status:
+                let status = try await migrator.status(conn)
+                for a in status.applied { print(String(format: "applied  %04d_%@", a.version, a.name)) }
+                for p in status.pending { print(String(format: "pending  %04d_%@", p.version, p.name)) }
+                print("\(status.applied.count) applied, \(status.pending.count) pending")
+            }
+        } catch let error as MigrationError {
+            FileHandle.standardError.write(Data("innkeep: \(error.description)\n".utf8))
+            throw error
+        }
+    }
+}
+
+/// `innkeep migrate new NAME`: the next numbered pair, with a header to fill in.
+public enum MigrationFiles {
+    public static func create(name: String, in directory: URL) throws -> [URL] {
+        guard !name.isEmpty, name.count <= 60, name.allSatisfy({ $0.isLowercase || $0.isNumber || $0 == "_" }), name.first!.isLetter else {
+            throw MigrationError("name must be snake_case, e.g. add_property_photos")
+        }
+        let next = (try Migration.load(from: directory).last?.version ?? 0) + 1
+        let stem = String(format: "%04d_%@", next, name)
+        let up = directory.appendingPathComponent(stem + ".up.sql"), down = directory.appendingPathComponent(stem + ".down.sql")
+        try """
+            -- \(stem): <what this changes and why>
+            -- Checklist (migrations/README.md): agency_id NOT NULL, composite keys with agency_id, indexes lead with agency_id,
+            -- RLS enabled and forced with a policy, grants to innkeep_app, and a .down.sql that reverses it exactly.
+
+            """.write(to: up, atomically: true, encoding: .utf8)
+        try """
+            -- Reverts \(stem). If it cannot be exact (data was dropped), say so here.
+
+            """.write(to: down, atomically: true, encoding: .utf8)
+        return [up, down]
+    }
+}

@@ -1,0 +1,61 @@
+import Foundation
+import PostgresNIO
+
+/// The audit log (SPEC §7): written on the action's own connection, inside its transaction, so a
+/// rolled-back action leaves no entry. The runtime role may only INSERT and SELECT it.
+public enum AuditLog {
+    public static func record(
+        _ conn: PostgresConnection, agency: UUID, user: UUID?, action: String, resourceType: String?, resourceId: UUID?,
+        details: JSONValue? = nil
+    ) async throws {
+        try await conn.run("""
+            INSERT INTO audit_log (agency_id, user_id, action, resource_type, resource_id, details)
+            VALUES (\(agency), \(user), \(action), \(resourceType), \(resourceId), \(details?.serialized)::jsonb)
+            """)
+    }
+
+    /// Shorthand for a tenant action by the caller.
+    public static func record(_ conn: PostgresConnection, _ caller: Caller, _ action: String, _ resourceType: String, _ resourceId: UUID,
+                              details: JSONValue? = nil) async throws {
+        try await record(conn, agency: caller.agencyId, user: caller.userId, action: action, resourceType: resourceType,
+                         resourceId: resourceId, details: details)
+    }
+}
+
+/// `GET /api/v1/audit-log` with filters `action`, `resource_type`, `resource_id`.
+struct AuditLogController {
+    func addRoutes(to routes: RouteBuilder) {
+        routes.tenant(API.auditLog) { call in
+            var query = FieldReader(query: call.call.query)
+            let page = PageRequest(&query)
+            let action = query.string("action", length: 1...100)
+            let resourceType = query.string("resource_type", length: 1...100)
+            let resourceId = query.uuid("resource_id")
+            try query.finish()
+            let cursor = try page.cursor()
+            let agency = call.caller.agencyId
+            return try await call.read { conn in
+                let rows = try await conn.run("""
+                    SELECT id, user_id, action, resource_type, resource_id, details::text, created_at FROM audit_log
+                    WHERE agency_id = \(agency)
+                      AND (\(action)::text IS NULL OR action = \(action))
+                      AND (\(resourceType)::text IS NULL OR resource_type = \(resourceType))
+                      AND (\(resourceId)::uuid IS NULL OR resource_id = \(resourceId))
+                      AND (\(cursor?.micros)::int8 IS NULL OR (created_at, id) < (timestamptz 'epoch' + \(cursor?.micros)::int8 * interval '1 microsecond', \(cursor?.id)))
+                    ORDER BY created_at DESC, id DESC LIMIT \(page.limit + 1)
+                    """).collect()
+                let items = try rows.map { row -> (Date, UUID, JSONValue) in
+                    let (id, user, action, type, resource, details, created) = try row.decode(
+                        (UUID, UUID?, String, String?, UUID?, String?, Date).self)
+                    let json: JSONValue = [
+                        "id": JSONValue(id), "agency_id": JSONValue(agency), "user_id": JSONValue(user), "action": .string(action),
+                        "resource_type": JSONValue(type), "resource_id": JSONValue(resource),
+                        "details": details.flatMap { JSONValue.parse(Array($0.utf8)) } ?? .null, "created_at": JSONValue(created),
+                    ]
+                    return (created, id, json)
+                }
+                return page.reply(items)
+            }
+        }
+    }
+}

@@ -1,0 +1,120 @@
+import Foundation
+import PostgresNIO
+
+/// `/api/v1/bookings` (SPEC §4). Double booking is impossible: the database's exclusion
+/// constraint rejects overlapping confirmed stays, even from racing requests.
+struct BookingController {
+    static let maxNights = 365
+
+    func addRoutes(to routes: RouteBuilder) {
+        routes.tenant(API.listBookings, list)
+        routes.tenant(API.getBooking, get)
+        routes.tenant(API.createBooking, create)
+        routes.tenant(API.cancelBooking, cancel)
+    }
+
+    static let notFound = APIError(.bookingNotFound)
+
+    @Sendable func list(_ call: TenantCall) async throws -> Reply {
+        var query = FieldReader(query: call.call.query)
+        let page = PageRequest(&query)
+        let filter = BookingRepository.Filter(
+            propertyId: query.uuid("property_id"), status: query.choice("status", as: Booking.Status.self),
+            from: query.date("from"), to: query.date("to"))
+        if let from = filter.from, let to = filter.to, to < from { query.fail("to", "must not be before from") }
+        try query.finish()
+        let cursor = try page.cursor(), caller = call.caller
+        return try await call.read { conn in
+            let rows = try await BookingRepository.list(conn, agency: caller.agencyId, owner: caller.ownerScope, filter: filter,
+                                                        cursor: cursor, limit: page.limit + 1)
+            return page.reply(rows.map { ($0.createdAt, $0.id, $0.json) })
+        }
+    }
+
+    @Sendable func get(_ call: TenantCall) async throws -> Reply {
+        let id = try call.call.pathId(), caller = call.caller
+        return try await call.read { conn in
+            guard let b = try await BookingRepository.find(conn, agency: caller.agencyId, id: id, owner: caller.ownerScope) else { throw Self.notFound }
+            return .json(b.json)
+        }
+    }
+
+    /// Reads and validates a new booking, reporting every bad field at once.
+    static func readNew(_ body: inout FieldReader) throws -> BookingRepository.New {
+        let propertyId = body.uuid("property_id", required: true)
+        let guestName = body.string("guest_name", required: true, length: 1...200)
+        let guestEmail = body.email("guest_email")
+        let checkIn = body.date("check_in", required: true)
+        let checkOut = body.date("check_out", required: true)
+        let guests = body.int("guests", required: true, range: 1...100)
+        let source = body.choice("source", as: Booking.Source.self) ?? .direct
+        let total = body.int("total_amount_cents", range: 0...1_000_000_000_000)
+        var currency = body.string("currency", length: 3...3)
+        if let c = currency, !c.allSatisfy({ $0.isASCII && $0.isUppercase }) {
+            body.fail("currency", "must be an ISO 4217 code such as EUR")
+            currency = nil
+        }
+        if total != nil, currency == nil, !body.has("currency") { body.fail("currency", "is required with total_amount_cents") }
+        let notes = body.string("notes", length: 0...5000)
+        if let checkIn, let checkOut {
+            if checkOut <= checkIn { body.fail("check_out", "must be after check_in") }
+            else if checkOut - checkIn > maxNights { body.fail("check_out", "a stay is at most \(maxNights) nights") }
+        }
+        try body.finish()
+        return .init(propertyId: propertyId!, guestName: guestName!, guestEmail: guestEmail, checkIn: checkIn!, checkOut: checkOut!,
+                     guests: Int(guests!), source: source, totalAmountCents: total, currency: currency, notes: notes)
+    }
+
+    @Sendable func create(_ call: TenantCall) async throws -> Reply {
+        var body = try call.call.json()
+        let new = try Self.readNew(&body)
+        let caller = call.caller
+        do {
+            return try await call.transaction { conn in
+                guard let property = try await PropertyRepository.find(conn, agency: caller.agencyId, id: new.propertyId) else {
+                    throw APIError(.propertyNotFound)
+                }
+                var issues: [FieldIssue] = []
+                if property.status != .active { issues.append(FieldIssue("property_id", "the property is inactive")) }
+                if new.guests > property.maxGuests { issues.append(FieldIssue("guests", "must be at most \(property.maxGuests), the property's max_guests")) }
+                if !issues.isEmpty { throw APIError.validation(issues) }
+                if let other = try await BookingRepository.conflicting(
+                    conn, agency: caller.agencyId, propertyId: new.propertyId, checkIn: new.checkIn, checkOut: new.checkOut)
+                {
+                    throw Self.conflict(other)
+                }
+                let booking = try await BookingRepository.insert(conn, agency: caller.agencyId, createdBy: caller.userId, new)
+                try await AuditLog.record(conn, caller, "booking.create", "booking", booking.id, details: [
+                    "property_id": JSONValue(booking.propertyId), "check_in": .string(booking.checkIn), "check_out": .string(booking.checkOut),
+                ])
+                return .json(booking.json, status: .created)
+            }
+        } catch where isPostgresError(error, state: "23P01") {
+            // Lost a race with a concurrent booking: the constraint held; name the winner.
+            let other = try await call.read { conn in
+                try await BookingRepository.conflicting(conn, agency: caller.agencyId, propertyId: new.propertyId, checkIn: new.checkIn, checkOut: new.checkOut)
+            }
+            throw Self.conflict(other)
+        } catch where isPostgresError(error, state: "23503") {
+            throw APIError(.propertyNotFound)  // the property was deleted meanwhile
+        }
+    }
+
+    static func conflict(_ other: UUID?) -> APIError {
+        APIError(.bookingConflict, "The stay overlaps a confirmed booking of this property.",
+                 details: ["conflicting_booking_id": JSONValue(other)])
+    }
+
+    @Sendable func cancel(_ call: TenantCall) async throws -> Reply {
+        let id = try call.call.pathId(), caller = call.caller
+        return try await call.transaction { conn in
+            guard let booking = try await BookingRepository.find(conn, agency: caller.agencyId, id: id, owner: caller.ownerScope, forUpdate: true) else {
+                throw Self.notFound
+            }
+            guard booking.status == Booking.Status.confirmed.rawValue else { throw APIError(.bookingAlreadyCancelled) }
+            let cancelled = try await BookingRepository.cancel(conn, agency: caller.agencyId, id: id)
+            try await AuditLog.record(conn, caller, "booking.cancel", "booking", id)
+            return .json(cancelled.json)
+        }
+    }
+}

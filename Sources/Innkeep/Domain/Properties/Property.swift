@@ -1,0 +1,104 @@
+import Foundation
+import PostgresNIO
+
+/// A rental property (SPEC §4).
+public struct Property: Sendable {
+    public enum Status: String, CaseIterable, Sendable { case active, inactive }
+
+    public var id: UUID
+    public var agencyId: UUID
+    public var ownerId: UUID?
+    public var name: String
+    public var address: String
+    public var timezone: String
+    public var maxGuests: Int
+    public var status: Status
+    public var createdAt: Date
+    public var updatedAt: Date
+
+    static let columns = "id, agency_id, owner_id, name, address, timezone, max_guests, status, created_at, updated_at"
+
+    init(row: PostgresRow) throws {
+        let (id, agency, owner, name, address, timezone, maxGuests, status, created, updated) = try row.decode(
+            (UUID, UUID, UUID?, String, String, String, Int, String, Date, Date).self)
+        self.init(id: id, agencyId: agency, ownerId: owner, name: name, address: address, timezone: timezone,
+                  maxGuests: maxGuests, status: Status(rawValue: status) ?? .inactive, createdAt: created, updatedAt: updated)
+    }
+
+    init(id: UUID, agencyId: UUID, ownerId: UUID?, name: String, address: String, timezone: String, maxGuests: Int,
+         status: Status, createdAt: Date, updatedAt: Date) {
+        (self.id, self.agencyId, self.ownerId, self.name, self.address, self.timezone) = (id, agencyId, ownerId, name, address, timezone)
+        (self.maxGuests, self.status, self.createdAt, self.updatedAt) = (maxGuests, status, createdAt, updatedAt)
+    }
+
+    public var json: JSONValue {
+        [
+            "id": JSONValue(id), "agency_id": JSONValue(agencyId), "owner_id": JSONValue(ownerId), "name": .string(name),
+            "address": .string(address), "timezone": .string(timezone), "max_guests": .int(Int64(maxGuests)),
+            "status": .string(status.rawValue), "created_at": JSONValue(createdAt), "updated_at": JSONValue(updatedAt),
+        ]
+    }
+}
+
+/// Property queries. Every method takes the agency id and filters by it; `owner` narrows to one
+/// owner's properties (an owner caller sees only their own).
+public enum PropertyRepository {
+    public static func find(_ conn: PostgresConnection, agency: UUID, id: UUID, owner: UUID? = nil, forUpdate: Bool = false) async throws -> Property? {
+        let rows = try await conn.run("""
+            SELECT \(unescaped: Property.columns) FROM properties
+            WHERE agency_id = \(agency) AND id = \(id) AND (\(owner)::uuid IS NULL OR owner_id = \(owner))
+            \(unescaped: forUpdate ? "FOR UPDATE" : "")
+            """).collect()
+        return try rows.first.map(Property.init(row:))
+    }
+
+    public static func list(_ conn: PostgresConnection, agency: UUID, owner: UUID?, status: Property.Status?, cursor: PageCursor?, limit: Int) async throws -> [Property] {
+        try await conn.run("""
+            SELECT \(unescaped: Property.columns) FROM properties
+            WHERE agency_id = \(agency)
+              AND (\(owner)::uuid IS NULL OR owner_id = \(owner))
+              AND (\(status?.rawValue)::text IS NULL OR status = \(status?.rawValue))
+              AND (\(cursor?.micros)::int8 IS NULL OR (created_at, id) < (timestamptz 'epoch' + \(cursor?.micros)::int8 * interval '1 microsecond', \(cursor?.id)))
+            ORDER BY created_at DESC, id DESC LIMIT \(limit)
+            """).collect().map(Property.init(row:))
+    }
+
+    public static func insert(_ conn: PostgresConnection, agency: UUID, ownerId: UUID?, name: String, address: String, timezone: String,
+                              maxGuests: Int, status: Property.Status) async throws -> Property {
+        let rows = try await conn.run("""
+            INSERT INTO properties (agency_id, owner_id, name, address, timezone, max_guests, status)
+            VALUES (\(agency), \(ownerId), \(name), \(address), \(timezone), \(maxGuests), \(status.rawValue))
+            RETURNING \(unescaped: Property.columns)
+            """).collect()
+        return try Property(row: rows[0])
+    }
+
+    public static func update(_ conn: PostgresConnection, _ p: Property) async throws -> Property {
+        let rows = try await conn.run("""
+            UPDATE properties SET owner_id = \(p.ownerId), name = \(p.name), address = \(p.address), timezone = \(p.timezone),
+                   max_guests = \(p.maxGuests), status = \(p.status.rawValue), updated_at = now()
+            WHERE agency_id = \(p.agencyId) AND id = \(p.id)
+            RETURNING \(unescaped: Property.columns)
+            """).collect()
+        return try Property(row: rows[0])
+    }
+
+    public static func delete(_ conn: PostgresConnection, agency: UUID, id: UUID) async throws {
+        try await conn.run("DELETE FROM properties WHERE agency_id = \(agency) AND id = \(id)")
+    }
+
+    /// Whether `userId` may own properties here: a member of the agency with role owner.
+    public static func isOwnerMember(_ conn: PostgresConnection, agency: UUID, userId: UUID) async throws -> Bool {
+        try await !conn.run("""
+            SELECT 1 FROM team_members WHERE agency_id = \(agency) AND user_id = \(userId) AND role = 'owner'
+            """).collect().isEmpty
+    }
+
+    /// The first confirmed booking that has not ended yet, if any (blocks deletion).
+    public static func futureBooking(_ conn: PostgresConnection, agency: UUID, id: UUID) async throws -> UUID? {
+        try await conn.run("""
+            SELECT id FROM bookings WHERE agency_id = \(agency) AND property_id = \(id) AND status = 'confirmed'
+              AND check_out > CURRENT_DATE ORDER BY check_in LIMIT 1
+            """).collect().first?.decode(UUID.self)
+    }
+}

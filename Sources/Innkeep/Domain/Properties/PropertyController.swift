@@ -1,0 +1,114 @@
+import Foundation
+import PostgresNIO
+
+/// `/api/v1/properties` (SPEC §4). Owners see only their own; another agency's property is 404.
+struct PropertyController {
+    func addRoutes(to routes: RouteBuilder) {
+        routes.tenant(API.listProperties, list)
+        routes.tenant(API.getProperty, get)
+        routes.tenant(API.createProperty, create)
+        routes.tenant(API.updateProperty, update)
+        routes.tenant(API.deleteProperty, delete)
+    }
+
+    static let notFound = APIError(.propertyNotFound)
+
+    @Sendable func list(_ call: TenantCall) async throws -> Reply {
+        var query = FieldReader(query: call.call.query)
+        let page = PageRequest(&query)
+        let status = query.choice("status", as: Property.Status.self)
+        try query.finish()
+        let cursor = try page.cursor(), caller = call.caller
+        return try await call.read { conn in
+            let rows = try await PropertyRepository.list(conn, agency: caller.agencyId, owner: caller.ownerScope, status: status,
+                                                         cursor: cursor, limit: page.limit + 1)
+            return page.reply(rows.map { ($0.createdAt, $0.id, $0.json) })
+        }
+    }
+
+    @Sendable func get(_ call: TenantCall) async throws -> Reply {
+        let id = try call.call.pathId(), caller = call.caller
+        return try await call.read { conn in
+            guard let p = try await PropertyRepository.find(conn, agency: caller.agencyId, id: id, owner: caller.ownerScope) else { throw Self.notFound }
+            return .json(p.json)
+        }
+    }
+
+    /// The fields shared by create and update, validated together.
+    struct Fields {
+        var name: String?, address: String?, timezone: String?, maxGuests: Int?, status: Property.Status?
+        var ownerId: UUID??
+
+        init(_ body: inout FieldReader, creating: Bool) {
+            name = body.string("name", required: creating, length: 1...200)
+            address = body.string("address", length: 0...500)
+            timezone = body.string("timezone", length: 1...100)
+            if let tz = timezone, TimeZone(identifier: tz) == nil {
+                body.fail("timezone", "must be an IANA time zone such as Europe/Lisbon")
+                timezone = nil
+            }
+            maxGuests = body.int("max_guests", required: creating, range: 1...100).map(Int.init)
+            status = body.choice("status", as: Property.Status.self)
+            if body.isNull("owner_id") { ownerId = .some(nil) } else if let id = body.uuid("owner_id") { ownerId = .some(id) }
+        }
+    }
+
+    /// 422 unless `owner_id` names a member of this agency with role owner.
+    static func checkOwner(_ ownerId: UUID??, _ conn: PostgresConnection, agency: UUID) async throws {
+        guard case .some(.some(let owner)) = ownerId else { return }
+        guard try await PropertyRepository.isOwnerMember(conn, agency: agency, userId: owner) else {
+            throw APIError.validation("owner_id", "must be a member of this agency with role owner")
+        }
+    }
+
+    @Sendable func create(_ call: TenantCall) async throws -> Reply {
+        var body = try call.call.json()
+        let f = Fields(&body, creating: true)
+        try body.finish()
+        let caller = call.caller
+        return try await call.transaction { conn in
+            try await Self.checkOwner(f.ownerId, conn, agency: caller.agencyId)
+            let p = try await PropertyRepository.insert(
+                conn, agency: caller.agencyId, ownerId: f.ownerId ?? nil, name: f.name!, address: f.address ?? "",
+                timezone: f.timezone ?? "UTC", maxGuests: f.maxGuests!, status: f.status ?? .active)
+            try await AuditLog.record(conn, caller, "property.create", "property", p.id, details: ["name": .string(p.name)])
+            return .json(p.json, status: .created)
+        }
+    }
+
+    @Sendable func update(_ call: TenantCall) async throws -> Reply {
+        let id = try call.call.pathId()
+        var body = try call.call.json()
+        let f = Fields(&body, creating: false)
+        try body.finish()
+        let caller = call.caller, sent = body.values.keys.sorted()
+        return try await call.transaction { conn in
+            guard var p = try await PropertyRepository.find(conn, agency: caller.agencyId, id: id, forUpdate: true) else { throw Self.notFound }
+            try await Self.checkOwner(f.ownerId, conn, agency: caller.agencyId)
+            let before = p.json
+            if let v = f.name { p.name = v }
+            if let v = f.address { p.address = v }
+            if let v = f.timezone { p.timezone = v }
+            if let v = f.maxGuests { p.maxGuests = v }
+            if let v = f.status { p.status = v }
+            if let v = f.ownerId { p.ownerId = v }
+            p = try await PropertyRepository.update(conn, p)
+            try await AuditLog.record(conn, caller, "property.update", "property", p.id,
+                                      details: ["changed": .array(sent.filter { before[$0] != nil }.map(JSONValue.string))])
+            return .json(p.json)
+        }
+    }
+
+    @Sendable func delete(_ call: TenantCall) async throws -> Reply {
+        let id = try call.call.pathId(), caller = call.caller
+        return try await call.transaction { conn in
+            guard let p = try await PropertyRepository.find(conn, agency: caller.agencyId, id: id, forUpdate: true) else { throw Self.notFound }
+            if let booking = try await PropertyRepository.futureBooking(conn, agency: caller.agencyId, id: id) {
+                throw APIError(.propertyHasBookings, details: ["booking_id": JSONValue(booking)])
+            }
+            try await PropertyRepository.delete(conn, agency: caller.agencyId, id: id)
+            try await AuditLog.record(conn, caller, "property.delete", "property", id, details: ["name": .string(p.name)])
+            return .noContent
+        }
+    }
+}

@@ -1,0 +1,120 @@
+import HTTPTypes
+
+/// Who may call an endpoint.
+public enum Access: Sendable, Hashable {
+    /// Anyone (health, signup, login).
+    case anonymous
+    /// A valid user token; no agency context (me, agency creation).
+    case user
+    /// A member of the request's agency holding one of these roles.
+    case roles(Set<Role>)
+    /// An admin of the request's agency, or the ops token.
+    case adminOrOpsToken
+    /// The ops token only.
+    case opsToken
+}
+
+/// One route of the API and who may call it: the single source of truth for routing,
+/// RBAC (docs/rbac.md, the every-route × every-role tests) and the OpenAPI route check.
+public struct Endpoint: Sendable, Hashable, CustomStringConvertible {
+    public let method: HTTPRequest.Method
+    /// The path in OpenAPI form: `/api/v1/properties/{id}`.
+    public let path: String
+    public let access: Access
+    /// Owners may call it but see only their own properties (and their bookings).
+    public let ownerScoped: Bool
+    /// A POST that creates something: accepts `Idempotency-Key`.
+    public let idempotent: Bool
+    /// The feature the agency must have enabled.
+    public let feature: Feature?
+
+    init(_ method: HTTPRequest.Method, _ path: String, _ access: Access, ownerScoped: Bool = false,
+         idempotent: Bool = false, feature: Feature? = nil) {
+        self.method = method
+        self.path = path
+        self.access = access
+        self.ownerScoped = ownerScoped
+        self.idempotent = idempotent
+        self.feature = feature
+    }
+
+    public var description: String { "\(method.rawValue) \(path)" }
+
+    /// The roles that may call it inside an agency (empty for non-agency access).
+    public var allowedRoles: [Role] {
+        switch access {
+        case .roles(let roles): Role.allCases.filter(roles.contains)
+        case .adminOrOpsToken: [.admin]
+        default: []
+        }
+    }
+
+    /// The path in Hummingbird's router syntax: `/api/v1/properties/:id`.
+    var routerPath: String {
+        path.split(separator: "/", omittingEmptySubsequences: false).map { part in
+            part.hasPrefix("{") && part.hasSuffix("}") ? ":" + part.dropFirst().dropLast() : part
+        }.joined(separator: "/")
+    }
+
+    /// Whether a concrete request path fits this endpoint's template.
+    func matches(path requestPath: String) -> Bool {
+        let a = path.split(separator: "/"), b = requestPath.split(separator: "/")
+        return a.count == b.count && zip(a, b).allSatisfy { t, p in t.hasPrefix("{") || t == p }
+    }
+}
+
+private let everyone: Set<Role> = Set(Role.allCases)
+
+/// Every endpoint of the service (SPEC §2–§7).
+public enum API {
+    public static let health = Endpoint(.get, "/health", .anonymous)
+    public static let healthLive = Endpoint(.get, "/health/live", .anonymous)
+    public static let signup = Endpoint(.post, "/api/v1/auth/signup", .anonymous)
+    public static let login = Endpoint(.post, "/api/v1/auth/login", .anonymous)
+    public static let me = Endpoint(.get, "/api/v1/me", .user)
+    public static let createAgency = Endpoint(.post, "/api/v1/agencies", .user, idempotent: true)
+
+    public static let listProperties = Endpoint(.get, "/api/v1/properties", .roles(everyone), ownerScoped: true)
+    public static let getProperty = Endpoint(.get, "/api/v1/properties/{id}", .roles(everyone), ownerScoped: true)
+    public static let createProperty = Endpoint(.post, "/api/v1/properties", .roles([.admin, .manager]), idempotent: true)
+    public static let updateProperty = Endpoint(.patch, "/api/v1/properties/{id}", .roles([.admin, .manager]))
+    public static let deleteProperty = Endpoint(.delete, "/api/v1/properties/{id}", .roles([.admin]))
+
+    public static let listBookings = Endpoint(.get, "/api/v1/bookings", .roles(everyone), ownerScoped: true)
+    public static let getBooking = Endpoint(.get, "/api/v1/bookings/{id}", .roles(everyone), ownerScoped: true)
+    public static let createBooking = Endpoint(.post, "/api/v1/bookings", .roles([.admin, .manager]), idempotent: true)
+    public static let cancelBooking = Endpoint(.post, "/api/v1/bookings/{id}/cancel", .roles([.admin, .manager]))
+
+    public static let listChannelConnections = Endpoint(.get, "/api/v1/channel-connections", .roles([.admin]), feature: .channelSync)
+    public static let createChannelConnection = Endpoint(
+        .post, "/api/v1/channel-connections", .roles([.admin]), idempotent: true, feature: .channelSync)
+    public static let deleteChannelConnection = Endpoint(
+        .delete, "/api/v1/channel-connections/{id}", .roles([.admin]), feature: .channelSync)
+
+    public static let listTeamMembers = Endpoint(.get, "/api/v1/team-members", .roles([.admin, .manager]))
+    public static let addTeamMember = Endpoint(.post, "/api/v1/team-members", .roles([.admin]), idempotent: true)
+    public static let updateTeamMember = Endpoint(.patch, "/api/v1/team-members/{id}", .roles([.admin]))
+    public static let removeTeamMember = Endpoint(.delete, "/api/v1/team-members/{id}", .roles([.admin]))
+
+    public static let auditLog = Endpoint(.get, "/api/v1/audit-log", .roles([.admin, .accountant]))
+    public static let features = Endpoint(.get, "/api/v1/features", .roles(everyone))
+
+    public static let currentCommit = Endpoint(.get, "/ops/current-commit", .adminOrOpsToken)
+    public static let envSanity = Endpoint(.get, "/ops/env-sanity", .adminOrOpsToken)
+    public static let metrics = Endpoint(.get, "/metrics", .adminOrOpsToken)
+    public static let setFeature = Endpoint(.put, "/ops/agencies/{agency_id}/features/{name}", .opsToken)
+
+    public static let all: [Endpoint] = [
+        health, healthLive, signup, login, me, createAgency,
+        listProperties, getProperty, createProperty, updateProperty, deleteProperty,
+        listBookings, getBooking, createBooking, cancelBooking,
+        listChannelConnections, createChannelConnection, deleteChannelConnection,
+        listTeamMembers, addTeamMember, updateTeamMember, removeTeamMember,
+        auditLog, features, currentCommit, envSanity, metrics, setFeature,
+    ]
+
+    /// The methods a path answers to, for 405 and `Allow`.
+    static func methods(for path: String) -> [HTTPRequest.Method] {
+        all.filter { $0.matches(path: path) }.map(\.method)
+    }
+}

@@ -1,0 +1,151 @@
+import Foundation
+
+/// Reads typed fields from a JSON object or a query string and collects every problem,
+/// so one 422 names all bad fields at once. Unknown fields (including `id`, `agency_id`,
+/// `created_by`) are ignored: a body never chooses server-owned values.
+public struct FieldReader {
+    public let values: [String: JSONValue]
+    /// Query strings carry numbers as text; JSON bodies must use JSON numbers.
+    private let fromQuery: Bool
+    public private(set) var issues: [FieldIssue] = []
+
+    public init(_ values: [String: JSONValue]) {
+        self.values = values
+        self.fromQuery = false
+    }
+
+    /// Builds a reader over query parameters; every value is a string.
+    public init(query: [String: String]) {
+        self.values = query.mapValues(JSONValue.string)
+        self.fromQuery = true
+    }
+
+    public func has(_ name: String) -> Bool { values[name] != nil }
+
+    public mutating func fail(_ name: String, _ issue: String) { issues.append(FieldIssue(name, issue)) }
+
+    /// Throws the 422 listing every issue found so far.
+    public func finish() throws {
+        if !issues.isEmpty { throw APIError.validation(issues) }
+    }
+
+    private mutating func raw(_ name: String, required: Bool) -> JSONValue? {
+        switch values[name] {
+        case nil:
+            if required { fail(name, "is required") }
+            return nil
+        case .null?:
+            if required { fail(name, "must not be null") }
+            return nil
+        case let v?: return v
+        }
+    }
+
+    /// Whether the field was sent as an explicit `null` (PATCH clears it).
+    public func isNull(_ name: String) -> Bool { values[name] == .null }
+
+    public mutating func string(_ name: String, required: Bool = false, length: ClosedRange<Int> = 0...10_000) -> String? {
+        guard let v = raw(name, required: required) else { return nil }
+        guard case .string(let s) = v else { fail(name, "must be a string"); return nil }
+        guard !s.unicodeScalars.contains("\0") else { fail(name, "must not contain NUL characters"); return nil }
+        guard length.contains(s.count) else {
+            fail(name, length.lowerBound == length.upperBound ? "must be \(length.lowerBound) characters"
+                : "must be \(length.lowerBound) to \(length.upperBound) characters")
+            return nil
+        }
+        return s
+    }
+
+    /// An integer; query strings may send it as digits.
+    public mutating func int(_ name: String, required: Bool = false, range: ClosedRange<Int64>) -> Int64? {
+        guard let v = raw(name, required: required) else { return nil }
+        let n: Int64?
+        switch v {
+        case .int(let i): n = i
+        case .string(let s) where fromQuery: n = Int64(s)
+        default: n = nil
+        }
+        guard let n else { fail(name, "must be an integer"); return nil }
+        guard range.contains(n) else { fail(name, "must be between \(range.lowerBound) and \(range.upperBound)"); return nil }
+        return n
+    }
+
+    public mutating func bool(_ name: String, required: Bool = false) -> Bool? {
+        guard let v = raw(name, required: required) else { return nil }
+        guard case .bool(let b) = v else { fail(name, "must be true or false"); return nil }
+        return b
+    }
+
+    public mutating func choice<E: RawRepresentable & CaseIterable>(_ name: String, required: Bool = false, as _: E.Type) -> E?
+    where E.RawValue == String {
+        guard let s = string(name, required: required, length: 1...100) else { return nil }
+        guard let e = E(rawValue: s) else {
+            fail(name, "must be one of \(E.allCases.map(\.rawValue).joined(separator: ", "))")
+            return nil
+        }
+        return e
+    }
+
+    public mutating func uuid(_ name: String, required: Bool = false) -> UUID? {
+        guard let s = string(name, required: required, length: 1...100) else { return nil }
+        guard let id = UUID(uuidString: s) else { fail(name, "must be a UUID"); return nil }
+        return id
+    }
+
+    /// A calendar date `YYYY-MM-DD`.
+    public mutating func date(_ name: String, required: Bool = false) -> CalendarDate? {
+        guard let s = string(name, required: required, length: 1...20) else { return nil }
+        guard let d = CalendarDate(s) else { fail(name, "must be a date YYYY-MM-DD"); return nil }
+        return d
+    }
+
+    public mutating func email(_ name: String, required: Bool = false) -> String? {
+        guard let s = string(name, required: required, length: 3...320) else { return nil }
+        let parts = s.split(separator: "@", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), !s.contains(where: \.isWhitespace) else {
+            fail(name, "must be an email address")
+            return nil
+        }
+        return s
+    }
+}
+
+/// A date without time or zone, `YYYY-MM-DD`, as Postgres `date` (days since 1970-01-01).
+public struct CalendarDate: Sendable, Hashable, Comparable, CustomStringConvertible {
+    public let year: Int, month: Int, day: Int
+
+    public init?(_ string: String) {
+        let parts = string.split(separator: "-", omittingEmptySubsequences: false)
+        guard string.count == 10, parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
+              let y = Int(parts[0]), let m = Int(parts[1]), let d = Int(parts[2]),
+              (1...9999).contains(y), (1...12).contains(m), d >= 1, d <= Self.daysIn(month: m, year: y)
+        else { return nil }
+        (year, month, day) = (y, m, d)
+    }
+
+    static func daysIn(month: Int, year: Int) -> Int {
+        switch month {
+        case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: 30
+        default: 31
+        }
+    }
+
+    /// Days since 1970-01-01 (civil-from-days inverse, proleptic Gregorian).
+    public var dayNumber: Int {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let mp = (month + 9) % 12
+        let doy = (153 * mp + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+
+    public var description: String {
+        String(format: "%04d-%02d-%02d", year, month, day)
+    }
+
+    public static func < (a: Self, b: Self) -> Bool { a.dayNumber < b.dayNumber }
+    public static func - (a: Self, b: Self) -> Int { a.dayNumber - b.dayNumber }
+}

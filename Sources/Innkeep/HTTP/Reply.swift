@@ -1,0 +1,43 @@
+import Hummingbird
+import NIOCore
+
+/// What a handler answers: a status and a JSON body. Kept as bytes so an idempotent
+/// request can store it and replay it byte for byte.
+public struct Reply: Sendable {
+    public var status: HTTPResponse.Status
+    public var body: String?
+    public var headers: HTTPFields = [:]
+
+    public init(status: HTTPResponse.Status, body: String?, headers: HTTPFields = [:]) {
+        self.status = status
+        self.body = body
+        self.headers = headers
+    }
+
+    public static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Reply {
+        Reply(status: status, body: value.serialized)
+    }
+
+    public static var noContent: Reply { Reply(status: .noContent, body: nil) }
+
+    /// A list page: `{"data": [...], "next_cursor": …}`.
+    public static func page(_ items: [JSONValue], nextCursor: String?) -> Reply {
+        .json(["data": .array(items), "next_cursor": JSONValue(nextCursor)])
+    }
+
+    /// The SPEC §5 envelope for an error.
+    public static func error(_ error: APIError, requestId: String) -> Reply {
+        var inner: [String: JSONValue] = [
+            "code": .string(error.code.rawValue), "message": .string(error.message), "request_id": .string(requestId),
+        ]
+        if let details = error.details { inner["details"] = details }
+        return Reply(status: error.code.status, body: JSONValue.object(["error": .object(inner)]).serialized, headers: error.headers)
+    }
+
+    public var response: Response {
+        var headers = headers
+        guard let body else { return Response(status: status, headers: headers) }
+        if headers[.contentType] == nil { headers[.contentType] = "application/json; charset=utf-8" }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+}

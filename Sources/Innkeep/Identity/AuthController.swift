@@ -1,0 +1,117 @@
+import Foundation
+import PostgresNIO
+
+/// Sign-up, login, `me` and agency creation (SPEC §2).
+struct AuthController {
+    static let tokenLifetime: Int64 = 3600
+    /// Failed logins allowed per email per minute before 429.
+    static let loginFailuresPerMinute = 10
+
+    func addRoutes(to routes: RouteBuilder) {
+        routes.anonymous(API.signup, signup)
+        routes.anonymous(API.login, login)
+        routes.user(API.me, me)
+        routes.user(API.createAgency, createAgency)
+    }
+
+    static func userJSON(id: UUID, email: String, fullName: String) -> JSONValue {
+        ["id": JSONValue(id), "email": .string(email), "full_name": .string(fullName)]
+    }
+
+    func token(_ services: AppServices, _ userId: UUID) -> [String: JSONValue] {
+        ["access_token": .string(services.jwt.sign(subject: userId, lifetime: Self.tokenLifetime)), "token_type": "bearer",
+         "expires_in": .int(Self.tokenLifetime)]
+    }
+
+    @Sendable func signup(_ call: Call) async throws -> Reply {
+        var body = try call.json()
+        let email = body.email("email", required: true)
+        let password = body.string("password", required: true, length: 10...128)
+        let fullName = body.string("full_name", required: true, length: 1...200)
+        let agencyName = body.string("agency_name", length: 1...200)
+        try body.finish()
+        let hash = try await call.services.passwords.hash(password!)
+        let userId = UUID(), agencyId = UUID()
+        do {
+            // Scoped to the new agency (when there is one) so RLS lets us create it and its first admin.
+            let scope: Database.Scope = agencyName == nil ? .none : .tenant(agencyId, user: userId)
+            try await call.services.db.transaction(scope) { conn in
+                try await conn.run("""
+                    INSERT INTO auth.users (id, email, password_hash, full_name) VALUES (\(userId), \(email!), \(hash), \(fullName!))
+                    """)
+                if let agencyName {
+                    try await AgencyRepository.create(conn, id: agencyId, name: agencyName, admin: userId)
+                }
+            }
+        } catch where isPostgresError(error, state: "23505") {
+            throw APIError(.emailTaken)
+        }
+        var reply = token(call.services, userId)
+        reply["user"] = Self.userJSON(id: userId, email: email!, fullName: fullName!)
+        return .json(.object(reply), status: .created)
+    }
+
+    @Sendable func login(_ call: Call) async throws -> Reply {
+        var body = try call.json()
+        let email = body.string("email", required: true, length: 1...320)
+        let password = body.string("password", required: true, length: 1...1024)
+        try body.finish()
+        let services = call.services
+        let limitKey = "login:" + email!.lowercased()
+        if await services.rateLimiter.count(limitKey) >= Self.loginFailuresPerMinute {
+            throw APIError.retryLater(.rateLimited, seconds: await services.rateLimiter.retryAfter(limitKey))
+        }
+        let user = try await services.db.transaction(.none) { conn in
+            try await conn.run("SELECT id, password_hash FROM auth.users WHERE lower(email) = lower(\(email!))")
+                .collect().first?.decode((UUID, String).self)
+        }
+        // Same work and the same answer for an unknown email and a wrong password.
+        let valid = try await services.passwords.verify(password!, hash: user?.1 ?? services.passwords.decoy)
+        guard let user, valid else {
+            _ = await services.rateLimiter.hit(limitKey, limit: Int.max)
+            throw APIError(.invalidCredentials)
+        }
+        return .json(.object(token(services, user.0)))
+    }
+
+    @Sendable func me(_ call: Call, _ userId: UUID) async throws -> Reply {
+        try await call.services.db.transaction(.user(userId)) { conn in
+            guard let (email, fullName) = try await conn.run("SELECT email, full_name FROM auth.users WHERE id = \(userId)")
+                .collect().first?.decode((String, String).self)
+            else { throw APIError(.invalidToken) }
+            let memberships = try await conn.run("""
+                SELECT a.id, a.name, tm.role FROM team_members tm JOIN agencies a ON a.id = tm.agency_id
+                WHERE tm.user_id = \(userId) ORDER BY a.name, a.id
+                """).collect().map { row -> JSONValue in
+                let (id, name, role) = try row.decode((UUID, String, String).self)
+                return ["agency_id": JSONValue(id), "agency_name": .string(name), "role": .string(role)]
+            }
+            return .json(["user": Self.userJSON(id: userId, email: email, fullName: fullName), "memberships": .array(memberships)])
+        }
+    }
+
+    @Sendable func createAgency(_ call: Call, _ userId: UUID) async throws -> Reply {
+        var body = try call.json()
+        let name = body.string("name", required: true, length: 1...200)
+        try body.finish()
+        let agencyId = UUID()
+        return try await call.services.db.transaction(.tenant(agencyId, user: userId)) { conn in
+            let agency = try await AgencyRepository.create(conn, id: agencyId, name: name!, admin: userId)
+            return .json(agency, status: .created)
+        }
+    }
+}
+
+/// Agencies are created with their first admin, in one transaction scoped to the new agency.
+enum AgencyRepository {
+    @discardableResult
+    static func create(_ conn: PostgresConnection, id: UUID, name: String, admin: UUID) async throws -> JSONValue {
+        let created = try await conn.run("INSERT INTO agencies (id, name) VALUES (\(id), \(name)) RETURNING created_at")
+            .collect()[0].decode(Date.self)
+        let memberId = try await conn.run("INSERT INTO team_members (agency_id, user_id, role) VALUES (\(id), \(admin), 'admin') RETURNING id")
+            .collect()[0].decode(UUID.self)
+        try await AuditLog.record(conn, agency: id, user: admin, action: "member.add", resourceType: "team_member", resourceId: memberId,
+                                  details: ["user_id": JSONValue(admin), "role": "admin"])
+        return ["id": JSONValue(id), "name": .string(name), "created_at": JSONValue(created)]
+    }
+}

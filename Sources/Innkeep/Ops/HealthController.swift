@@ -1,0 +1,27 @@
+import Foundation
+
+/// `GET /health` and `GET /health/live` (SPEC §6).
+struct HealthController {
+    func addRoutes(to routes: RouteBuilder) {
+        routes.anonymous(API.healthLive) { _ in .json(["status": "ok"]) }
+        routes.anonymous(API.health, health)
+    }
+
+    /// 200 ok, 200 degraded (Redis down), or 503 with the error envelope inside (database down).
+    @Sendable func health(_ call: Call) async throws -> Reply {
+        async let dbOK = call.services.db.ping()
+        async let redis = call.services.redis.status()
+        let (db, redisStatus) = await (dbOK, redis)
+        guard db else {
+            call.services.metrics.degradedResponse(code: .databaseUnavailable)
+            let error = APIError.databaseUnavailable
+            var reply = Reply.json([
+                "status": "unavailable", "db": "unavailable", "redis": .string(redisStatus.rawValue),
+                "error": ["code": .string(error.code.rawValue), "message": .string(error.message), "request_id": .string(call.context.requestId)],
+            ], status: .serviceUnavailable)
+            reply.headers = error.headers
+            return reply
+        }
+        return .json(["status": redisStatus == .unavailable ? "degraded" : "ok", "db": "ok", "redis": .string(redisStatus.rawValue)])
+    }
+}

@@ -1,0 +1,119 @@
+import Foundation
+import PostgresNIO
+
+/// The runbook endpoints (SPEC §6): current commit, environment sanity, metrics, and
+/// changing an agency's feature entitlements with the ops token (SPEC §7).
+struct OpsController {
+    /// A worker whose last heartbeat is older than this is reported stale.
+    static let workerStaleAfterSeconds = 30
+
+    func addRoutes(to routes: RouteBuilder) {
+        routes.ops(API.currentCommit) { call in
+            .json(["commit_sha": .string(call.services.build.commitSHA), "deployed_at": .string(call.services.build.deployedAt)])
+        }
+        routes.ops(API.envSanity, envSanity)
+        routes.ops(API.metrics) { call in
+            await Self.updateGauges(call.services)
+            return Reply(status: .ok, body: nil, headers: [.contentType: "text/plain; version=0.0.4"])
+                .with(text: call.services.metrics.render())
+        }
+        routes.ops(API.setFeature, setFeature)
+    }
+
+    @Sendable func envSanity(_ call: Call) async throws -> Reply {
+        let services = call.services
+        async let redis = services.redis.status()
+        let facts = try? await services.db.transaction(.none) { conn in try await Self.databaseFacts(conn, services: services) }
+        let env = services.config.setVariables
+        let variables: [JSONValue] = AppConfig.variables.map { v in
+            ["name": .string(v.name), "required": .bool(v.required), "set": .bool(env.contains(v.name))]
+        }
+        let requiredSet = AppConfig.variables.allSatisfy { !$0.required || env.contains($0.name) }
+        let redisStatus = await redis
+        let healthy = facts.map { $0.rlsEnforced && $0.pending == 0 && $0.workerFresh } ?? false
+        let body: JSONValue = [
+            "db": facts == nil ? "unavailable" : "ok",
+            "redis": .string(redisStatus.rawValue),
+            "worker": .string(facts.map { $0.workerFresh ? "ok" : "stale" } ?? "unknown"),
+            "rls": .string(facts.map { $0.rlsEnforced ? "enforced" : "not_enforced" } ?? "unknown"),
+            "migrations": ["applied": JSONValue(facts?.applied), "pending": JSONValue(facts?.pending)],
+            "env_vars": .array(variables),
+        ]
+        return .json(body, status: healthy && requiredSet ? .ok : .serviceUnavailable)
+    }
+
+    struct DatabaseFacts: Sendable {
+        var rlsEnforced: Bool
+        var applied: Int
+        var pending: Int
+        var workerFresh: Bool
+    }
+
+    /// What the database says about itself, asked as the runtime role.
+    static func databaseFacts(_ conn: PostgresConnection, services: AppServices) async throws -> DatabaseFacts {
+        // RLS binds the API only if its role is not superuser, not BYPASSRLS, owns no tenant table,
+        // and every table with an agency_id column has RLS enabled and forced.
+        let rls = try await conn.run("""
+            SELECT NOT r.rolsuper AND NOT r.rolbypassrls
+               AND NOT EXISTS (
+                   SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                   WHERE c.relkind = 'r' AND n.nspname IN ('public', 'auth') AND pg_has_role(current_user, c.relowner, 'MEMBER'))
+               AND NOT EXISTS (
+                   SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                   JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'agency_id' AND NOT a.attisdropped
+                   WHERE c.relkind = 'r' AND n.nspname = 'public' AND NOT (c.relrowsecurity AND c.relforcerowsecurity))
+            FROM pg_roles r WHERE r.rolname = current_user
+            """).collect().first?.decode(Bool.self) ?? false
+        let status = try await Migrator(migrations: services.migrations, logger: services.logger).status(conn)
+        let fresh = try await conn.run("""
+            SELECT EXISTS (SELECT 1 FROM worker_heartbeats WHERE beat_at > now() - make_interval(secs => \(workerStaleAfterSeconds)))
+            """).collect().first?.decode(Bool.self) ?? false
+        return DatabaseFacts(rlsEnforced: rls, applied: status.applied.count, pending: status.pending.count, workerFresh: fresh)
+    }
+
+    static func updateGauges(_ services: AppServices) async {
+        let facts = try? await services.db.transaction(.none) { conn in try await databaseFacts(conn, services: services) }
+        services.metrics.gauge("db_up", "1 when the database answers.").set(Double(facts == nil ? 0 : 1))
+        services.metrics.gauge("redis_up", "1 when Redis answers (or is disabled).").set(Double(await services.redis.status() == .unavailable ? 0 : 1))
+        services.metrics.gauge("worker_up", "1 when a worker heartbeat is fresh.").set(Double(facts?.workerFresh == true ? 1 : 0))
+        services.metrics.gauge("db_pool_max_connections", "The API's connection pool size.").set(Double(services.db.maximumConnections))
+        services.metrics.gauge("db_transactions_in_flight", "Database transactions running now.").set(Double(services.db.inFlight))
+    }
+
+    /// `PUT /ops/agencies/{agency_id}/features/{name}` `{enabled, config}`: ops token only, audited.
+    @Sendable func setFeature(_ call: Call) async throws -> Reply {
+        let agencyId = try call.pathId("agency_id")
+        guard let feature = call.context.parameters.get("name").flatMap(Feature.init(rawValue:)) else {
+            throw APIError(.featureNotFound, "No feature named '\(call.context.parameters.get("name") ?? "")'; known: \(Feature.allCases.map(\.rawValue).joined(separator: ", ")).")
+        }
+        var body = try call.json()
+        let enabled = body.bool("enabled", required: true)
+        let config: JSONValue
+        switch body.values["config"] {
+        case nil, .null?: config = [:]
+        case .object?: config = body.values["config"]!
+        default: config = [:]; body.fail("config", "must be an object")
+        }
+        try body.finish()
+        return try await call.services.db.transaction(.tenant(agencyId, user: nil)) { conn in
+            guard try await !conn.run("SELECT 1 FROM agencies WHERE id = \(agencyId)").collect().isEmpty else {
+                throw APIError(.agencyNotFound)
+            }
+            let old = try await FeatureRepository.effective(conn, agency: agencyId).first { $0.feature == feature }!
+            try await FeatureRepository.set(conn, agency: agencyId, feature: feature, enabled: enabled!, config: config)
+            let new = FeatureState(feature: feature, enabled: enabled!, config: config)
+            try await AuditLog.record(conn, agency: agencyId, user: nil, action: "feature.change", resourceType: "feature", resourceId: nil,
+                                      details: ["name": .string(feature.rawValue), "old": old.json, "new": new.json])
+            return .json(new.json)
+        }
+    }
+}
+
+extension Reply {
+    /// The same reply with a plain-text body.
+    func with(text: String) -> Reply {
+        var copy = self
+        copy.body = text
+        return copy
+    }
+}

@@ -1,0 +1,143 @@
+import Foundation
+import Logging
+import PostgresNIO
+import Synchronization
+
+/// The API's handle on PostgreSQL. Every query runs in a transaction that first sets the
+/// request's agency and user (`app.agency_id`, `app.user_id`), so forced row-level security
+/// holds even if a query forgot its `agency_id` filter. Every call is bounded by a deadline, so a
+/// lost database answers 503 fast instead of hanging on the pool.
+public struct Database: Sendable {
+    public let client: PostgresClient
+    let logger: Logger
+    /// The longest a request waits for the database, pool lease included (SPEC §6: 503 within 2 s).
+    let deadline: Duration
+    public let maximumConnections: Int
+    private let running = InFlightCounter()
+
+    public init(url: PostgresURL, logger: Logger, maximumConnections: Int = 16, deadline: Duration = .milliseconds(1500)) {
+        self.client = PostgresClient(configuration: Self.configuration(url, maximumConnections: maximumConnections), backgroundLogger: logger)
+        self.logger = logger
+        self.deadline = deadline
+        self.maximumConnections = maximumConnections
+    }
+
+    /// Transactions running now (a pool gauge for /metrics).
+    public var inFlight: Int { running.value.load(ordering: .relaxed) }
+
+    static func configuration(_ url: PostgresURL, maximumConnections: Int) -> PostgresClient.Configuration {
+        var config = PostgresClient.Configuration(
+            host: url.host, port: url.port, username: url.user, password: url.password, database: url.database, tls: .disable)
+        config.options.connectTimeout = .seconds(1)
+        config.options.maximumConnections = maximumConnections
+        // A cancelled request must not leave a transaction holding locks.
+        config.options.additionalStartupParameters = [
+            ("application_name", "innkeep"),
+            ("statement_timeout", "5000"),
+            ("idle_in_transaction_session_timeout", "5000"),
+        ]
+        return config
+    }
+
+    /// Who the queries run for: the settings row-level security reads.
+    public struct Scope: Sendable {
+        var agencyId: UUID?
+        var userId: UUID?
+        var worker = false
+
+        /// A request inside one agency.
+        public static func tenant(_ agencyId: UUID, user: UUID?) -> Scope { Scope(agencyId: agencyId, userId: user) }
+        /// A signed-in user before an agency is chosen: sees only their own memberships.
+        public static func user(_ userId: UUID) -> Scope { Scope(agencyId: nil, userId: userId) }
+        /// No tenant at all: only non-tenant tables (auth.users, schema_migrations) are visible.
+        public static let none = Scope()
+        /// The background worker, which serves every agency (see the jobs and idempotency policies).
+        public static let worker = Scope(worker: true)
+    }
+
+    /// Runs `body` in one transaction with the scope's settings; commits when it returns.
+    @discardableResult
+    public func transaction<T: Sendable>(
+        _ scope: Scope,
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+    ) async throws -> T {
+        let client = client, logger = logger
+        running.value.add(1, ordering: .relaxed)
+        defer { running.value.subtract(1, ordering: .relaxed) }
+        do {
+            return try await withDeadline(deadline) {
+                try await client.withConnection { conn in
+                    try await conn.query("BEGIN", logger: logger)
+                    do {
+                        let agency = scope.agencyId?.uuidString ?? "", user = scope.userId?.uuidString ?? ""
+                        let worker = scope.worker ? "on" : ""
+                        try await conn.query(
+                            "SELECT set_config('app.agency_id', \(agency), true), set_config('app.user_id', \(user), true), set_config('app.worker', \(worker), true)",
+                            logger: logger)
+                        let result = try await body(conn)
+                        try await conn.query("COMMIT", logger: logger)
+                        return result
+                    } catch {
+                        _ = try? await conn.query("ROLLBACK", logger: logger)
+                        throw error
+                    }
+                }
+            }
+        } catch let error where Self.isUnavailable(error) {
+            throw DatabaseUnavailable(underlying: error)
+        }
+    }
+
+    /// `SELECT 1` within the deadline: the health check.
+    public func ping() async -> Bool {
+        (try? await transaction(.none) { conn in try await conn.query("SELECT 1", logger: logger) }) != nil
+    }
+
+    /// True for errors that mean "the database cannot be reached", as opposed to a bad query.
+    static func isUnavailable(_ error: any Error) -> Bool {
+        if error is DeadlineExceeded || error is DatabaseUnavailable { return true }
+        if let error = error as? PSQLError {
+            switch error.code {
+            case .connectionError, .serverClosedConnection, .uncleanShutdown, .poolClosed, .clientClosedConnection, .queryCancelled:
+                return true
+            case .server:
+                // Class 08 connection exception, 53 insufficient resources, 57 operator intervention (shutdown).
+                let state = error.serverInfo?[.sqlState] ?? ""
+                return state.hasPrefix("08") || state.hasPrefix("53") || state.hasPrefix("57")
+            default:
+                return false
+            }
+        }
+        if error is ChannelError || error is IOError { return true }
+        return "\(type(of: error))".contains("ConnectionPoolError")
+    }
+}
+
+final class InFlightCounter: Sendable {
+    let value = Atomic<Int>(0)
+}
+
+/// The database could not be reached in time; answered as 503 DATABASE_UNAVAILABLE.
+public struct DatabaseUnavailable: Error {
+    public let underlying: any Error
+}
+
+extension PSQLError {
+    /// The SQLSTATE of a server error, such as 23505 unique_violation.
+    public var sqlState: String? { serverInfo?[.sqlState] }
+    public var constraintName: String? { serverInfo?[.constraintName] }
+}
+
+/// Matches a database error by SQLSTATE (and optionally constraint name).
+public func isPostgresError(_ error: any Error, state: String, constraint: String? = nil) -> Bool {
+    guard let e = error as? PSQLError, e.sqlState == state else { return false }
+    return constraint == nil || e.constraintName == constraint
+}
+
+extension PostgresConnection {
+    /// Runs a query with the connection's logger; the one way repositories talk to Postgres.
+    @discardableResult
+    public func run(_ query: PostgresQuery, file: String = #fileID, line: Int = #line) async throws -> PostgresRowSequence {
+        try await self.query(query, logger: logger, file: file, line: line)
+    }
+}

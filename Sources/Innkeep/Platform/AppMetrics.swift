@@ -1,0 +1,48 @@
+import Prometheus
+
+/// The service's Prometheus metrics, on a registry of its own (no global bootstrap, so tests can
+/// build many applications in one process). Served at `GET /metrics`.
+public final class AppMetrics: Sendable {
+    public let registry = PrometheusCollectorRegistry()
+    private static let buckets: [Duration] = [
+        .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),
+        .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2), .seconds(5),
+    ]
+
+    public init() {}
+
+    private func counter(_ name: String, _ help: String, _ labels: [(String, String)]) -> Counter {
+        registry.makeCounter(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: labels)
+    }
+
+    public func gauge(_ name: String, _ help: String, _ labels: [(String, String)] = []) -> Gauge {
+        registry.makeGauge(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: labels)
+    }
+
+    /// One finished request, by route template (never the raw path, which would explode cardinality).
+    public func request(route: String, method: String, status: Int, duration: Duration) {
+        counter("http_requests_total", "HTTP requests by route template, method and status.",
+                [("route", route), ("method", method), ("status", String(status))]).increment()
+        registry.makeDurationHistogram(
+            descriptor: MetricNameDescriptor(metricName: "http_request_duration_seconds", unitName: "", helpText: "Request latency by route template."),
+            labels: [("route", route), ("method", method)], buckets: Self.buckets
+        ).record(duration)
+    }
+
+    /// A role denial; with ENFORCE_RBAC=false it was allowed but still counted.
+    public func rbacDenial(enforced: Bool) {
+        counter("rbac_denials_total", "Requests whose role may not use the endpoint.", [("enforced", String(enforced))]).increment()
+    }
+
+    /// A 503 answered because a dependency was down.
+    public func degradedResponse(code: ErrorCode) {
+        counter("degraded_responses_total", "503 answers because a dependency was unavailable.", [("code", code.rawValue)]).increment()
+    }
+
+    /// A Redis operation that failed open.
+    public func failOpen(_ use: String) {
+        counter("redis_fail_open_total", "Redis operations skipped because Redis was unavailable.", [("use", use)]).increment()
+    }
+
+    public func render() -> String { registry.emitToString() }
+}

@@ -1,0 +1,317 @@
+import Foundation
+import InnkeepRedis
+import NIOCore
+import NIOPosix
+import Testing
+
+/// RESP2 parsing and encoding on plain byte buffers; no server needed.
+@Suite struct RESPCodecTests {
+    @Test func parsesEveryScalarKind() throws {
+        var buffer = ByteBuffer(string: "+OK\r\n-ERR bad\r\n:-42\r\n$5\r\nhello\r\n$-1\r\n$0\r\n\r\n*-1\r\n*0\r\n")
+        let expected: [RESPValue] = [
+            .simpleString("OK"), .error("ERR bad"), .integer(-42), .bulkString(Array("hello".utf8)),
+            .bulkString(nil), .bulkString([]), .array(nil), .array([]),
+        ]
+        for value in expected { #expect(try RESPParser.parse(&buffer) == value) }
+        #expect(try RESPParser.parse(&buffer) == nil)
+        #expect(buffer.readableBytes == 0)
+    }
+
+    @Test func parsesNestedArraysAndBinaryBulkStrings() throws {
+        var buffer = ByteBuffer(string: "*3\r\n:1\r\n*2\r\n$4\r\na\r\nb\r\n*1\r\n$-1\r\n+x\r\n")
+        let nested: RESPValue = .array([.integer(1), .array([.bulkString(Array("a\r\nb".utf8)), .array([.bulkString(nil)])]), .simpleString("x")])
+        #expect(try RESPParser.parse(&buffer) == nested)
+    }
+
+    @Test func waitsForEveryByteOfASplitReply() throws {
+        let wire = Array("*2\r\n$6\r\nfoo\r\nx\r\n*2\r\n:7\r\n-WRONGTYPE no\r\n".utf8)
+        var buffer = ByteBuffer()
+        for (index, byte) in wire.enumerated() {
+            buffer.writeInteger(byte)
+            let value = try RESPParser.parse(&buffer)
+            if index < wire.count - 1 {
+                #expect(value == nil, "complete after only \(index + 1) of \(wire.count) bytes")
+                #expect(buffer.readerIndex == 0, "consumed bytes of an incomplete reply")
+            } else {
+                #expect(value == .array([.bulkString(Array("foo\r\nx".utf8)), .array([.integer(7), .error("WRONGTYPE no")])]))
+            }
+        }
+    }
+
+    @Test(arguments: ["?x\r\n", ":12a\r\n", "$3\r\nabcXY", "+a\rb\r\n", "$-5\r\n", "*-2\r\n"])
+    func rejectsMalformedInput(_ wire: String) {
+        var buffer = ByteBuffer(string: wire)
+        #expect(throws: RedisError.self) { try RESPParser.parse(&buffer) }
+    }
+
+    @Test func encodesCommandsAsBinarySafeBulkStrings() {
+        let encoded = RESPEncoder.encode(["SET", "k", "a\r\nb", "é"])
+        #expect(String(buffer: encoded) == "*4\r\n$3\r\nSET\r\n$1\r\nk\r\n$4\r\na\r\nb\r\n$2\r\né\r\n")
+    }
+
+    @Test func accessorsReadTheObviousShapes() {
+        #expect(RESPValue.integer(3).int == 3)
+        #expect(RESPValue.bulkString(Array("12".utf8)).int == 12)
+        #expect(RESPValue.simpleString("OK").string == "OK")
+        #expect(RESPValue.bulkString(nil).string == nil)
+        #expect(RESPValue.bulkString(nil).isNull)
+        #expect(RESPValue.array([.integer(1)]).elements == [.integer(1)])
+    }
+
+    @Test func parsesRedisURLs() throws {
+        let full = try RedisClient.Configuration(url: "redis://:s3cr%40t@cache.local:6380/2")
+        #expect(full.host == "cache.local" && full.port == 6380 && full.password == "s3cr@t" && full.database == 2)
+        #expect(full.username == nil)
+        let plain = try RedisClient.Configuration(url: "redis://127.0.0.1:63799")
+        #expect(plain.port == 63799 && plain.password == nil && plain.database == 0)
+        #expect(try RedisClient.Configuration(url: "redis://app:pw@[::1]:7000/0").host == "::1")
+        for bad in ["http://h:1", "redis://:6379", "redis://h:1/x", "redis://h:1/-1", "redis://h:99999", "not a url"] {
+            #expect(throws: RedisError.self, "accepted \(bad)") { try RedisClient.Configuration(url: bad) }
+        }
+    }
+}
+
+/// Against a real Redis on 127.0.0.1:$INNKEEP_REDIS_PORT (default 63799); they fail when none answers.
+@Suite(.serialized) struct RedisClientIntegrationTests {
+    static let port = Int(ProcessInfo.processInfo.environment["INNKEEP_REDIS_PORT"] ?? "") ?? 63799
+
+    @Test func pingAnswers() async throws {
+        try await withClient { client in
+            let answered = try await client.ping()
+            #expect(answered)
+        }
+    }
+
+    @Test func setGetAndDelete() async throws {
+        try await withClient { client in
+            let key = uniqueKey("kv"), other = uniqueKey("kv")
+            #expect(try await client.get(key) == nil)
+            try await client.set(key, "wert ✓")
+            try await client.set(other, "")
+            #expect(try await client.get(key) == "wert ✓")
+            #expect(try await client.get(other) == "")
+            #expect(try await client.del(key, other, uniqueKey("missing")) == 2)
+            #expect(try await client.get(key) == nil)
+        }
+    }
+
+    @Test func valuesExpire() async throws {
+        try await withClient { client in
+            let key = uniqueKey("ttl")
+            try await client.set(key, "soon gone", expiresIn: .milliseconds(300))
+            #expect(try await client.get(key) == "soon gone")
+            #expect((1...300).contains(try await client.send(["PTTL", key]).int ?? -1))
+            try await Task.sleep(for: .milliseconds(450))
+            #expect(try await client.get(key) == nil)
+        }
+    }
+
+    @Test func incrementWindowCountsAndRestartsAfterTheWindow() async throws {
+        try await withClient { client in
+            let key = uniqueKey("window")
+            #expect(try await client.incrementWindow(key: key, window: .seconds(60)) == (1, 60))
+            let second = try await client.incrementWindow(key: key, window: .seconds(60))
+            #expect(second.count == 2 && (59...60).contains(second.ttlSeconds))
+            let short = uniqueKey("window")
+            #expect(try await client.incrementWindow(key: short, window: .milliseconds(300)) == (1, 1))
+            #expect(try await client.incrementWindow(key: short, window: .milliseconds(300)).count == 2)
+            try await Task.sleep(for: .milliseconds(450))
+            #expect(try await client.incrementWindow(key: short, window: .milliseconds(300)).count == 1)
+            // A counter that lost its expiry gets one back instead of counting forever.
+            let stuck = uniqueKey("window")
+            try await client.set(stuck, "5")
+            #expect(try await client.incrementWindow(key: stuck, window: .seconds(10)) == (6, 10))
+            try await client.del(key, short, stuck)
+        }
+    }
+
+    @Test func pipelinesManyConcurrentCommandsOverOneConnection() async throws {
+        try await withClient { client in
+            let connectionID = try await client.send(["CLIENT", "ID"])
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<200 {
+                    group.addTask {
+                        let reply = try await client.send(["ECHO", "message \(index)"])
+                        #expect(reply.string == "message \(index)")
+                    }
+                }
+                try await group.waitForAll()
+            }
+            #expect(try await client.send(["CLIENT", "ID"]) == connectionID, "commands did not share one connection")
+        }
+    }
+
+    @Test func errorRepliesThrowServerErrors() async throws {
+        try await withClient { client in
+            let unknown = await #expect(throws: RedisError.self) { try await client.send(["NO-SUCH-COMMAND"]) }
+            guard case .server(let message) = unknown else { Issue.record("got \(String(describing: unknown))"); return }
+            #expect(message.contains("unknown command"))
+            let key = uniqueKey("text")
+            try await client.set(key, "not a number")
+            await expectError({ if case .server = $0 { true } else { false } }) {
+                _ = try await client.incrementWindow(key: key, window: .seconds(1))
+            }
+            #expect(try await client.ping(), "an error reply must not break the connection")
+            try await client.del(key)
+        }
+    }
+
+    @Test func closedPortFailsFastAsUnavailable() async throws {
+        let client = RedisClient(configuration: .init(host: "127.0.0.1", port: try await freePort(), password: nil, database: 0))
+        let elapsed = await ContinuousClock().measure {
+            await expectError(isUnavailable) { _ = try await client.ping() }
+        }
+        #expect(elapsed < .seconds(1))
+        await client.shutdown()
+    }
+
+    @Test func recoversWhenRedisRestartsWithoutNewClient() async throws {
+        let server = try await ScratchRedis()
+        defer { server.kill() }
+        try await server.start()
+        let client = RedisClient(configuration: .init(host: "127.0.0.1", port: server.port, password: nil, database: 0))
+        try await client.set("k", "before")
+        server.stop()
+        let elapsed = await ContinuousClock().measure {
+            await expectError(isUnavailable) { _ = try await client.get("k") }
+        }
+        #expect(elapsed < .seconds(1))
+        try await server.start()
+        #expect(try await client.ping(), "client did not reconnect to the restarted server")
+        #expect(try await client.get("k") == nil, "the scratch server keeps no data across restarts")
+        await client.shutdown()
+        await expectError(isUnavailable) { _ = try await client.ping() }
+    }
+
+    @Test func pausedRedisTimesOutThenRecovers() async throws {
+        let server = try await ScratchRedis()
+        defer { server.kill() }
+        try await server.start()
+        let config = RedisClient.Configuration(host: "127.0.0.1", port: server.port, password: nil, database: 0, commandTimeout: .milliseconds(300))
+        let client = RedisClient(configuration: config)
+        #expect(try await client.ping())
+        server.pause()
+        let elapsed = await ContinuousClock().measure {
+            async let first: Void = expectError(isUnavailable) { _ = try await client.ping() }
+            async let second: Void = expectError(isUnavailable) { _ = try await client.get("k") }
+            _ = await (first, second)
+        }
+        #expect(elapsed < .seconds(1))
+        server.resume()
+        #expect(try await client.ping())
+        await client.shutdown()
+    }
+
+    @Test func authenticatesAndSelectsTheDatabase() async throws {
+        let server = try await ScratchRedis(extraArguments: ["--requirepass", "pa ss"])
+        defer { server.kill() }
+        try await server.start()
+        let onDB3 = try RedisClient(url: "redis://:pa%20ss@127.0.0.1:\(server.port)/3")
+        try await onDB3.set("where", "three")
+        #expect(try await onDB3.send(["CLIENT", "INFO"]).string?.contains("db=3") == true)
+        let onDB0 = RedisClient(configuration: .init(host: "127.0.0.1", port: server.port, password: "pa ss", database: 0))
+        #expect(try await onDB0.get("where") == nil)
+        let noPassword = RedisClient(configuration: .init(host: "127.0.0.1", port: server.port, password: nil, database: 0))
+        await expectError({ if case .server(let message) = $0 { message.hasPrefix("NOAUTH") } else { false } }) {
+            _ = try await noPassword.ping()
+        }
+        for client in [onDB3, onDB0, noPassword] { await client.shutdown() }
+    }
+}
+
+// MARK: - Helpers
+
+private func withClient(_ body: (RedisClient) async throws -> Void) async throws {
+    let port = RedisClientIntegrationTests.port
+    let client = RedisClient(configuration: .init(host: "127.0.0.1", port: port, password: nil, database: 0))
+    do {
+        _ = try await client.ping()
+    } catch {
+        Issue.record("No Redis answers on 127.0.0.1:\(port) (INNKEEP_REDIS_PORT); start one, e.g. scripts/stack up: \(error)")
+        return
+    }
+    do {
+        try await body(client)
+    } catch {
+        await client.shutdown()
+        throw error
+    }
+    await client.shutdown()
+}
+
+private func uniqueKey(_ name: String) -> String { "innkeep-test:\(name):\(UUID().uuidString)" }
+
+private func isUnavailable(_ error: RedisError) -> Bool {
+    if case .unavailable = error { true } else { false }
+}
+
+private func expectError(
+    _ matches: (RedisError) -> Bool, sourceLocation: SourceLocation = #_sourceLocation, _ body: () async throws -> Void
+) async {
+    do {
+        try await body()
+        Issue.record("expected a RedisError, but the call succeeded", sourceLocation: sourceLocation)
+    } catch let error as RedisError {
+        #expect(matches(error), "unexpected \(error)", sourceLocation: sourceLocation)
+    } catch {
+        Issue.record("expected a RedisError, got \(error)", sourceLocation: sourceLocation)
+    }
+}
+
+/// A port nothing listens on (just released by the kernel).
+private func freePort() async throws -> Int {
+    let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
+    let port = channel.localAddress?.port ?? 63819
+    try await channel.close()
+    return port
+}
+
+/// A throwaway redis-server of the test's own, on a free port, that the test may stop, pause and restart.
+private final class ScratchRedis: @unchecked Sendable {
+    let port: Int
+    private let extraArguments: [String]
+    private var process: Process?
+
+    init(extraArguments: [String] = []) async throws {
+        self.port = try await freePort()
+        self.extraArguments = extraArguments
+    }
+
+    func start() async throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/redis-server")
+        process.arguments = ["--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"] + extraArguments
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        self.process = process
+        for _ in 0..<100 where cli(["ping"]) != 0 { try await Task.sleep(for: .milliseconds(50)) }
+    }
+
+    /// A clean `SHUTDOWN NOSAVE`, as an operator would do it.
+    func stop() {
+        _ = cli(["shutdown", "nosave"])
+        process?.waitUntilExit()
+    }
+
+    func pause() { _ = process?.suspend() }
+    func resume() { _ = process?.resume() }
+
+    func kill() {
+        guard let process, process.isRunning else { return }
+        _ = process.resume()
+        process.terminate()
+        process.waitUntilExit()
+    }
+
+    /// Runs redis-cli against this server; returns its exit status (a refused NOAUTH ping still exits 0).
+    private func cli(_ arguments: [String]) -> Int32 {
+        let cli = Process()
+        cli.executableURL = URL(fileURLWithPath: "/usr/bin/redis-cli")
+        cli.arguments = ["-p", "\(port)"] + arguments
+        cli.standardOutput = FileHandle.nullDevice
+        cli.standardError = FileHandle.nullDevice
+        guard (try? cli.run()) != nil else { return -1 }
+        cli.waitUntilExit()
+        return cli.terminationStatus
+    }
+}

@@ -1,0 +1,2 @@
+DROP TABLE worker_heartbeats;
+DROP TABLE jobs;
