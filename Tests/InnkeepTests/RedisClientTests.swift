@@ -167,7 +167,7 @@ import Testing
 
     @Test func recoversWhenRedisRestartsWithoutNewClient() async throws {
         let server = try await ScratchRedis()
-        defer { server.kill() }
+        defer { server.destroy() }
         try await server.start()
         let client = RedisClient(configuration: .init(host: "127.0.0.1", port: server.port, password: nil, database: 0))
         try await client.set("k", "before")
@@ -185,7 +185,7 @@ import Testing
 
     @Test func pausedRedisTimesOutThenRecovers() async throws {
         let server = try await ScratchRedis()
-        defer { server.kill() }
+        defer { server.destroy() }
         try await server.start()
         let config = RedisClient.Configuration(host: "127.0.0.1", port: server.port, password: nil, database: 0, commandTimeout: .milliseconds(300))
         let client = RedisClient(configuration: config)
@@ -204,7 +204,7 @@ import Testing
 
     @Test func authenticatesAndSelectsTheDatabase() async throws {
         let server = try await ScratchRedis(extraArguments: ["--requirepass", "pa ss"])
-        defer { server.kill() }
+        defer { server.destroy() }
         try await server.start()
         let onDB3 = try RedisClient(url: "redis://:pa%20ss@127.0.0.1:\(server.port)/3")
         try await onDB3.set("where", "three")
@@ -290,17 +290,22 @@ private final class ScratchRedis: @unchecked Sendable {
     /// A clean `SHUTDOWN NOSAVE`, as an operator would do it.
     func stop() {
         _ = cli(["shutdown", "nosave"])
-        process?.waitUntilExit()
+        waitForExit()
     }
 
     func pause() { _ = process?.suspend() }
     func resume() { _ = process?.resume() }
 
-    func kill() {
+    /// SIGKILL, because the child inherits the test runner's blocked signals and so ignores SIGTERM.
+    func destroy() {
         guard let process, process.isRunning else { return }
-        _ = process.resume()
-        process.terminate()
-        process.waitUntilExit()
+        _ = kill(process.processIdentifier, SIGKILL)
+        waitForExit()
+    }
+
+    /// Polls instead of `waitUntilExit()`, which can spin forever on Linux when the child never exits.
+    private func waitForExit() {
+        for _ in 0..<100 where process?.isRunning == true { Thread.sleep(forTimeInterval: 0.05) }
     }
 
     /// Runs redis-cli against this server; returns its exit status (a refused NOAUTH ping still exits 0).

@@ -21,7 +21,7 @@ struct RequestMiddleware: RouterMiddleware {
         do {
             response = try await next(request, context)
         } catch {
-            let apiError = Self.apiError(for: error, request: request, context: context)
+            let apiError = Self.apiError(for: error, request: request, endpointPath: context.endpointPath)
             if apiError.code == .internalError {
                 context.logger.error("unhandled error", metadata: ["error": "\(String(reflecting: error))"])
             } else if apiError.code.status == .serviceUnavailable {
@@ -49,7 +49,7 @@ struct RequestMiddleware: RouterMiddleware {
         return raw
     }
 
-    static func apiError(for error: any Error, request: Request, context: Context) -> APIError {
+    static func apiError(for error: any Error, request: Request, endpointPath: String?) -> APIError {
         switch error {
         case let error as APIError:
             return error
@@ -57,7 +57,7 @@ struct RequestMiddleware: RouterMiddleware {
             return .databaseUnavailable
         case let error as HTTPError:
             switch error.status {
-            case .notFound where context.endpointPath == nil || context.endpointPath == "NotFound":
+            case .notFound where endpointPath == nil || endpointPath == "NotFound":
                 let allowed = API.methods(for: request.uri.path)
                 if !allowed.isEmpty {
                     return APIError(.methodNotAllowed, "\(request.method.rawValue) is not allowed here; use \(allowed.map(\.rawValue).joined(separator: ", ")).",

@@ -1,0 +1,96 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+@testable import Innkeep
+import Logging
+import PostgresNIO
+
+/// Where the real services are: started by scripts/test (scripts/stack up) before `swift test`.
+enum TestEnv {
+    static let env = ProcessInfo.processInfo.environment
+    static let pgPort = Int(env["INNKEEP_PG_PORT"] ?? "") ?? 54329
+    static let redisPort = Int(env["INNKEEP_REDIS_PORT"] ?? "") ?? 63799
+    static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+    static let migrationsDir = repo.appendingPathComponent("migrations")
+    static let stackScript = repo.appendingPathComponent("scripts/stack").path
+    static let logger: Logger = {
+        var l = Logger(label: "innkeep.test")
+        l.logLevel = .critical
+        return l
+    }()
+
+    static func adminURL(port: Int = pgPort, database: String = "postgres") -> PostgresURL {
+        PostgresURL("postgres://postgres@127.0.0.1:\(port)/\(database)")!
+    }
+    static func ownerURL(_ database: String, port: Int = pgPort) -> PostgresURL {
+        PostgresURL("postgres://innkeep_owner:owner-test-password@127.0.0.1:\(port)/\(database)")!
+    }
+    static func runtimeURL(_ database: String, port: Int = pgPort) -> PostgresURL {
+        PostgresURL("postgres://innkeep_api:api-test-password@127.0.0.1:\(port)/\(database)")!
+    }
+
+    static let jwtSecret = "test-jwt-secret-that-is-long-enough-0123"
+    static let opsToken = "test-ops-token-0123456789"
+
+    /// The environment a test app runs with; `overrides` replace or (with nil) remove variables.
+    static func environment(database: String, port: Int = pgPort, redisPort: Int? = redisPort, _ overrides: [String: String?] = [:]) -> [String: String] {
+        var e: [String: String] = [
+            "DATABASE_URL": "postgres://innkeep_api:api-test-password@127.0.0.1:\(port)/\(database)",
+            "MIGRATION_DATABASE_URL": "postgres://innkeep_owner:owner-test-password@127.0.0.1:\(port)/\(database)",
+            "JWT_SECRET": jwtSecret, "OPS_TOKEN": opsToken, "COMMIT_SHA": "test-commit",
+        ]
+        if let redisPort { e["REDIS_URL"] = "redis://127.0.0.1:\(redisPort)" }
+        for (k, v) in overrides { e[k] = v }
+        return e
+    }
+
+    /// Creates (idempotently) a database with the two roles and applies every migration.
+    static func prepareDatabase(_ name: String, port: Int = pgPort) async throws {
+        try await DatabaseSetup.initialize(adminURL: adminURL(port: port), owner: ownerURL(name, port: port), runtime: runtimeURL(name, port: port), logger: logger)
+        let conn = try await PostgresConnection.open(ownerURL(name, port: port), logger: logger)
+        try await Migrator(migrations: Migration.load(from: migrationsDir), logger: logger).up(conn)
+        try await conn.close()
+    }
+
+    /// Drops a database (and its connections) so a test can start from nothing.
+    static func dropDatabase(_ name: String, port: Int = pgPort) async throws {
+        let admin = try await PostgresConnection.open(adminURL(port: port), logger: logger)
+        try await admin.run(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \"\(name)\" WITH (FORCE)"))
+        try await admin.close()
+    }
+
+    /// Runs a shell command and returns its exit status and output.
+    @discardableResult
+    static func shell(_ command: String, env extra: [String: String] = [:]) throws -> (status: Int32, output: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/bash")
+        p.arguments = ["-c", command]
+        p.environment = ProcessInfo.processInfo.environment.merging(extra) { _, new in new }
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = pipe
+        try p.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+}
+
+/// The shared, migrated database most tests use; each test isolates itself with its own agencies.
+actor SharedDatabase {
+    static let shared = SharedDatabase()
+    /// `INNKEEP_TEST_DB` lets two test runs share one cluster without dropping each other's database.
+    static let name = ProcessInfo.processInfo.environment["INNKEEP_TEST_DB"] ?? "innkeep_test"
+    private var ready: Task<Void, any Error>?
+
+    func prepare() async throws {
+        if ready == nil {
+            ready = Task {
+                try await TestEnv.dropDatabase(Self.name)
+                try await TestEnv.prepareDatabase(Self.name)
+            }
+        }
+        try await ready!.value
+    }
+}
