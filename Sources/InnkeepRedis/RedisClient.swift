@@ -20,6 +20,8 @@ public final class RedisClient: Sendable {
         var phase = Phase.idle
         /// Tells a finishing connect attempt whether it is still the one the client is waiting for.
         var attempt = 0
+        /// Only the first failure of an outage is a warning; each later command retries and would flood the log.
+        var lastConnectFailed = false
     }
 
     private enum Phase {
@@ -120,17 +122,20 @@ public final class RedisClient: Sendable {
     private func openConnection(attempt: Int) async throws -> RedisConnection {
         let connection: RedisConnection
         do {
-            connection = try await RedisConnection.open(configuration, group: group, logger: logger)
+            connection = try await RedisConnection.open(configuration, group: group)
         } catch {
-            state.withLock { state in
+            let firstFailure = state.withLock { state in
                 if case .connecting(attempt, _) = state.phase { state.phase = .idle }
+                defer { state.lastConnectFailed = true }
+                return !state.lastConnectFailed
             }
-            logger.warning("Redis connect failed", metadata: ["error": "\(error)"])
+            logger.log(level: firstFailure ? .warning : .debug, "Redis connect failed", metadata: ["error": "\(error)"])
             throw error
         }
         let isCurrent = state.withLock { state in
             guard case .connecting(attempt, _) = state.phase else { return false }
             state.phase = .connected(connection)
+            state.lastConnectFailed = false
             return true
         }
         guard isCurrent else {

@@ -66,10 +66,13 @@ final class RedisCommandHandler: ChannelDuplexHandler {
     private func failAll(reason: String, context: ChannelHandlerContext) {
         if failureReason == nil { failureReason = reason }
         let error = RedisError.unavailable(failureReason ?? reason)
-        while let waiting = pending.popFirst() {
-            waiting.timer.cancel()
-            waiting.reply.fail(error)
-        }
+        let waiting = pending
+        pending.removeAll()
+        // Close before failing: a woken caller must not find the channel still active and reuse it.
         context.close(promise: nil)
+        for command in waiting {
+            command.timer.cancel()
+            command.reply.fail(error)
+        }
     }
 }

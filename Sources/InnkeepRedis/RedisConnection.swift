@@ -1,4 +1,3 @@
-import Logging
 import NIOCore
 import NIOPosix
 
@@ -18,11 +17,7 @@ final class RedisConnection: Sendable {
     /// Connects, then sends `AUTH` and `SELECT` as configured.
     /// - Throws: `RedisError.unavailable` if the server cannot be reached in time; `.server` if `AUTH`
     ///   or `SELECT` is refused.
-    static func open(
-        _ configuration: RedisClient.Configuration,
-        group: any EventLoopGroup,
-        logger: Logger
-    ) async throws -> RedisConnection {
+    static func open(_ configuration: RedisClient.Configuration, group: any EventLoopGroup) async throws -> RedisConnection {
         let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(TimeAmount(configuration.connectTimeout))
             // Commands are small and latency matters more than packet count.

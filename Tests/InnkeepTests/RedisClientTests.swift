@@ -92,6 +92,11 @@ import Testing
             #expect(try await client.get(other) == "")
             #expect(try await client.del(key, other, uniqueKey("missing")) == 2)
             #expect(try await client.get(key) == nil)
+            // 2 MB arrives in many TCP reads, so the reply is parsed from partial buffers for real.
+            let big = String(repeating: "0123456789abcdef", count: 128 * 1024)
+            try await client.set(key, big)
+            #expect(try await client.get(key) == big)
+            try await client.del(key)
         }
     }
 
@@ -221,13 +226,18 @@ import Testing
 
 // MARK: - Helpers
 
-private func withClient(_ body: (RedisClient) async throws -> Void) async throws {
+private func withClient(
+    sourceLocation: SourceLocation = #_sourceLocation, _ body: (RedisClient) async throws -> Void
+) async throws {
     let port = RedisClientIntegrationTests.port
     let client = RedisClient(configuration: .init(host: "127.0.0.1", port: port, password: nil, database: 0))
     do {
         _ = try await client.ping()
     } catch {
-        Issue.record("No Redis answers on 127.0.0.1:\(port) (INNKEEP_REDIS_PORT); start one, e.g. scripts/stack up: \(error)")
+        Issue.record(
+            "No Redis answers on 127.0.0.1:\(port) (INNKEEP_REDIS_PORT); start one, e.g. scripts/stack up: \(error)",
+            sourceLocation: sourceLocation
+        )
         return
     }
     do {
@@ -284,12 +294,30 @@ private final class ScratchRedis: @unchecked Sendable {
         process.standardOutput = FileHandle.nullDevice
         try process.run()
         self.process = process
-        for _ in 0..<100 where cli(["ping"]) != 0 { try await Task.sleep(for: .milliseconds(50)) }
+        try await waitUntilAnswering()
+    }
+
+    /// Ready once it answers at all; a NOAUTH error reply counts as an answer.
+    private func waitUntilAnswering() async throws {
+        let probe = RedisClient(configuration: .init(host: "127.0.0.1", port: port, password: nil, database: 0))
+        var answered = false
+        for _ in 0..<100 where !answered {
+            do {
+                _ = try await probe.ping()
+                answered = true
+            } catch RedisError.server {
+                answered = true
+            } catch {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        }
+        await probe.shutdown()
+        guard answered else { throw RedisError.unavailable("scratch redis-server on port \(port) did not start") }
     }
 
     /// A clean `SHUTDOWN NOSAVE`, as an operator would do it.
     func stop() {
-        _ = cli(["shutdown", "nosave"])
+        cli(["shutdown", "nosave"])
         waitForExit()
     }
 
@@ -303,20 +331,24 @@ private final class ScratchRedis: @unchecked Sendable {
         waitForExit()
     }
 
-    /// Polls instead of `waitUntilExit()`, which can spin forever on Linux when the child never exits.
-    private func waitForExit() {
-        for _ in 0..<100 where process?.isRunning == true { Thread.sleep(forTimeInterval: 0.05) }
+    /// Polls instead of `waitUntilExit()`, which on Linux can wait forever (e.g. for a child that ignores SIGTERM).
+    private func waitForExit(_ process: Process? = nil) {
+        let process = process ?? self.process
+        var polls = 0
+        while process?.isRunning == true, polls < 100 {
+            polls += 1
+            Thread.sleep(forTimeInterval: 0.05)
+        }
     }
 
-    /// Runs redis-cli against this server; returns its exit status (a refused NOAUTH ping still exits 0).
-    private func cli(_ arguments: [String]) -> Int32 {
+    /// Runs redis-cli against this server and waits for it.
+    private func cli(_ arguments: [String]) {
         let cli = Process()
         cli.executableURL = URL(fileURLWithPath: "/usr/bin/redis-cli")
         cli.arguments = ["-p", "\(port)"] + arguments
         cli.standardOutput = FileHandle.nullDevice
         cli.standardError = FileHandle.nullDevice
-        guard (try? cli.run()) != nil else { return -1 }
-        cli.waitUntilExit()
-        return cli.terminationStatus
+        guard (try? cli.run()) != nil else { return }
+        waitForExit(cli)
     }
 }
