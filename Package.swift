@@ -34,8 +34,11 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ],
+            plugins: ["StampCommit"]
         ),
+        // Generates BuildCommit.swift with the commit being built.
+        .plugin(name: "StampCommit", capability: .buildTool()),
         // A small RESP2 client on SwiftNIO: the mirror has no Redis package.
         .target(
             name: "InnkeepRedis",
