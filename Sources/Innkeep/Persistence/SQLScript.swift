@@ -1,18 +1,22 @@
 import Foundation
 
 /// Splits a SQL file into statements, since PostgresNIO's extended protocol runs one at a time.
-/// Semicolons inside quotes, dollar-quoted bodies and comments do not split.
+/// Semicolons inside quotes (including E'…' escapes), dollar-quoted bodies and comments (including
+/// nested block comments) do not split; a chunk that is only comments is not a statement.
 public enum SQLScript {
     public static func statements(_ sql: String) -> [String] {
         var statements: [String] = []
         var current: [Character] = []
+        var hasCode = false
         let chars = Array(sql)
         var i = 0
         func flush() {
             let text = String(current).trimmingCharacters(in: .whitespacesAndNewlines)
-            if !strippedOfComments(text).isEmpty { statements.append(text) }
+            if hasCode { statements.append(text) }
             current.removeAll()
+            hasCode = false
         }
+        func isIdentifierChar(_ c: Character) -> Bool { c.isLetter || c.isNumber || c == "_" || c == "$" }
         while i < chars.count {
             let c = chars[i]
             if c == "-", i + 1 < chars.count, chars[i + 1] == "-" {
@@ -20,24 +24,38 @@ public enum SQLScript {
                 continue
             }
             if c == "/", i + 1 < chars.count, chars[i + 1] == "*" {
-                let end = find(["*", "/"], in: chars, from: i + 2) ?? chars.count
-                current.append(contentsOf: chars[i..<min(end + 2, chars.count)]); i = end + 2
+                // Block comments nest in PostgreSQL.
+                var depth = 0, j = i
+                repeat {
+                    if j + 1 < chars.count, chars[j] == "/", chars[j + 1] == "*" { depth += 1; j += 2 }
+                    else if j + 1 < chars.count, chars[j] == "*", chars[j + 1] == "/" { depth -= 1; j += 2 }
+                    else { j += 1 }
+                } while depth > 0 && j < chars.count
+                current.append(contentsOf: chars[i..<min(j, chars.count)]); i = j
                 continue
             }
             if c == "'" || c == "\"" {
+                // E'…' strings also escape with a backslash.
+                let escapes = c == "'" && i > 0 && (chars[i - 1] == "E" || chars[i - 1] == "e") && (i < 2 || !isIdentifierChar(chars[i - 2]))
                 var j = i + 1
-                while j < chars.count { if chars[j] == c { if j + 1 < chars.count, chars[j + 1] == c { j += 2; continue }; break }; j += 1 }
-                current.append(contentsOf: chars[i..<min(j + 1, chars.count)]); i = j + 1
+                while j < chars.count {
+                    if escapes, chars[j] == "\\" { j += 2; continue }
+                    if chars[j] == c { if j + 1 < chars.count, chars[j + 1] == c { j += 2; continue }; break }
+                    j += 1
+                }
+                current.append(contentsOf: chars[i..<min(j + 1, chars.count)]); i = j + 1; hasCode = true
                 continue
             }
-            if c == "$", let tagEnd = dollarTagEnd(chars, i) {
+            // `$` inside an identifier (a$b) does not start a dollar quote.
+            if c == "$", i == 0 || !isIdentifierChar(chars[i - 1]), let tagEnd = dollarTagEnd(chars, i) {
                 let tag = Array(chars[i...tagEnd])
                 let close = find(tag, in: chars, from: tagEnd + 1) ?? chars.count
                 let end = min(close + tag.count, chars.count)
-                current.append(contentsOf: chars[i..<end]); i = end
+                current.append(contentsOf: chars[i..<end]); i = end; hasCode = true
                 continue
             }
             if c == ";" { flush(); i += 1; continue }
+            if !c.isWhitespace { hasCode = true }
             current.append(c); i += 1
         }
         flush()
@@ -59,10 +77,5 @@ public enum SQLScript {
             i += 1
         }
         return nil
-    }
-
-    private static func strippedOfComments(_ text: String) -> String {
-        text.split(separator: "\n").filter { !$0.trimmingCharacters(in: .whitespaces).hasPrefix("--") }.joined()
-            .trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 @testable import Innkeep
+import Logging
 import NIOCore
 
 /// A response as tests read it.
@@ -38,11 +39,11 @@ struct APIClient: Sendable {
 /// Builds the real application against the shared test database (or another one) and runs `body`.
 func withApp<T: Sendable>(
     database: String = SharedDatabase.name, port: Int = TestEnv.pgPort, redisPort: Int? = TestEnv.redisPort,
-    env overrides: [String: String?] = [:], _ body: @Sendable (APIClient) async throws -> T
+    env overrides: [String: String?] = [:], logger: Logger = TestEnv.logger, _ body: @Sendable (APIClient) async throws -> T
 ) async throws -> T {
     if database == SharedDatabase.name, port == TestEnv.pgPort { try await SharedDatabase.shared.prepare() }
     let config = try AppConfig(environment: TestEnv.environment(database: database, port: port, redisPort: redisPort, overrides))
-    let services = try AppServices(config: config, logger: TestEnv.logger, migrations: try Migration.load(from: TestEnv.migrationsDir),
+    let services = try AppServices(config: config, logger: logger, migrations: try Migration.load(from: TestEnv.migrationsDir),
                                    passwords: TestPasswords.hasher)
     let app = buildApplication(services)
     return try await app.test(.router) { client in try await body(APIClient(client: client, services: services)) }
