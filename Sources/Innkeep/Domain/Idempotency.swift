@@ -14,7 +14,8 @@ public enum Idempotency {
     static let abandonedAfterSeconds = 60
 
     static func run(key: String, call: Call, caller: Caller, _ handler: (IdempotencyClaim) async throws -> Reply) async throws -> Reply {
-        guard (1...255).contains(key.count), !key.unicodeScalars.contains("\0") else {
+        // Counted in Unicode scalars, as Postgres' length() counts the column's CHECK (not grapheme clusters).
+        guard (1...255).contains(key.unicodeScalars.count), !key.unicodeScalars.contains("\0") else {
             throw APIError.validation("Idempotency-Key", "must be 1 to 255 characters")
         }
         let path = call.request.uri.path
@@ -41,10 +42,11 @@ public enum Idempotency {
                 WHERE agency_id = \(caller.agencyId) AND key = \(key)
                 """).collect()
             guard let row = rows.first else { return nil }
-            let (storedHash, status, body) = try row.decode((String, Int?, [UInt8]?).self)
+            // bytea travels as ByteBuffer ([UInt8] would be sent as a Postgres "char"[] array).
+            let (storedHash, status, body) = try row.decode((String, Int?, ByteBuffer?).self)
             guard storedHash == hash else { throw APIError(.idempotencyKeyMismatch) }
             guard let status else { throw APIError(.idempotencyRequestInProgress, headers: [.retryAfter: "1"]) }
-            return Reply(status: HTTPResponse.Status(code: status), body: body.map { String(decoding: $0, as: UTF8.self) },
+            return Reply(status: HTTPResponse.Status(code: status), body: body.map { String(buffer: $0) },
                          headers: [.idempotentReplayed: "true"])
         }
         if let previous { return previous }
@@ -94,7 +96,7 @@ public final class IdempotencyClaim: Sendable {
     func store(_ reply: Reply, on conn: PostgresConnection) async throws {
         guard reply.status.code < 500 else { return }
         try await conn.run("""
-            UPDATE idempotency_keys SET response_status = \(Int(reply.status.code)), response_body = \(reply.body.map { Array($0.utf8) })
+            UPDATE idempotency_keys SET response_status = \(Int(reply.status.code)), response_body = \(reply.body.map { ByteBuffer(string: $0) })
             WHERE agency_id = \(agencyId) AND key = \(key)
             """)
         stored.withLock { $0 = true }
