@@ -11,6 +11,11 @@ struct InnkeepCommand: AsyncParsableCommand {
         abstract: "Innkeep: the property-management API for vacation-rental agencies.",
         subcommands: [Serve.self, WorkerCommand.self, Migrate.self, DB.self, Demo.self, Docs.self]
     )
+
+    static func main() async {
+        EventLoopExecutor.install()
+        await main(nil)
+    }
 }
 
 /// Reads the configuration or exits with one line naming the bad variable.
@@ -66,13 +71,26 @@ struct Migrate: AsyncParsableCommand {
         @Option(help: "Folder of migration files (default: MIGRATIONS_DIR, ./migrations, or beside the binary).")
         var dir: String?
         var directory: URL { dir.map { URL(fileURLWithPath: $0) } ?? Migration.defaultDirectory() }
+
+        /// Runs a migrate action; any failure is one line on stderr and a non-zero exit.
+        func run(_ action: MigrateCommand.Action) async throws {
+            let config = try loadConfig()
+            LoggingSetup.bootstrap(format: .text, level: config.logLevel)
+            do {
+                try await MigrateCommand.run(action, config: config, directory: directory, logger: Logger(label: "innkeep.migrate"))
+            } catch let error as MigrationError {
+                throw fail(error.description)
+            } catch {
+                throw fail("migrate failed: \(loggable(error))")
+            }
+        }
     }
 
     struct Up: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Apply every pending migration.")
         @OptionGroup var options: Options
         func run() async throws {
-            try await MigrateCommand.run(.up, directory: options.directory)
+            try await options.run(.up)
         }
     }
 
@@ -81,7 +99,7 @@ struct Migrate: AsyncParsableCommand {
         @OptionGroup var options: Options
         @Argument var steps: Int = 1
         func run() async throws {
-            try await MigrateCommand.run(.down(steps), directory: options.directory)
+            try await options.run(.down(steps))
         }
     }
 
@@ -89,7 +107,7 @@ struct Migrate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List applied and pending migrations.")
         @OptionGroup var options: Options
         func run() async throws {
-            try await MigrateCommand.run(.status, directory: options.directory)
+            try await options.run(.status)
         }
     }
 

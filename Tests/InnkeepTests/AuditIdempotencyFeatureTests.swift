@@ -8,17 +8,7 @@ import Testing
 /// SPEC §7: the audit log, idempotency keys and feature entitlements.
 enum AuditIdempotencyFeature {
     /// A date far in the future, `n` days after 2040-01-01, so stays never reach "today".
-    static func day(_ n: Int) -> String {
-        var c = DateComponents()
-        c.year = 2040; c.month = 1; c.day = 1 + n
-        let date = Calendar(identifier: .gregorian).date(from: c)!
-        let f = DateFormatter()
-        f.calendar = Calendar(identifier: .gregorian)
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.timeZone = TimeZone(identifier: "UTC")
-        f.dateFormat = "yyyy-MM-dd"
-        return f.string(from: date)
-    }
+    static func day(_ n: Int) -> String { futureDay(n, year: 2040) }
 
     static func bookingBody(_ property: UUID, _ n: Int, nights: Int = 2, guests: Int = 2, name: String = "Guest") -> JSONValue {
         ["property_id": JSONValue(property), "guest_name": .string(name), "check_in": .string(day(n)),
@@ -687,9 +677,12 @@ extension AuditIdempotencyFeature {
         /// waits past the database deadline and the request answers 503; the key is released, the
         /// abandoned transaction must not commit later, and a retry with the key runs again.
         @Test func fiveHundredsAreNotKept() async throws {
-            try await withApp { api in
+            // Setup on a patient app; the request under test runs with the production deadline.
+            let (agency, property) = try await withApp { api in
                 let agency = try await api.makeAgency()
-                let property = try await api.createProperty(agency)
+                return (agency, try await api.createProperty(agency))
+            }
+            try await withApp(databaseDeadline: TestEnv.productionDeadline) { api in
                 let key = AuditIdempotencyFeature.freshKey(), body = AuditIdempotencyFeature.bookingBody(property, 500)
                 let locker = try await PostgresConnection.open(TestEnv.adminURL(database: SharedDatabase.name), logger: TestEnv.logger)
                 do {

@@ -66,16 +66,7 @@ import Testing
     }
 
     /// 2030-01-01 plus n days.
-    static func day(_ n: Int) -> String {
-        var c = DateComponents()
-        c.year = 2030; c.month = 1; c.day = 1 + n
-        let date = Calendar(identifier: .gregorian).date(from: c)!
-        let f = DateFormatter()
-        f.calendar = Calendar(identifier: .gregorian)
-        f.timeZone = TimeZone(identifier: "UTC")
-        f.dateFormat = "yyyy-MM-dd"
-        return f.string(from: date)
-    }
+    static func day(_ n: Int) -> String { futureDay(n, year: 2030) }
 
     @Test(arguments: tenantEndpoints)
     func everyRoleGetsExactlyWhatTheTableSays(_ endpoint: Endpoint) async throws {

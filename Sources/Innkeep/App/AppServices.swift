@@ -15,20 +15,32 @@ public struct AppServices: Sendable {
     public let passwords: PasswordHasher
     /// The migration files this build knows, for the pending check and env-sanity.
     public let migrations: [Migration]
+    /// The text of openapi.yaml, served at `GET /openapi.yaml` (nil when it could not be read).
+    public let openAPIDocument: String?
 
-    public init(config: AppConfig, logger: Logger, migrations: [Migration], passwords: PasswordHasher = PasswordHasher()) throws {
+    /// - Parameters:
+    ///   - databaseDeadline: how long a request may wait for the database before 503 (SPEC §6 wants < 2 s);
+    ///     tests that do not measure degraded mode lengthen it, since dozens of them share two cores.
+    public init(config: AppConfig, logger: Logger, migrations: [Migration], passwords: PasswordHasher = PasswordHasher(),
+                openAPIDocument: String? = OpenAPIDocument.loadDefault(),
+                databasePoolSize: Int = 16, databaseDeadline: Duration = .milliseconds(1500)) throws {
         self.migrations = migrations
+        self.openAPIDocument = openAPIDocument
         self.config = config
         self.logger = logger
         metrics = AppMetrics()
-        db = Database(url: config.databaseURL, logger: logger)
+        db = Database(url: config.databaseURL, logger: logger, maximumConnections: databasePoolSize, deadline: databaseDeadline)
         let redisClient = try config.redisURL.map { url in
             var configuration = try RedisClient.Configuration(url: url)
             configuration.connectTimeout = .milliseconds(250)
             configuration.commandTimeout = .milliseconds(250)
-            return RedisClient(configuration: configuration, logger: logger)
+            // RedisGuard reports an outage with one warning (SPEC §1); the client's own "connect
+            // failed" warning would be a second line for the same outage, so it logs errors only.
+            var clientLogger = logger
+            clientLogger.logLevel = max(logger.logLevel, .error)
+            return RedisClient(configuration: configuration, logger: clientLogger)
         }
-        redis = RedisGuard(client: redisClient, logger: logger)
+        redis = RedisGuard(client: redisClient, logger: logger, metrics: metrics)
         rateLimiter = RateLimiter(redis: redis)
         jwt = JWTSigner(secret: config.jwtSecret)
         build = BuildInfo(config: config)

@@ -9,6 +9,7 @@ public func buildRouter(_ services: AppServices) -> Router<AppRequestContext> {
     router.add(middleware: RequestMiddleware(services: services))
     let routes = RouteBuilder(router: router, services: services)
     HealthController().addRoutes(to: routes)
+    OpenAPIController().addRoutes(to: routes)
     OpsController().addRoutes(to: routes)
     AuthController().addRoutes(to: routes)
     PropertyController().addRoutes(to: routes)
@@ -25,7 +26,7 @@ public func buildApplication(_ services: AppServices) -> some ApplicationProtoco
     Application(
         router: buildRouter(services),
         configuration: .init(address: .hostname(services.config.host, port: services.config.port), serverName: "innkeep"),
-        services: [services.db.client],
+        services: [services.db],
         logger: services.logger
     )
 }

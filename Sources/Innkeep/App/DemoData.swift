@@ -12,7 +12,7 @@ public enum DemoData {
         let jwt = JWTSigner(secret: config.jwtSecret)
         let hasher = PasswordHasher(cost: 10)
         return try await withThrowingTaskGroup(of: String?.self) { group in
-            group.addTask { await db.client.run(); return nil }
+            group.addTask { try await db.run(); return nil }
             defer { group.cancelAll() }
             var users: [(Role, String, String, UUID)] = []
             for role in Role.allCases {

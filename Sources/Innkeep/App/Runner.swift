@@ -17,7 +17,12 @@ public enum Runner {
             throw StartupError(description: "cannot read migrations in \(migrationsDirectory.path): \(error)")
         }
         try await checkMigrations(config: config, migrations: migrations, logger: logger)
-        let services = try AppServices(config: config, logger: logger, migrations: migrations)
+        let openAPIPath = OpenAPIDocument.defaultPath()
+        let openAPI: String
+        do { openAPI = try OpenAPIDocument.load(from: openAPIPath) } catch {
+            throw StartupError(description: "cannot read the API document \(openAPIPath.path) (set OPENAPI_PATH): \(error)")
+        }
+        let services = try AppServices(config: config, logger: logger, migrations: migrations, openAPIDocument: openAPI)
         let app = buildApplication(services)
         let group = ServiceGroup(configuration: .init(
             services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
@@ -35,7 +40,7 @@ public enum Runner {
         } catch let error as MigrationError {
             throw StartupError(description: error.description)
         } catch {
-            throw StartupError(description: "cannot reach the database at \(config.databaseURL.host):\(config.databaseURL.port) to check migrations: \(String(reflecting: error))")
+            throw StartupError(description: "cannot reach the database at \(config.databaseURL.host):\(config.databaseURL.port) to check migrations: \(loggable(error))")
         }
         guard status.pending.isEmpty else {
             let names = status.pending.map { String(format: "%04d_%@", $0.version, $0.name) }.joined(separator: ", ")
@@ -47,7 +52,7 @@ public enum Runner {
         let db = Database(url: config.databaseURL, logger: logger, maximumConnections: 4, deadline: .seconds(10))
         let worker = Worker(db: db, logger: logger)
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: db.client), .init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup)],
+            services: [.init(service: db), .init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup)],
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
@@ -57,33 +62,23 @@ public enum Runner {
 public enum MigrateCommand {
     public enum Action: Sendable { case up, down(Int), status }
 
-    public static func run(_ action: Action, directory: URL) async throws {
-        let config: AppConfig
-        do { config = try AppConfig(environment: AppConfig.processEnvironment()) } catch {
-            FileHandle.standardError.write(Data("innkeep: \(error.description)\n".utf8))
-            throw StartupError(description: error.description)
-        }
-        let logger = Logger(label: "innkeep.migrate")
-        do {
-            let migrator = Migrator(migrations: try Migration.load(from: directory), logger: logger)
-            let conn = try await PostgresConnection.open(config.migrationDatabaseURL, logger: logger)
-            defer { Task { try? await conn.close() } }
-            switch action {
-            case .up:
-                let applied = try await migrator.up(conn)
-                print(applied.isEmpty ? "up to date" : applied.map { String(format: "applied %04d_%@", $0.version, $0.name) }.joined(separator: "\n"))
-            case .down(let steps):
-                let reverted = try await migrator.down(conn, steps: steps)
-                print(reverted.isEmpty ? "nothing to revert" : reverted.map { String(format: "reverted %04d_%@", $0.version, $0.name) }.joined(separator: "\n"))
-            case .status:
-                let status = try await migrator.status(conn)
-                for a in status.applied { print(String(format: "applied  %04d_%@", a.version, a.name)) }
-                for p in status.pending { print(String(format: "pending  %04d_%@", p.version, p.name)) }
-                print("\(status.applied.count) applied, \(status.pending.count) pending")
-            }
-        } catch let error as MigrationError {
-            FileHandle.standardError.write(Data("innkeep: \(error.description)\n".utf8))
-            throw error
+    /// Runs the action as the owner role; errors are thrown for the caller to print as one line.
+    public static func run(_ action: Action, config: AppConfig, directory: URL, logger: Logger) async throws {
+        let migrator = Migrator(migrations: try Migration.load(from: directory), logger: logger)
+        let conn = try await PostgresConnection.open(config.migrationDatabaseURL, logger: logger)
+        defer { Task { try? await conn.close() } }
+        switch action {
+        case .up:
+            let applied = try await migrator.up(conn)
+            print(applied.isEmpty ? "up to date" : applied.map { String(format: "applied %04d_%@", $0.version, $0.name) }.joined(separator: "\n"))
+        case .down(let steps):
+            let reverted = try await migrator.down(conn, steps: steps)
+            print(reverted.isEmpty ? "nothing to revert" : reverted.map { String(format: "reverted %04d_%@", $0.version, $0.name) }.joined(separator: "\n"))
+        case .status:
+            let status = try await migrator.status(conn)
+            for a in status.applied { print(String(format: "applied  %04d_%@", a.version, a.name)) }
+            for p in status.pending { print(String(format: "pending  %04d_%@", p.version, p.name)) }
+            print("\(status.applied.count) applied, \(status.pending.count) pending")
         }
     }
 }

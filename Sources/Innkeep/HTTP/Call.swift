@@ -35,13 +35,25 @@ public struct TenantCall: Sendable {
     public let call: Call
     public let caller: Caller
     let idempotency: IdempotencyClaim?
+    /// The transaction the caller was looked up in (absent for an idempotent create, whose blocks
+    /// each run in a transaction of their own).
+    let requestTransaction: RequestTransaction?
+
+    init(call: Call, caller: Caller, idempotency: IdempotencyClaim?, transaction: RequestTransaction? = nil) {
+        self.call = call
+        self.caller = caller
+        self.idempotency = idempotency
+        requestTransaction = transaction
+    }
 
     public var services: AppServices { call.services }
 
-    /// Runs `body` in one transaction scoped to the caller's agency. For an idempotent request
-    /// the reply is stored in the same transaction, so the action and its replay commit together.
+    /// Runs `body` in a transaction scoped to the caller's agency: the request's own, which commits
+    /// when the handler returns (see `RequestTransaction`). For an idempotent request the reply is
+    /// stored in the same transaction, so the action and its replay commit together.
     public func transaction(_ body: @escaping @Sendable (PostgresConnection) async throws -> Reply) async throws -> Reply {
         let caller = caller, claim = idempotency
+        if let requestTransaction { return try await requestTransaction.run(body) }
         return try await call.services.db.transaction(.tenant(caller.agencyId, user: caller.userId)) { conn in
             let reply = try await body(conn)
             try await claim?.store(reply, on: conn)
@@ -49,8 +61,9 @@ public struct TenantCall: Sendable {
         }
     }
 
-    /// A read-only transaction scoped to the caller's agency.
+    /// A read scoped to the caller's agency.
     public func read<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        try await call.services.db.transaction(.tenant(caller.agencyId, user: caller.userId), body)
+        if let requestTransaction { return try await requestTransaction.run(body) }
+        return try await call.services.db.transaction(.tenant(caller.agencyId, user: caller.userId), body)
     }
 }

@@ -15,7 +15,7 @@ public enum Access: Sendable, Hashable {
 }
 
 /// One route of the API and who may call it: the single source of truth for routing,
-/// RBAC (docs/rbac.md, the every-route × every-role tests) and the OpenAPI route check.
+/// RBAC (docs/rbac.md, the every-route × every-role tests) and the OpenAPI route check (openapi.yaml).
 public struct Endpoint: Sendable, Hashable, CustomStringConvertible {
     public let method: HTTPRequest.Method
     /// The path in OpenAPI form: `/api/v1/properties/{id}`.
@@ -69,10 +69,13 @@ private let everyone: Set<Role> = Set(Role.allCases)
 public enum API {
     public static let health = Endpoint(.get, "/health", .anonymous)
     public static let healthLive = Endpoint(.get, "/health/live", .anonymous)
+    /// The OpenAPI 3.1 document describing every endpoint here (openapi.yaml).
+    public static let openAPI = Endpoint(.get, "/openapi.yaml", .anonymous)
     public static let signup = Endpoint(.post, "/api/v1/auth/signup", .anonymous)
     public static let login = Endpoint(.post, "/api/v1/auth/login", .anonymous)
     public static let me = Endpoint(.get, "/api/v1/me", .user)
-    public static let createAgency = Endpoint(.post, "/api/v1/agencies", .user, idempotent: true)
+    /// Not idempotent: keys are scoped per agency (SPEC §10), and this creates the agency.
+    public static let createAgency = Endpoint(.post, "/api/v1/agencies", .user)
 
     public static let listProperties = Endpoint(.get, "/api/v1/properties", .roles(everyone), ownerScoped: true)
     public static let getProperty = Endpoint(.get, "/api/v1/properties/{id}", .roles(everyone), ownerScoped: true)
@@ -105,7 +108,7 @@ public enum API {
     public static let setFeature = Endpoint(.put, "/ops/agencies/{agency_id}/features/{name}", .opsToken)
 
     public static let all: [Endpoint] = [
-        health, healthLive, signup, login, me, createAgency,
+        health, healthLive, openAPI, signup, login, me, createAgency,
         listProperties, getProperty, createProperty, updateProperty, deleteProperty,
         listBookings, getBooking, createBooking, cancelBooking,
         listChannelConnections, createChannelConnection, deleteChannelConnection,

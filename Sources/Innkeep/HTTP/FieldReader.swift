@@ -48,7 +48,9 @@ public struct FieldReader {
         guard let v = raw(name, required: required) else { return nil }
         guard case .string(let s) = v else { fail(name, "must be a string"); return nil }
         guard !s.unicodeScalars.contains("\0") else { fail(name, "must not contain NUL characters"); return nil }
-        guard length.contains(s.count) else {
+        // Code points, as JSON Schema's maxLength and Postgres' length() count: a grapheme count let
+        // combining marks past the limit and into a CHECK constraint (a 500).
+        guard length.contains(s.unicodeScalars.count) else {
             fail(name, length.lowerBound == length.upperBound ? "must be \(length.lowerBound) characters"
                 : "must be \(length.lowerBound) to \(length.upperBound) characters")
             return nil
@@ -116,7 +118,9 @@ public struct CalendarDate: Sendable, Hashable, Comparable, CustomStringConverti
 
     public init?(_ string: String) {
         let parts = string.split(separator: "-", omittingEmptySubsequences: false)
-        guard string.count == 10, parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
+        // ASCII digits only: Int("+1") is 1, and "+999-01-01" is not a date.
+        guard string.utf8.count == 10, parts.count == 3, parts.allSatisfy({ $0.utf8.allSatisfy { (0x30...0x39).contains($0) } }),
+              parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
               let y = Int(parts[0]), let m = Int(parts[1]), let d = Int(parts[2]),
               (1...9999).contains(y), (1...12).contains(m), d >= 1, d <= Self.daysIn(month: m, year: y)
         else { return nil }

@@ -17,13 +17,17 @@ public struct PageCursor: Sendable, Equatable {
         self.id = id
     }
 
+    /// Years 1 to 9999: a forged cursor outside it would overflow Postgres' timestamp arithmetic (a 500).
+    static let range: ClosedRange<Int64> = -62_135_596_800_000_000...253_402_300_799_999_999
+
     /// Opaque to clients: base64url of `micros:id`.
     public var encoded: String { Base64URL.encode(Array("\(micros):\(id.uuidString.lowercased())".utf8)) }
 
     public init?(encoded: String) {
         guard encoded.count <= 200, let bytes = Base64URL.decode(Substring(encoded)) else { return nil }
         let parts = String(decoding: bytes, as: UTF8.self).split(separator: ":")
-        guard parts.count == 2, let micros = Int64(parts[0]), let id = UUID(uuidString: String(parts[1])) else { return nil }
+        guard parts.count == 2, let micros = Int64(parts[0]), Self.range.contains(micros),
+              let id = UUID(uuidString: String(parts[1])) else { return nil }
         self.init(micros: micros, id: id)
     }
 }

@@ -23,10 +23,10 @@ struct RequestMiddleware: RouterMiddleware {
         } catch {
             let apiError = Self.apiError(for: error, request: request, endpointPath: context.endpointPath)
             if apiError.code == .internalError {
-                context.logger.error("unhandled error", metadata: ["error": "\(String(reflecting: error))"])
+                context.logger.error("unhandled error", metadata: ["error": "\(loggable(error))"])
             } else if apiError.code.status == .serviceUnavailable {
                 services.metrics.degradedResponse(code: apiError.code)
-                context.logger.warning("degraded response", metadata: ["code": "\(apiError.code.rawValue)", "error": "\(error)"])
+                context.logger.warning("degraded response", metadata: ["code": "\(apiError.code.rawValue)", "error": "\(loggable(error))"])
             }
             response = Reply.error(apiError, requestId: requestId).response
         }

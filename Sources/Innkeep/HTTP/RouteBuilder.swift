@@ -42,8 +42,9 @@ struct RouteBuilder {
         register(endpoint) { call in
             if authenticator.hasOpsToken(call.request) { return try await handler(call) }
             guard endpoint.access == .adminOrOpsToken else {
-                _ = try Authenticator.bearerToken(call.request)
-                throw APIError(.invalidToken, "This endpoint requires the ops token.")
+                // A valid user token is a real identity without the right to this: 403, not 401.
+                _ = try authenticator.userId(call.request)
+                throw APIError(.insufficientRole, "This endpoint requires the ops token.", details: ["allowed_roles": []])
             }
             let caller = try await authenticator.caller(call.request)
             try Self.authorize(caller, endpoint, services: services, logger: call.context.logger)
@@ -52,29 +53,48 @@ struct RouteBuilder {
     }
 
     /// A member of the request's agency whose role the endpoint allows.
+    ///
+    /// The caller is looked up in the transaction the handler then runs in (`RequestTransaction`), so a
+    /// request pays one BEGIN/COMMIT pair. A create with an `Idempotency-Key` keeps separate ones: its
+    /// claim must commit before the action runs, so a retry meanwhile sees it in progress.
     func tenant(_ endpoint: Endpoint, _ handler: @escaping @Sendable (TenantCall) async throws -> Reply) {
         guard case .roles = endpoint.access else { preconditionFailure("\(endpoint) is not a tenant endpoint") }
         let authenticator = authenticator, services = services
         register(endpoint) { call in
-            let caller = try await authenticator.caller(call.request)
-            if let retry = await services.rateLimiter.hit(
-                "req:\(caller.agencyId):\(caller.userId)", limit: services.config.rateLimitPerMinute)
-            {
-                throw APIError.retryLater(.rateLimited, seconds: retry)
-            }
-            try Self.authorize(caller, endpoint, services: services, logger: call.context.logger)
-            if let feature = endpoint.feature {
-                try await services.db.transaction(.tenant(caller.agencyId, user: caller.userId)) { conn in
-                    try await FeatureRepository.require(feature, conn, agency: caller.agencyId)
+            if endpoint.idempotent, let key = call.request.headers[.idempotencyKey] {
+                let caller = try await authenticator.caller(call.request)
+                try await Self.admit(caller, endpoint, services: services, logger: call.context.logger)
+                if let feature = endpoint.feature {
+                    try await services.db.transaction(.tenant(caller.agencyId, user: caller.userId)) { conn in
+                        try await FeatureRepository.require(feature, conn, agency: caller.agencyId)
+                    }
+                }
+                return try await Idempotency.run(key: key, call: call, caller: caller) { claim in
+                    try await handler(TenantCall(call: call, caller: caller, idempotency: claim))
                 }
             }
-            guard endpoint.idempotent, let key = call.request.headers[.idempotencyKey] else {
-                return try await handler(TenantCall(call: call, caller: caller, idempotency: nil))
-            }
-            return try await Idempotency.run(key: key, call: call, caller: caller) { claim in
-                try await handler(TenantCall(call: call, caller: caller, idempotency: claim))
+            let userId = try authenticator.userId(call.request)
+            let scope = Database.Scope(agencyId: Authenticator.headerAgency(call.request), userId: userId)
+            return try await services.db.transaction(scope) { conn in
+                let transaction = RequestTransaction(connection: conn, scope: scope)
+                let caller = try await authenticator.caller(call.request, userId: userId, in: transaction)
+                try await Self.admit(caller, endpoint, services: services, logger: call.context.logger)
+                if let feature = endpoint.feature {
+                    try await FeatureRepository.require(feature, conn, agency: caller.agencyId)
+                }
+                return try await handler(TenantCall(call: call, caller: caller, idempotency: nil, transaction: transaction))
             }
         }
+    }
+
+    /// The per-user rate limit (429 RATE_LIMITED), then the role check.
+    static func admit(_ caller: Caller, _ endpoint: Endpoint, services: AppServices, logger: Logger) async throws {
+        if let retry = await services.rateLimiter.hit(
+            "req:\(caller.agencyId):\(caller.userId)", limit: services.config.rateLimitPerMinute)
+        {
+            throw APIError.retryLater(.rateLimited, seconds: retry)
+        }
+        try authorize(caller, endpoint, services: services, logger: logger)
     }
 
     /// 403 INSUFFICIENT_ROLE unless the role may use the endpoint; with ENFORCE_RBAC=false the

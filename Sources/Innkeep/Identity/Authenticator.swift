@@ -31,13 +31,16 @@ struct Authenticator: Sendable {
 
     /// A user's memberships, or 401 INVALID_TOKEN when the user no longer exists.
     func memberships(of userId: UUID) async throws -> [(agencyId: UUID, role: Role)] {
-        let rows = try await services.db.transaction(.user(userId)) { conn in
-            try await conn.run("""
-                SELECT tm.agency_id, tm.role FROM auth.users u
-                LEFT JOIN team_members tm ON tm.user_id = u.id
-                WHERE u.id = \(userId)
-                """).collect().map { try $0.decode((UUID?, String?).self) }
-        }
+        try await services.db.transaction(.user(userId)) { conn in try await Self.memberships(of: userId, on: conn) }
+    }
+
+    /// The lookup itself, on a connection whose transaction set `app.user_id` to `userId`.
+    static func memberships(of userId: UUID, on conn: PostgresConnection) async throws -> [(agencyId: UUID, role: Role)] {
+        let rows = try await conn.run("""
+            SELECT tm.agency_id, tm.role FROM auth.users u
+            LEFT JOIN team_members tm ON tm.user_id = u.id
+            WHERE u.id = \(userId)
+            """).collect().map { try $0.decode((UUID?, String?).self) }
         guard !rows.isEmpty else { throw APIError(.invalidToken, headers: [.wwwAuthenticate: "Bearer error=\"invalid_token\""]) }
         return rows.compactMap { agency, role in
             guard let agency, let role = role.flatMap(Role.init(rawValue:)) else { return nil }
@@ -48,7 +51,26 @@ struct Authenticator: Sendable {
     /// The caller inside the request's agency: `X-Agency-Id`, or the only membership (SPEC §2).
     func caller(_ request: Request) async throws -> Caller {
         let userId = try userId(request)
-        let memberships = try await memberships(of: userId)
+        return try Self.caller(request, userId: userId, memberships: try await memberships(of: userId))
+    }
+
+    /// The caller, looked up inside the request's own transaction (which `RouteBuilder.tenant` opened
+    /// with `app.user_id` and, when the header names one, `app.agency_id` already set); sets the
+    /// agency when it came from the only membership.
+    func caller(_ request: Request, userId: UUID, in transaction: RequestTransaction) async throws -> Caller {
+        let memberships = try await Self.memberships(of: userId, on: transaction.connection)
+        let caller = try Self.caller(request, userId: userId, memberships: memberships)
+        if Self.headerAgency(request) != caller.agencyId { try await transaction.setAgency(caller.agencyId) }
+        return caller
+    }
+
+    /// The agency `X-Agency-Id` names, if it is a UUID (a malformed one is refused by `caller`, after
+    /// the user's existence was checked, as before).
+    static func headerAgency(_ request: Request) -> UUID? {
+        request.headers[.agencyId].flatMap { UUID(uuidString: $0.trimmingCharacters(in: .whitespaces)) }
+    }
+
+    static func caller(_ request: Request, userId: UUID, memberships: [(agencyId: UUID, role: Role)]) throws -> Caller {
         if let header = request.headers[.agencyId] {
             guard let agencyId = UUID(uuidString: header.trimmingCharacters(in: .whitespaces)) else {
                 throw APIError.validation("X-Agency-Id", "must be a UUID")

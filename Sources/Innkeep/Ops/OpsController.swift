@@ -52,7 +52,7 @@ struct OpsController {
     /// What the database says about itself, asked as the runtime role.
     static func databaseFacts(_ conn: PostgresConnection, services: AppServices) async throws -> DatabaseFacts {
         // RLS binds the API only if its role is not superuser, not BYPASSRLS, owns no tenant table,
-        // and every table with an agency_id column has RLS enabled and forced.
+        // and every table with an agency_id column has RLS enabled, forced, and a policy.
         let rls = try await conn.run("""
             SELECT NOT r.rolsuper AND NOT r.rolbypassrls
                AND NOT EXISTS (
@@ -61,7 +61,8 @@ struct OpsController {
                AND NOT EXISTS (
                    SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                    JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'agency_id' AND NOT a.attisdropped
-                   WHERE c.relkind = 'r' AND n.nspname = 'public' AND NOT (c.relrowsecurity AND c.relforcerowsecurity))
+                   WHERE c.relkind = 'r' AND n.nspname IN ('public', 'auth')
+                     AND NOT (c.relrowsecurity AND c.relforcerowsecurity AND EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid)))
             FROM pg_roles r WHERE r.rolname = current_user
             """).collect().first?.decode(Bool.self) ?? false
         let status = try await Migrator(migrations: services.migrations, logger: services.logger).status(conn)

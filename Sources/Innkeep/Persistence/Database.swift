@@ -1,14 +1,19 @@
 import Foundation
 import Logging
 import PostgresNIO
+import ServiceLifecycle
 import Synchronization
 
 /// The API's handle on PostgreSQL. Every query runs in a transaction that first sets the
 /// request's agency and user (`app.agency_id`, `app.user_id`), so forced row-level security
 /// holds even if a query forgot its `agency_id` filter. Every call is bounded by a deadline, so a
 /// lost database answers 503 fast instead of hanging on the pool.
-public struct Database: Sendable {
-    public let client: PostgresClient
+///
+/// It is a `Service`: run it (in the application's or worker's service group) for as long as it is used.
+public struct Database: Sendable, Service {
+    private let pool: PoolKeeper
+    /// The connection pool in use now (it is replaced after an outage, see `PoolKeeper`).
+    public var client: PostgresClient { pool.client }
     let logger: Logger
     /// The longest a request waits for the database, pool lease included (SPEC §6: 503 within 2 s).
     let deadline: Duration
@@ -16,10 +21,15 @@ public struct Database: Sendable {
     private let running = InFlightCounter()
 
     public init(url: PostgresURL, logger: Logger, maximumConnections: Int = 16, deadline: Duration = .milliseconds(1500)) {
-        self.client = PostgresClient(configuration: Self.configuration(url, maximumConnections: maximumConnections), backgroundLogger: logger)
+        self.pool = PoolKeeper(url: url, configuration: Self.configuration(url, maximumConnections: maximumConnections), logger: logger)
         self.logger = logger
         self.deadline = deadline
         self.maximumConnections = maximumConnections
+    }
+
+    /// Runs the connection pool (and any that replaces it) until cancelled or shut down gracefully.
+    public func run() async throws {
+        await pool.run()
     }
 
     /// Transactions running now (a pool gauge for /metrics).
@@ -61,12 +71,16 @@ public struct Database: Sendable {
         _ scope: Scope,
         _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws -> T {
-        let client = client, logger = logger
+        let pool = pool, client = pool.client, logger = logger
+        let leased = Flag()
         running.value.add(1, ordering: .relaxed)
         defer { running.value.subtract(1, ordering: .relaxed) }
         do {
             return try await withDeadline(deadline) {
                 try await client.withConnection { conn in
+                    leased.set()
+                    pool.leased()
+                    defer { pool.released() }
                     try await conn.query("BEGIN", logger: logger)
                     do {
                         let agency = scope.agencyId?.uuidString ?? "", user = scope.userId?.uuidString ?? ""
@@ -75,6 +89,9 @@ public struct Database: Sendable {
                             "SELECT set_config('app.agency_id', \(agency), true), set_config('app.user_id', \(user), true), set_config('app.worker', \(worker), true)",
                             logger: logger)
                         let result = try await body(conn)
+                        // Past the deadline the caller was already answered 503 (and an idempotency key
+                        // released): an abandoned transaction must roll back, never commit behind its back.
+                        try Task.checkCancellation()
                         try await conn.query("COMMIT", logger: logger)
                         return result
                     } catch {
@@ -84,6 +101,9 @@ public struct Database: Sendable {
                 }
             }
         } catch let error where Self.isUnavailable(error) {
+            // No connection at all (as opposed to a query that failed on one): the pool may be
+            // backing off from a database that is already back.
+            if !leased.isSet { pool.leaseFailed() }
             throw DatabaseUnavailable(underlying: error)
         }
     }
@@ -115,6 +135,143 @@ public struct Database: Sendable {
 
 final class InFlightCounter: Sendable {
     let value = Atomic<Int>(0)
+}
+
+final class Flag: Sendable {
+    private let value = Atomic<Bool>(false)
+    func set() { value.store(true, ordering: .relaxed) }
+    var isSet: Bool { value.load(ordering: .relaxed) }
+}
+
+/// Owns the `PostgresClient` and replaces it when it is stuck backing off (SPEC §6: serve again
+/// within 5 s of the database coming back).
+///
+/// PostgresNIO's pool retries a failed connect after 100 ms × 1.25^n (capped at 60 s) and offers no
+/// way to retry sooner, so after a long outage it can wait many seconds (9 s after 75 s down,
+/// measured) after the database is back. So when a request finds no connection at all, a probe
+/// opens a direct connection every 250 ms; once one succeeds while the pool still has given out
+/// nothing, a fresh pool takes over and the old one is shut down.
+final class PoolKeeper: Sendable {
+    private enum Phase { case idle, running, stopped }
+    private struct State {
+        var client: PostgresClient
+        var phase = Phase.idle
+        /// Run tasks of the current pool (last) and of retired ones; all are cancelled at shutdown.
+        var runs: [Task<Void, Never>] = []
+        /// Connections leased now, and leases ever: a pool that gives out connections is not stuck.
+        var holding = 0
+        var leases = 0
+        var lastFailure = ContinuousClock.now
+        var probing = false
+    }
+
+    private let state: Mutex<State>
+    private let url: PostgresURL
+    private let configuration: PostgresClient.Configuration
+    private let logger: Logger
+    private let stop: (stream: AsyncStream<Void>, continuation: AsyncStream<Void>.Continuation) = AsyncStream.makeStream()
+    static let probeInterval: Duration = .milliseconds(250)
+    /// A probe with no failed lease for this long stops (nobody needs the database); the next failure restarts it.
+    static let probeIdleLimit: Duration = .seconds(10)
+
+    init(url: PostgresURL, configuration: PostgresClient.Configuration, logger: Logger) {
+        self.url = url
+        self.configuration = configuration
+        self.logger = logger
+        state = Mutex(State(client: PostgresClient(configuration: configuration, backgroundLogger: logger)))
+    }
+
+    var client: PostgresClient { state.withLock { $0.client } }
+
+    func run() async {
+        let started = state.withLock { state -> Bool in
+            guard state.phase == .idle else { return false }
+            state.phase = .running
+            let client = state.client
+            state.runs.append(Task { await client.run() })
+            return true
+        }
+        guard started else { return }
+        let stop = stop
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                for await _ in stop.stream {}
+            } onGracefulShutdown: {
+                stop.continuation.finish()
+            }
+        } onCancel: {
+            stop.continuation.finish()
+        }
+        let runs = state.withLock { state in
+            state.phase = .stopped
+            defer { state.runs = [] }
+            return state.runs
+        }
+        for run in runs { run.cancel() }
+        for run in runs { await run.value }
+    }
+
+    func leased() { state.withLock { $0.holding += 1; $0.leases += 1 } }
+    func released() { state.withLock { $0.holding -= 1 } }
+
+    /// A transaction got no connection; starts the probe unless one is running.
+    func leaseFailed() {
+        let leases = state.withLock { state -> Int? in
+            state.lastFailure = .now
+            guard state.phase == .running, !state.probing else { return nil }
+            state.probing = true
+            return state.leases
+        }
+        guard let leases else { return }
+        Task { await self.probe(since: leases) }
+    }
+
+    private func probe(since leases: Int) async {
+        defer { state.withLock { $0.probing = false } }
+        while true {
+            let wanted = state.withLock { state in
+                state.phase == .running && state.leases == leases && ContinuousClock.now - state.lastFailure < Self.probeIdleLimit
+            }
+            guard wanted else { return }
+            if await reachable() {
+                await replace(since: leases)
+                return
+            }
+            try? await Task.sleep(for: Self.probeInterval)
+        }
+    }
+
+    /// Whether a new connection can be opened and answers `SELECT 1`.
+    private func reachable() async -> Bool {
+        var config = PostgresConnection.Configuration(
+            host: url.host, port: url.port, username: url.user, password: url.password, database: url.database, tls: .disable)
+        config.options.connectTimeout = .seconds(1)
+        guard let connection = try? await PostgresConnection.connect(configuration: config, id: 0, logger: logger) else { return false }
+        let ok = (try? await connection.query("SELECT 1", logger: logger)) != nil
+        try? await connection.close()
+        return ok
+    }
+
+    /// Swaps in a fresh pool if the current one has still given out nothing since the failure.
+    private func replace(since leases: Int) async {
+        let fresh = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        let run = Task { await fresh.run() }
+        // Let run() begin before any request leases from the new pool.
+        try? await Task.sleep(for: .milliseconds(10))
+        let retired = state.withLock { state -> Task<Void, Never>?? in
+            guard state.phase == .running, state.leases == leases, state.holding == 0 else { return nil }
+            let old = state.runs.last
+            state.client = fresh
+            state.runs.append(run)
+            return .some(old)
+        }
+        guard let retired else {
+            run.cancel()
+            return
+        }
+        retired?.cancel()
+        logger.notice("database reachable again while the connection pool was still backing off; replaced the pool")
+    }
 }
 
 /// The database could not be reached in time; answered as 503 DATABASE_UNAVAILABLE.

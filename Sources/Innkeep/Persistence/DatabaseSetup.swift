@@ -16,6 +16,9 @@ public enum DatabaseSetup {
         }
         let admin = try await PostgresConnection.open(adminURL, logger: logger)
         do {
+            // Role and database rows are cluster-wide: two initializers at once (parallel deploys,
+            // parallel test runs) would fail with "tuple concurrently updated". Held until the end.
+            _ = try await admin.run("SELECT pg_advisory_lock(hashtext('innkeep db init'))").collect()
             try await ensureRole(admin, groupRole, login: false, password: nil)
             try await ensureRole(admin, owner.user, login: true, password: owner.password)
             try await ensureRole(admin, runtime.user, login: true, password: runtime.password)
@@ -25,25 +28,25 @@ public enum DatabaseSetup {
                 try await admin.run(PostgresQuery(unsafeSQL: "CREATE DATABASE \(ident(owner.database)) OWNER \(ident(owner.user))"))
                 logger.info("created database", metadata: ["database": "\(owner.database)"])
             }
-            try await admin.close()
+            // Inside the database: the runtime role may use the public schema but create nothing in it.
+            let db = try await PostgresConnection.open(adminURL.with(database: owner.database), logger: logger)
+            do {
+                for sql in [
+                    "REVOKE ALL ON DATABASE \(ident(owner.database)) FROM PUBLIC",
+                    "GRANT CONNECT ON DATABASE \(ident(owner.database)) TO \(ident(groupRole)), \(ident(owner.user))",
+                    "REVOKE CREATE ON SCHEMA public FROM PUBLIC",
+                    "GRANT USAGE ON SCHEMA public TO \(ident(groupRole))",
+                ] {
+                    try await db.run(PostgresQuery(unsafeSQL: sql))
+                }
+                try await db.close()
+            } catch {
+                try? await db.close()
+                throw error
+            }
+            try await admin.close()  // releases the lock
         } catch {
             try? await admin.close()
-            throw error
-        }
-        // Inside the database: the runtime role may use the public schema but create nothing in it.
-        let db = try await PostgresConnection.open(adminURL.with(database: owner.database), logger: logger)
-        do {
-            for sql in [
-                "REVOKE ALL ON DATABASE \(ident(owner.database)) FROM PUBLIC",
-                "GRANT CONNECT ON DATABASE \(ident(owner.database)) TO \(ident(groupRole)), \(ident(owner.user))",
-                "REVOKE CREATE ON SCHEMA public FROM PUBLIC",
-                "GRANT USAGE ON SCHEMA public TO \(ident(groupRole))",
-            ] {
-                try await db.run(PostgresQuery(unsafeSQL: sql))
-            }
-            try await db.close()
-        } catch {
-            try? await db.close()
             throw error
         }
     }

@@ -1,4 +1,5 @@
 import Prometheus
+import Synchronization
 
 /// The service's Prometheus metrics, on a registry of its own (no global bootstrap, so tests can
 /// build many applications in one process). Served at `GET /metrics`.
@@ -8,6 +9,13 @@ public final class AppMetrics: Sendable {
         .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),
         .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2), .seconds(5),
     ]
+
+    /// The counter and histogram of each (route, method, status) seen, so a request records its metrics
+    /// with one dictionary lookup instead of two registry lookups that build label arrays and names.
+    private let requestSeries = Mutex<[RequestKey: (Counter, DurationHistogram)]>([:])
+    private struct RequestKey: Hashable {
+        let route: String, method: String, status: Int
+    }
 
     public init() {}
 
@@ -21,12 +29,20 @@ public final class AppMetrics: Sendable {
 
     /// One finished request, by route template (never the raw path, which would explode cardinality).
     public func request(route: String, method: String, status: Int, duration: Duration) {
-        counter("http_requests_total", "HTTP requests by route template, method and status.",
-                [("route", route), ("method", method), ("status", String(status))]).increment()
-        registry.makeDurationHistogram(
-            descriptor: MetricNameDescriptor(metricName: "http_request_duration_seconds", unitName: "", helpText: "Request latency by route template."),
-            labels: [("route", route), ("method", method)], buckets: Self.buckets
-        ).record(duration)
+        let key = RequestKey(route: route, method: method, status: status)
+        let (requests, latency) = requestSeries.withLock { series -> (Counter, DurationHistogram) in
+            if let known = series[key] { return known }
+            let made = (
+                self.counter("http_requests_total", "HTTP requests by route template, method and status.",
+                        [("route", route), ("method", method), ("status", String(status))]),
+                self.registry.makeDurationHistogram(
+                    descriptor: MetricNameDescriptor(metricName: "http_request_duration_seconds", unitName: "", helpText: "Request latency by route template."),
+                    labels: [("route", route), ("method", method)], buckets: Self.buckets))
+            series[key] = made
+            return made
+        }
+        requests.increment()
+        latency.record(duration)
     }
 
     /// A role denial; with ENFORCE_RBAC=false it was allowed but still counted.

@@ -30,7 +30,7 @@ public struct Worker: Service {
                 try await heartbeat()
                 while try await runNextJob() {}
             } catch {
-                logger.warning("worker tick failed; will retry", metadata: ["error": "\(error)"])
+                logger.warning("worker tick failed; will retry", metadata: ["error": "\(loggable(error))"])
             }
             try? await Task.sleep(for: pollInterval)
         }
@@ -81,10 +81,10 @@ public struct Worker: Service {
                 }
             }
         } catch {
-            logger.error("job failed", metadata: ["job_id": "\(jobId)", "kind": "\(kind)", "error": "\(error)"])
+            logger.error("job failed", metadata: ["job_id": "\(jobId)", "kind": "\(kind)", "error": "\(loggable(error))"])
             try await db.transaction(.worker) { conn in
                 try await conn.run("""
-                    UPDATE jobs SET locked_by = NULL, locked_at = NULL, last_error = \(String(describing: error)),
+                    UPDATE jobs SET locked_by = NULL, locked_at = NULL, last_error = \(loggable(error)),
                            run_at = now() + make_interval(secs => least(attempts * 30, 3600))
                     WHERE id = \(jobId)
                     """)

@@ -39,12 +39,13 @@ struct APIClient: Sendable {
 /// Builds the real application against the shared test database (or another one) and runs `body`.
 func withApp<T: Sendable>(
     database: String = SharedDatabase.name, port: Int = TestEnv.pgPort, redisPort: Int? = TestEnv.redisPort,
-    env overrides: [String: String?] = [:], logger: Logger = TestEnv.logger, _ body: @Sendable (APIClient) async throws -> T
+    env overrides: [String: String?] = [:], logger: Logger = TestEnv.logger,
+    databaseDeadline: Duration = TestEnv.functionalDeadline, _ body: @Sendable (APIClient) async throws -> T
 ) async throws -> T {
     if database == SharedDatabase.name, port == TestEnv.pgPort { try await SharedDatabase.shared.prepare() }
     let config = try AppConfig(environment: TestEnv.environment(database: database, port: port, redisPort: redisPort, overrides))
     let services = try AppServices(config: config, logger: logger, migrations: try Migration.load(from: TestEnv.migrationsDir),
-                                   passwords: TestPasswords.hasher)
+                                   passwords: TestPasswords.hasher, databasePoolSize: 8, databaseDeadline: databaseDeadline)
     let app = buildApplication(services)
     return try await app.test(.router) { client in try await body(APIClient(client: client, services: services)) }
 }
@@ -124,4 +125,17 @@ extension JSONValue {
     var uuid: UUID? { stringValue.flatMap(UUID.init(uuidString:)) }
     var intValue: Int64? { if case .int(let i) = self { i } else { nil } }
     var arrayValue: [JSONValue]? { if case .array(let a) = self { a } else { nil } }
+}
+
+/// `n` days after January 1 of `year`: far-future stays that never reach "today".
+func futureDay(_ n: Int, year: Int = 2030) -> String {
+    var c = DateComponents()
+    c.year = year; c.month = 1; c.day = 1 + n
+    let date = Calendar(identifier: .gregorian).date(from: c)!
+    let f = DateFormatter()
+    f.calendar = Calendar(identifier: .gregorian)
+    f.locale = Locale(identifier: "en_US_POSIX")
+    f.timeZone = TimeZone(identifier: "UTC")
+    f.dateFormat = "yyyy-MM-dd"
+    return f.string(from: date)
 }

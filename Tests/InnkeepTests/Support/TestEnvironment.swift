@@ -30,6 +30,11 @@ enum TestEnv {
         PostgresURL("postgres://innkeep_api:api-test-password@127.0.0.1:\(port)/\(database)")!
     }
 
+    /// The production deadline (SPEC §6: 503 within 2 s), for the tests that measure degraded mode.
+    static let productionDeadline: Duration = .milliseconds(1500)
+    /// Functional tests run dozens at once on two cores; a slow moment must not read as an outage.
+    static let functionalDeadline: Duration = .seconds(10)
+
     static let jwtSecret = "test-jwt-secret-that-is-long-enough-0123"
     static let opsToken = "test-ops-token-0123456789"
 

@@ -79,6 +79,10 @@ public enum BookingRepository {
     }
 
     /// Newest first; `from`/`to` keep stays that overlap `[from, to)`.
+    ///
+    /// The `&&` on the closed range `[from, to]` is implied by the two comparisons after it (it only adds
+    /// stays that start on `to`, which they drop again) and lets the stay index find the overlapping
+    /// stays directly (migration 0008).
     public static func list(_ conn: PostgresConnection, agency: UUID, owner: UUID?, filter f: Filter, cursor: PageCursor?, limit: Int) async throws -> [Booking] {
         try await conn.run("""
             SELECT \(unescaped: Booking.columns) FROM bookings b
@@ -87,6 +91,8 @@ public enum BookingRepository {
                   SELECT 1 FROM properties p WHERE p.agency_id = b.agency_id AND p.id = b.property_id AND p.owner_id = \(owner)))
               AND (\(f.propertyId)::uuid IS NULL OR b.property_id = \(f.propertyId))
               AND (\(f.status?.rawValue)::text IS NULL OR b.status = \(f.status?.rawValue))
+              AND (\(f.from?.description)::date IS NULL AND \(f.to?.description)::date IS NULL
+                   OR daterange(b.check_in, b.check_out, '[)') && daterange(\(f.from?.description)::date, \(f.to?.description)::date, '[]'))
               AND (\(f.from?.description)::date IS NULL OR b.check_out > \(f.from?.description)::date)
               AND (\(f.to?.description)::date IS NULL OR b.check_in < \(f.to?.description)::date)
               AND (\(cursor?.micros)::int8 IS NULL OR (b.created_at, b.id) < (timestamptz 'epoch' + \(cursor?.micros)::int8 * interval '1 microsecond', \(cursor?.id)))

@@ -1,0 +1,50 @@
+import Foundation
+import PostgresNIO
+import Synchronization
+
+/// The one transaction a tenant request runs in: opened before the caller's membership is looked up,
+/// it then serves the handler's `read` and `transaction` blocks, and commits when the handler returns
+/// (rolls back when it throws). One BEGIN/COMMIT pair per request instead of two: the membership
+/// lookup used to be a transaction of its own (docs/benchmarks.md).
+///
+/// Blocks of one request share it, so they commit together. A block that throws may have left the
+/// transaction aborted: the next block (a handler that recovers, such as a booking that lost a race
+/// and reads the winner) first rolls back and begins again on the same connection, with the same
+/// agency and user, so it sees the database as a fresh transaction would.
+final class RequestTransaction: Sendable {
+    let connection: PostgresConnection
+    private let scope: Mutex<Database.Scope>
+    private let failed = Mutex(false)
+
+    init(connection: PostgresConnection, scope: Database.Scope) {
+        self.connection = connection
+        self.scope = Mutex(scope)
+    }
+
+    /// Sets the agency once the caller's membership chose it (RLS reads `app.agency_id`).
+    func setAgency(_ agencyId: UUID) async throws {
+        try await connection.query("SELECT set_config('app.agency_id', \(agencyId.uuidString), true)", logger: connection.logger)
+        scope.withLock { $0.agencyId = agencyId }
+    }
+
+    /// Runs one block of the handler in the request's transaction.
+    func run<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        if failed.withLock({ $0 }) {
+            let scope = scope.withLock { $0 }
+            let logger = connection.logger
+            try await connection.query("ROLLBACK", logger: logger)
+            try await connection.query("BEGIN", logger: logger)
+            let agency = scope.agencyId?.uuidString ?? "", user = scope.userId?.uuidString ?? ""
+            try await connection.query(
+                "SELECT set_config('app.agency_id', \(agency), true), set_config('app.user_id', \(user), true), set_config('app.worker', '', true)",
+                logger: logger)
+            failed.withLock { $0 = false }
+        }
+        do {
+            return try await body(connection)
+        } catch {
+            failed.withLock { $0 = true }
+            throw error
+        }
+    }
+}

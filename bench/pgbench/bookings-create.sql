@@ -1,0 +1,33 @@
+-- pgbench baseline for bench/run: the statements the API runs for this endpoint, in the same
+-- transactions, as the runtime role (so row-level security applies). Variables come from bench/run
+-- (-D agencies, props, bookings, nclients, daybase, runid, n=0). Ids follow bench/seed.sql.
+-- POST /api/v1/bookings as an admin, each on a free night (a unique number per transaction across
+-- clients, mapped one-to-one onto property × night, exactly as bench/innkeep.lua does).
+\set n :n + 1
+\set total :agencies * :props
+\set seq :n * :nclients + :client_id
+\set pidx :seq % :total
+\set a 1 + :pidx / :props
+\set j 1 + :pidx % :props
+\set night :daybase + :seq / :total
+BEGIN;
+SELECT set_config('app.agency_id', '', true), set_config('app.user_id', md5('user-admin-' || :a)::uuid::text, true), set_config('app.worker', '', true);
+SELECT tm.agency_id, tm.role FROM auth.users u LEFT JOIN team_members tm ON tm.user_id = u.id WHERE u.id = md5('user-admin-' || :a)::uuid;
+SELECT set_config('app.agency_id', md5('agency-' || :a)::uuid::text, true);
+SELECT id, agency_id, owner_id, name, address, timezone, max_guests, status, created_at, updated_at FROM properties
+WHERE agency_id = md5('agency-' || :a)::uuid AND id = md5('property-' || :a || '-' || :j)::uuid AND (NULL::uuid IS NULL OR owner_id = NULL::uuid);
+SELECT id FROM bookings
+WHERE agency_id = md5('agency-' || :a)::uuid AND property_id = md5('property-' || :a || '-' || :j)::uuid AND status = 'confirmed'
+  AND daterange(check_in, check_out, '[)') && daterange((date '2100-01-01' + :night::int), (date '2100-01-01' + :night::int + 1), '[)')
+LIMIT 1;
+WITH b AS (
+    INSERT INTO bookings (agency_id, property_id, guest_name, guest_email, check_in, check_out, guests, source,
+                          total_amount_cents, currency, notes, created_by)
+    VALUES (md5('agency-' || :a)::uuid, md5('property-' || :a || '-' || :j)::uuid, 'Bench Guest ' || :seq, 'bench' || :seq || '@example.com',
+            (date '2100-01-01' + :night::int), (date '2100-01-01' + :night::int + 1), 2, 'direct', 12000, 'EUR', NULL, md5('user-admin-' || :a)::uuid)
+    RETURNING *)
+SELECT b.id, b.agency_id, b.property_id, b.guest_name, b.guest_email, b.check_in::text, b.check_out::text, b.guests, b.status, b.source, b.total_amount_cents, b.currency, b.notes, b.created_by, b.created_at, b.cancelled_at FROM b \gset ins_
+INSERT INTO audit_log (agency_id, user_id, action, resource_type, resource_id, details)
+VALUES (md5('agency-' || :a)::uuid, md5('user-admin-' || :a)::uuid, 'booking.create', 'booking', :ins_id::uuid,
+        ('{"check_in":"' || :ins_check_in || '","check_out":"' || :ins_check_out || '","property_id":"' || :ins_property_id || '"}')::jsonb);
+COMMIT;
