@@ -176,9 +176,13 @@ import Testing
             _ = try await api.send(.patch, "/api/v1/team-members/\(b)", token: agency.admin.token, json: ["role": "admin"])
             async let first = api.send(.patch, "/api/v1/team-members/\(b)", token: agency.admin.token, json: ["role": "staff"])
             async let second = api.send(.patch, "/api/v1/team-members/\(a)", token: m.token, json: ["role": "staff"])
-            let statuses = try await [first.status, second.status]
-            #expect(statuses.filter { $0 == .ok }.count == 1, "\(statuses)")
-            #expect(statuses.contains(.conflict))
+            let answers = try await [first, second]
+            // Exactly one demotion wins. The other is refused: LAST_ADMIN, or, when the winner demoted
+            // the second caller before its request resolved its role, INSUFFICIENT_ROLE.
+            #expect(answers.filter { $0.status == .ok }.count == 1, "\(answers.map(\.raw))")
+            #expect(answers.contains { $0.errorCode == "LAST_ADMIN" || $0.errorCode == "INSUFFICIENT_ROLE" })
+            let admins = try await api.send(.get, "/api/v1/team-members?role=admin", token: answers[0].status == .ok ? agency.admin.token : m.token)
+            #expect(admins.data.count == 1, "\(admins.raw)")
         }
     }
 

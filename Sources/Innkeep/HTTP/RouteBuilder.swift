@@ -74,6 +74,9 @@ struct RouteBuilder {
                 }
             }
             let userId = try authenticator.userId(call.request)
+            // The transaction opens with the agency the header names, before membership is checked:
+            // safe, because the one query run before the check reads only the caller's own
+            // memberships (`WHERE user_id = caller`), and a non-member is refused right after it.
             let scope = Database.Scope(agencyId: Authenticator.headerAgency(call.request), userId: userId)
             return try await services.db.transaction(scope) { conn in
                 let transaction = RequestTransaction(connection: conn, scope: scope)
