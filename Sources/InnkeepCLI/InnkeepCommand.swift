@@ -145,7 +145,7 @@ struct DB: AsyncParsableCommand {
             } catch let error as MigrationError {
                 throw fail(error.description)
             } catch {
-                throw fail("db init failed: \(String(reflecting: error))")
+                throw fail("db init failed: \(loggable(error))")
             }
         }
     }
