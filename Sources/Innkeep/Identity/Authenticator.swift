@@ -71,8 +71,8 @@ struct Authenticator: Sendable {
     }
 
     static func caller(_ request: Request, userId: UUID, memberships: [(agencyId: UUID, role: Role)]) throws -> Caller {
-        if let header = request.headers[.agencyId] {
-            guard let agencyId = UUID(uuidString: header.trimmingCharacters(in: .whitespaces)) else {
+        if request.headers[.agencyId] != nil {
+            guard let agencyId = headerAgency(request) else {
                 throw APIError.validation("X-Agency-Id", "must be a UUID")
             }
             // A foreign agency and one that does not exist answer the same.

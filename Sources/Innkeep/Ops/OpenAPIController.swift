@@ -7,18 +7,7 @@ public enum OpenAPIDocument {
     public static let fileName = "openapi.yaml"
 
     /// `OPENAPI_PATH`, else `./openapi.yaml`, else `openapi.yaml` beside an ancestor of the executable.
-    public static func defaultPath() -> URL {
-        if let path = ProcessInfo.processInfo.environment["OPENAPI_PATH"], !path.isEmpty { return URL(fileURLWithPath: path) }
-        let fm = FileManager.default
-        if fm.fileExists(atPath: fileName) { return URL(fileURLWithPath: fileName) }
-        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-        while dir.path != "/" {
-            let candidate = dir.appendingPathComponent(fileName)
-            if fm.fileExists(atPath: candidate.path) { return candidate }
-            dir.deleteLastPathComponent()
-        }
-        return URL(fileURLWithPath: fileName)
-    }
+    public static func defaultPath() -> URL { ShippedFile.locate(fileName, variable: "OPENAPI_PATH") }
 
     /// The document's text; it must look like an OpenAPI 3.1 document.
     public static func load(from url: URL) throws -> String {

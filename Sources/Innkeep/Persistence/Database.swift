@@ -83,11 +83,7 @@ public struct Database: Sendable, Service {
                     defer { pool.released() }
                     try await conn.query("BEGIN", logger: logger)
                     do {
-                        let agency = scope.agencyId?.uuidString ?? "", user = scope.userId?.uuidString ?? ""
-                        let worker = scope.worker ? "on" : ""
-                        try await conn.query(
-                            "SELECT set_config('app.agency_id', \(agency), true), set_config('app.user_id', \(user), true), set_config('app.worker', \(worker), true)",
-                            logger: logger)
+                        try await Self.apply(scope, on: conn, logger: logger)
                         let result = try await body(conn)
                         // Past the deadline the caller was already answered 503 (and an idempotency key
                         // released): an abandoned transaction must roll back, never commit behind its back.
@@ -106,6 +102,15 @@ public struct Database: Sendable, Service {
             if !leased.isSet { pool.leaseFailed() }
             throw DatabaseUnavailable(underlying: error)
         }
+    }
+
+    /// Sets the scope's settings for the current transaction: what row-level security reads.
+    static func apply(_ scope: Scope, on conn: PostgresConnection, logger: Logger) async throws {
+        let agency = scope.agencyId?.uuidString ?? "", user = scope.userId?.uuidString ?? ""
+        let worker = scope.worker ? "on" : ""
+        try await conn.query(
+            "SELECT set_config('app.agency_id', \(agency), true), set_config('app.user_id', \(user), true), set_config('app.worker', \(worker), true)",
+            logger: logger)
     }
 
     /// `SELECT 1` within the deadline: the health check.

@@ -42,16 +42,7 @@ public struct Migration: Sendable, Equatable {
 
     /// `MIGRATIONS_DIR`, else `./migrations`, else `migrations/` beside an ancestor of the executable.
     public static func defaultDirectory() -> URL {
-        if let dir = ProcessInfo.processInfo.environment["MIGRATIONS_DIR"], !dir.isEmpty { return URL(fileURLWithPath: dir) }
-        let fm = FileManager.default
-        if fm.fileExists(atPath: "migrations") { return URL(fileURLWithPath: "migrations") }
-        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-        while dir.path != "/" {
-            let candidate = dir.appendingPathComponent("migrations")
-            if fm.fileExists(atPath: candidate.appendingPathComponent("0001_identity_and_agencies.up.sql").path) { return candidate }
-            dir.deleteLastPathComponent()
-        }
-        return URL(fileURLWithPath: "migrations")
+        ShippedFile.locate("migrations", variable: "MIGRATIONS_DIR", probe: "migrations/0001_identity_and_agencies.up.sql")
     }
 }
 

@@ -34,10 +34,7 @@ final class RequestTransaction: Sendable {
             let logger = connection.logger
             try await connection.query("ROLLBACK", logger: logger)
             try await connection.query("BEGIN", logger: logger)
-            let agency = scope.agencyId?.uuidString ?? "", user = scope.userId?.uuidString ?? ""
-            try await connection.query(
-                "SELECT set_config('app.agency_id', \(agency), true), set_config('app.user_id', \(user), true), set_config('app.worker', '', true)",
-                logger: logger)
+            try await Database.apply(scope, on: connection, logger: logger)
             failed.withLock { $0 = false }
         }
         do {
