@@ -1,7 +1,8 @@
 -- wrk script for the Innkeep benchmark (bench/run). Authenticated requests against the seeded data
 -- set, chosen at random per request. Environment:
 --   BENCH_SCENARIO  health | health-live | properties-admin | properties-owner | bookings-list | bookings-create |
---                   bookings-create-idem | mix
+--                   bookings-create-idem | mix | calendar | availability
+--   BENCH_LARGE_TARGETS  the same for the large agency (agency 0) that `availability` searches
 --   BENCH_TARGETS   the file bench/targets.py wrote (one agency per line)
 --   BENCH_THREADS   wrk's -t (to number requests uniquely across threads)
 --   BENCH_DAY_BASE  days after 2100-01-01 where this run's new bookings start (bench/run advances it)
@@ -34,8 +35,12 @@ local function split(line)
   return t
 end
 
+local large_admin = nil
+
 function init(args)
   math.randomseed(os.time() * 1000 + (tid or 0))
+  local large = os.getenv("BENCH_LARGE_TARGETS")
+  if large then for line in io.lines(large) do large_admin = split(line)[2] end end
   for line in io.lines(os.getenv("BENCH_TARGETS")) do
     local w = split(line)
     local a = { id = w[1], admin = w[2], owner = w[3], props = {}, owned = {} }
@@ -72,6 +77,24 @@ local function list_bookings()
   return wrk.format("GET", path, auth(a.admin))
 end
 
+local function calendar()
+  -- 90 nights of one property, inside the seeded stays and blocks
+  local target = all_props[math.random(#all_props)]
+  local a = agencies[target[1]]
+  local from = math.random(0, math.max(0, seeded_bookings * 4 - 90))
+  local path = "/api/v1/properties/" .. target[2] .. "/calendar?from=" .. date(from, epoch_2022_01_03)
+      .. "&to=" .. date(from + 90, epoch_2022_01_03)
+  return wrk.format("GET", path, auth(a.admin))
+end
+
+local function availability()
+  -- a 7-night search over the large agency, inside its seeded stays
+  local from = math.random(0, math.max(0, seeded_bookings * 4 - 7))
+  local path = "/api/v1/availability?check_in=" .. date(from, epoch_2022_01_03) .. "&check_out="
+      .. date(from + 7, epoch_2022_01_03) .. "&guests=2"
+  return wrk.format("GET", path, auth(large_admin))
+end
+
 local function create_booking(idempotent)
   -- A unique number across threads, mapped one-to-one onto (property, night): never a conflict.
   local seq = writes * threads_total + tid
@@ -98,6 +121,8 @@ function request()
   elseif scenario == "bookings-list" then return list_bookings()
   elseif scenario == "bookings-create" then return create_booking(false)
   elseif scenario == "bookings-create-idem" then return create_booking(true)
+  elseif scenario == "calendar" then return calendar()
+  elseif scenario == "availability" then return availability()
   elseif scenario == "mix" then
     -- 50/50: every other request creates a booking; reads alternate between the two lists
     if counter % 2 == 0 then return create_booking(false)

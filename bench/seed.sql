@@ -3,6 +3,8 @@
 --   a_from, a_to   agency numbers to create (inclusive; growth runs add the next range)
 --   props          properties per agency
 --   bookings       bookings per property
+--   sparse         1: only two properties in three get bookings (the large agency that availability
+--                  searches, so that some properties are free); 0: every property does
 -- Ids are md5-derived UUIDs, so they are random-looking (like gen_random_uuid) yet computable:
 -- bench/tokens.py and the pgbench scripts derive the same ids from the same numbers.
 --   agency i            md5('agency-' || i)
@@ -10,7 +12,8 @@
 --   property j of i      md5('property-' || i || '-' || j)
 -- Every 4th property (j % 4 = 1) belongs to the agency's owner. Bookings of one property are
 -- consecutive 1–3-night stays every 4 days from 2022-01-03, so the exclusion constraint holds;
--- every 10th is cancelled. Creation times follow the stays (a booking is made 30 days ahead).
+-- every 10th is cancelled. Creation times follow the stays (a booking is made 30 days ahead). Every
+-- 10th gap night (the 4th night of every 40, never held by a stay) carries a one-night maintenance block.
 \set ON_ERROR_STOP on
 SET synchronous_commit = off;
 BEGIN;
@@ -46,6 +49,14 @@ SELECT md5('agency-' || i)::uuid, md5('property-' || i || '-' || j)::uuid,
        md5('user-manager-' || i)::uuid,
        timestamptz '2021-12-04' + 4 * k * interval '1 day' + j * interval '1 minute',
        CASE WHEN k % 10 = 9 THEN timestamptz '2021-12-05' + 4 * k * interval '1 day' END
-FROM generate_series(:a_from, :a_to) AS i, generate_series(1, :props) AS j, generate_series(0, :bookings - 1) AS k;
+FROM generate_series(:a_from, :a_to) AS i, generate_series(1, :props) AS j, generate_series(0, :bookings - 1) AS k
+WHERE :sparse = 0 OR j % 3 <> 0;
+
+INSERT INTO blocks (agency_id, property_id, start_date, end_date, kind, note, created_by, created_at)
+SELECT md5('agency-' || i)::uuid, md5('property-' || i || '-' || j)::uuid,
+       date '2022-01-03' + 4 * k + 3, date '2022-01-03' + 4 * k + 4, 'maintenance', 'Deep clean',
+       md5('user-manager-' || i)::uuid, timestamptz '2021-12-04' + 4 * k * interval '1 day' + j * interval '1 minute'
+FROM generate_series(:a_from, :a_to) AS i, generate_series(1, :props) AS j, generate_series(0, :bookings - 1, 10) AS k
+WHERE :sparse = 0 OR j % 3 <> 0;
 COMMIT;
-ANALYZE agencies, auth.users, team_members, properties, bookings;
+ANALYZE agencies, auth.users, team_members, properties, bookings, blocks, occupancy;

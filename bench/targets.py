@@ -4,7 +4,8 @@
 Tokens are HS256 JWTs in the shape the API issues (sub, iat, exp, aud=authenticated), signed with
 JWT_SECRET. Ids follow bench/seed.sql: md5('agency-' || i) etc., read as a UUID.
 
-usage: targets.py AGENCIES PROPERTIES OUT_FILE   (JWT_SECRET from the environment)
+usage: targets.py AGENCIES PROPERTIES OUT_FILE [FIRST]   (JWT_SECRET from the environment)
+Agencies FIRST..AGENCIES (FIRST defaults to 1; agency 0 is the large agency availability searches).
 """
 import base64, hashlib, hmac, json, os, sys, time, uuid
 
@@ -28,10 +29,11 @@ def token(secret, subject, now):
 
 def main():
     agencies, props, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+    first = int(sys.argv[4]) if len(sys.argv) > 4 else 1
     secret = os.environ["JWT_SECRET"].encode()
     now = int(time.time())
     with open(out, "w") as f:
-        for i in range(1, agencies + 1):
+        for i in range(first, agencies + 1):
             admin = token(secret, md5_uuid(f"user-admin-{i}"), now)
             owner = token(secret, md5_uuid(f"user-owner-{i}"), now)
             all_props = [md5_uuid(f"property-{i}-{j}") for j in range(1, props + 1)]

@@ -207,7 +207,7 @@ actor MigrationSetupQueue {
                 #expect(applied.map(\.version) == F.all.map(\.version))
                 let first = try F.schemaDump(db)
                 #expect(first.contains("CREATE TABLE public.bookings"))
-                #expect(first.contains("bookings_no_overlap"))
+                #expect(first.contains("occupancy_no_overlap"))
                 #expect(first.contains("ALTER TABLE ONLY public.bookings FORCE ROW LEVEL SECURITY"))
                 #expect(first.contains("GRANT SELECT,INSERT ON TABLE public.audit_log TO innkeep_app"))
 

@@ -42,6 +42,25 @@ import Testing
                 "property_id": JSONValue(property), "guest_name": "G", "check_in": .string(day(start)), "check_out": .string(day(start + 1)),
                 "guests": 1,
             ], success: .created)
+        case API.listBlocks, API.availability:
+            let query = e == API.availability ? "?check_in=2031-01-01&check_out=2031-01-03" : ""
+            return Sample(method: .get, path: path + query, success: .ok)
+        case API.getBlock:
+            let start = Int.random(in: 200_000..<300_000)
+            let b = try await api.createBlock(agency, property: property, start: day(start), end: day(start + 1))
+            return Sample(method: .get, path: id(try #require(b["id"]?.uuid)), success: .ok)
+        case API.createBlock:
+            // Owners may create owner_stay blocks on their own property; that is what every role tries.
+            let start = Int.random(in: 300_000..<400_000)
+            return Sample(method: .post, path: path, body: [
+                "property_id": JSONValue(property), "start_date": .string(day(start)), "end_date": .string(day(start + 2)), "kind": "owner_stay",
+            ], success: .created)
+        case API.deleteBlock:
+            let start = Int.random(in: 400_000..<500_000)
+            let b = try await api.createBlock(agency, property: property, start: day(start), end: day(start + 1), kind: "owner_stay")
+            return Sample(method: .delete, path: id(try #require(b["id"]?.uuid)), success: .noContent)
+        case API.propertyCalendar:
+            return Sample(method: .get, path: id(property), success: .ok)
         case API.createChannelConnection:
             return Sample(method: .post, path: path, body: [
                 "property_id": JSONValue(property), "channel": "airbnb", "external_listing_id": .string(UUID().uuidString),
@@ -95,10 +114,13 @@ import Testing
             API.cancelBooking: [.admin, .manager], API.listChannelConnections: [.admin], API.createChannelConnection: [.admin],
             API.deleteChannelConnection: [.admin], API.listTeamMembers: [.admin, .manager], API.addTeamMember: [.admin],
             API.updateTeamMember: [.admin], API.removeTeamMember: [.admin], API.auditLog: [.admin, .accountant], API.features: all,
+            API.listBlocks: all, API.getBlock: all, API.createBlock: [.admin, .manager, .owner], API.deleteBlock: [.admin, .manager, .owner],
+            API.propertyCalendar: all, API.availability: [.admin, .manager, .staff],
         ]
         #expect(Set(Self.tenantEndpoints) == Set(expected.keys))
         for (e, roles) in expected { #expect(Set(e.allowedRoles) == roles, "\(e)") }
         #expect(API.listProperties.ownerScoped && API.getProperty.ownerScoped && API.listBookings.ownerScoped && API.getBooking.ownerScoped)
+        #expect([API.listBlocks, API.getBlock, API.createBlock, API.deleteBlock, API.propertyCalendar].allSatisfy { $0.ownerScoped })
     }
 
     @Test func generatedDocsAreCommittedUpToDate() throws {

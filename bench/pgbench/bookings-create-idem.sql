@@ -30,12 +30,16 @@ RETURNING key;
 COMMIT;
 BEGIN;
 SELECT set_config('app.agency_id', md5('agency-' || :a)::uuid::text, true), set_config('app.user_id', md5('user-admin-' || :a)::uuid::text, true), set_config('app.worker', '', true);
-SELECT id, agency_id, owner_id, name, address, timezone, max_guests, status, created_at, updated_at FROM properties
+SELECT id, agency_id, owner_id, name, address, timezone, max_guests, min_nights, max_nights, status, created_at, updated_at FROM properties
 WHERE agency_id = md5('agency-' || :a)::uuid AND id = md5('property-' || :a || '-' || :j)::uuid AND (NULL::uuid IS NULL OR owner_id = NULL::uuid);
-SELECT id FROM bookings
+SELECT 0 AS rank, id, NULL::text AS kind, check_in::text, check_out::text FROM bookings
 WHERE agency_id = md5('agency-' || :a)::uuid AND property_id = md5('property-' || :a || '-' || :j)::uuid AND status = 'confirmed'
   AND daterange(check_in, check_out, '[)') && daterange((date '2100-01-01' + :night::int), (date '2100-01-01' + :night::int + 1), '[)')
-LIMIT 1;
+UNION ALL
+SELECT 1, id, kind, start_date::text, end_date::text FROM blocks
+WHERE agency_id = md5('agency-' || :a)::uuid AND property_id = md5('property-' || :a || '-' || :j)::uuid
+  AND daterange(start_date, end_date, '[)') && daterange((date '2100-01-01' + :night::int), (date '2100-01-01' + :night::int + 1), '[)')
+ORDER BY rank, check_in LIMIT 1;
 WITH b AS (
     INSERT INTO bookings (agency_id, property_id, guest_name, guest_email, check_in, check_out, guests, source,
                           total_amount_cents, currency, notes, created_by)

@@ -8,7 +8,7 @@ BEGIN;
 SELECT set_config('app.agency_id', '', true), set_config('app.user_id', md5('user-admin-' || :a)::uuid::text, true), set_config('app.worker', '', true);
 SELECT tm.agency_id, tm.role FROM auth.users u LEFT JOIN team_members tm ON tm.user_id = u.id WHERE u.id = md5('user-admin-' || :a)::uuid;
 SELECT set_config('app.agency_id', md5('agency-' || :a)::uuid::text, true);
-SELECT id, agency_id, owner_id, name, address, timezone, max_guests, status, created_at, updated_at FROM properties
+SELECT id, agency_id, owner_id, name, address, timezone, max_guests, min_nights, max_nights, status, created_at, updated_at FROM properties
 WHERE agency_id = md5('agency-' || :a)::uuid
   AND (NULL::uuid IS NULL OR owner_id = NULL::uuid)
   AND (NULL::text IS NULL OR status = NULL::text)

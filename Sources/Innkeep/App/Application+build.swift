@@ -14,6 +14,8 @@ public func buildRouter(_ services: AppServices) -> Router<AppRequestContext> {
     AuthController().addRoutes(to: routes)
     PropertyController().addRoutes(to: routes)
     BookingController().addRoutes(to: routes)
+    BlockController().addRoutes(to: routes)
+    CalendarController().addRoutes(to: routes)
     ChannelConnectionController().addRoutes(to: routes)
     TeamController().addRoutes(to: routes)
     AuditLogController().addRoutes(to: routes)

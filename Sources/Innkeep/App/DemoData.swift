@@ -58,9 +58,11 @@ public enum DemoData {
             }
             let owner = members.first { $0.1 == .owner }?.0
             let beach = try await PropertyRepository.insert(conn, agency: agencyId, ownerId: owner, name: "Beach House",
-                                                            address: "1 Ocean Drive", timezone: "Europe/Lisbon", maxGuests: 6, status: .active)
+                                                            address: "1 Ocean Drive", timezone: "Europe/Lisbon", maxGuests: 6,
+                                                            minNights: 2, maxNights: 28, status: .active)
             _ = try await PropertyRepository.insert(conn, agency: agencyId, ownerId: nil, name: "City Loft",
-                                                    address: "22 Market Street", timezone: "Europe/Lisbon", maxGuests: 2, status: .active)
+                                                    address: "22 Market Street", timezone: "Europe/Lisbon", maxGuests: 2,
+                                                    minNights: 1, maxNights: 365, status: .active)
             try await conn.run("""
                 INSERT INTO bookings (agency_id, property_id, guest_name, guest_email, check_in, check_out, guests, source, created_by)
                 VALUES (\(agencyId), \(beach.id), 'Ada Guest', 'ada@example.com', CURRENT_DATE + 7, CURRENT_DATE + 10, 2, 'direct', \(admin))

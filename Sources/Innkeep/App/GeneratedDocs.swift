@@ -27,7 +27,7 @@ public enum GeneratedDocs {
                 cells = Role.allCases.map { role in
                     guard e.allowedRoles.contains(role) else { return "" }
                     if e.access == .adminOrOpsToken { return "✓ or ops token" }
-                    return role == .owner && e.ownerScoped ? "own only" : "✓"
+                    return role == .owner && e.ownerScoped ? e.ownerNote ?? "own only" : "✓"
                 }
             }
             var notes: [String] = []

@@ -23,17 +23,20 @@ public struct Endpoint: Sendable, Hashable, CustomStringConvertible {
     public let access: Access
     /// Owners may call it but see only their own properties (and their bookings).
     public let ownerScoped: Bool
+    /// What an owner may do here beyond "own only", for docs/rbac.md (the handler enforces it).
+    public let ownerNote: String?
     /// A POST that creates something: accepts `Idempotency-Key`.
     public let idempotent: Bool
     /// The feature the agency must have enabled.
     public let feature: Feature?
 
-    init(_ method: HTTPRequest.Method, _ path: String, _ access: Access, ownerScoped: Bool = false,
+    init(_ method: HTTPRequest.Method, _ path: String, _ access: Access, ownerScoped: Bool = false, ownerNote: String? = nil,
          idempotent: Bool = false, feature: Feature? = nil) {
         self.method = method
         self.path = path
         self.access = access
         self.ownerScoped = ownerScoped
+        self.ownerNote = ownerNote
         self.idempotent = idempotent
         self.feature = feature
     }
@@ -88,6 +91,16 @@ public enum API {
     public static let createBooking = Endpoint(.post, "/api/v1/bookings", .roles([.admin, .manager]), idempotent: true)
     public static let cancelBooking = Endpoint(.post, "/api/v1/bookings/{id}/cancel", .roles([.admin, .manager]))
 
+    public static let listBlocks = Endpoint(.get, "/api/v1/blocks", .roles(everyone), ownerScoped: true)
+    public static let getBlock = Endpoint(.get, "/api/v1/blocks/{id}", .roles(everyone), ownerScoped: true)
+    public static let createBlock = Endpoint(
+        .post, "/api/v1/blocks", .roles([.admin, .manager, .owner]), ownerScoped: true, ownerNote: ownerStays, idempotent: true)
+    public static let deleteBlock = Endpoint(.delete, "/api/v1/blocks/{id}", .roles([.admin, .manager, .owner]), ownerScoped: true, ownerNote: ownerStays)
+    /// Owners create and delete `owner_stay` blocks on their own properties only (`BlockController`).
+    static let ownerStays = "`owner_stay` on own properties"
+    public static let propertyCalendar = Endpoint(.get, "/api/v1/properties/{id}/calendar", .roles(everyone), ownerScoped: true)
+    public static let availability = Endpoint(.get, "/api/v1/availability", .roles([.admin, .manager, .staff]))
+
     public static let listChannelConnections = Endpoint(.get, "/api/v1/channel-connections", .roles([.admin]), feature: .channelSync)
     public static let createChannelConnection = Endpoint(
         .post, "/api/v1/channel-connections", .roles([.admin]), idempotent: true, feature: .channelSync)
@@ -111,6 +124,7 @@ public enum API {
         health, healthLive, openAPI, signup, login, me, createAgency,
         listProperties, getProperty, createProperty, updateProperty, deleteProperty,
         listBookings, getBooking, createBooking, cancelBooking,
+        listBlocks, getBlock, createBlock, deleteBlock, propertyCalendar, availability,
         listChannelConnections, createChannelConnection, deleteChannelConnection,
         listTeamMembers, addTeamMember, updateTeamMember, removeTeamMember,
         auditLog, features, currentCommit, envSanity, metrics, setFeature,

@@ -13,6 +13,7 @@ public enum ErrorCode: String, CaseIterable, Sendable, Codable {
     case routeNotFound = "ROUTE_NOT_FOUND"
     case propertyNotFound = "PROPERTY_NOT_FOUND"
     case bookingNotFound = "BOOKING_NOT_FOUND"
+    case blockNotFound = "BLOCK_NOT_FOUND"
     case channelConnectionNotFound = "CHANNEL_CONNECTION_NOT_FOUND"
     case teamMemberNotFound = "TEAM_MEMBER_NOT_FOUND"
     case userNotFound = "USER_NOT_FOUND"
@@ -20,6 +21,8 @@ public enum ErrorCode: String, CaseIterable, Sendable, Codable {
     case featureNotFound = "FEATURE_NOT_FOUND"
     case methodNotAllowed = "METHOD_NOT_ALLOWED"
     case bookingConflict = "BOOKING_CONFLICT"
+    case blockConflict = "BLOCK_CONFLICT"
+    case blockManagedByChannel = "BLOCK_MANAGED_BY_CHANNEL"
     case bookingAlreadyCancelled = "BOOKING_ALREADY_CANCELLED"
     case propertyHasBookings = "PROPERTY_HAS_BOOKINGS"
     case emailTaken = "EMAIL_TAKEN"
@@ -30,6 +33,7 @@ public enum ErrorCode: String, CaseIterable, Sendable, Codable {
     case payloadTooLarge = "PAYLOAD_TOO_LARGE"
     case unsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE"
     case validationError = "VALIDATION_ERROR"
+    case stayRulesViolated = "STAY_RULES_VIOLATED"
     case idempotencyKeyMismatch = "IDEMPOTENCY_KEY_MISMATCH"
     case rateLimited = "RATE_LIMITED"
     case internalError = "INTERNAL_ERROR"
@@ -42,14 +46,14 @@ public enum ErrorCode: String, CaseIterable, Sendable, Codable {
         case .malformedJSON, .agencyRequired: .badRequest
         case .authRequired, .invalidToken, .invalidCredentials: .unauthorized
         case .insufficientRole, .agencyAccessDenied, .featureDisabled: .forbidden
-        case .routeNotFound, .propertyNotFound, .bookingNotFound, .channelConnectionNotFound,
+        case .routeNotFound, .propertyNotFound, .bookingNotFound, .blockNotFound, .channelConnectionNotFound,
              .teamMemberNotFound, .userNotFound, .agencyNotFound, .featureNotFound: .notFound
         case .methodNotAllowed: .methodNotAllowed
-        case .bookingConflict, .bookingAlreadyCancelled, .propertyHasBookings, .emailTaken, .alreadyMember,
+        case .bookingConflict, .blockConflict, .blockManagedByChannel, .bookingAlreadyCancelled, .propertyHasBookings, .emailTaken, .alreadyMember,
              .lastAdmin, .channelConnectionExists, .idempotencyRequestInProgress: .conflict
         case .payloadTooLarge: .contentTooLarge
         case .unsupportedMediaType: .unsupportedMediaType
-        case .validationError, .idempotencyKeyMismatch: .unprocessableContent
+        case .validationError, .stayRulesViolated, .idempotencyKeyMismatch: .unprocessableContent
         case .rateLimited: .tooManyRequests
         case .internalError: .internalServerError
         case .databaseUnavailable, .serviceUnavailable: .serviceUnavailable
@@ -70,13 +74,17 @@ public enum ErrorCode: String, CaseIterable, Sendable, Codable {
         case .routeNotFound: "No such route."
         case .propertyNotFound: "No such property in this agency."
         case .bookingNotFound: "No such booking in this agency."
+        case .blockNotFound: "No such block in this agency."
         case .channelConnectionNotFound: "No such channel connection in this agency."
         case .teamMemberNotFound: "No such team member in this agency."
         case .userNotFound: "No user has that email."
         case .agencyNotFound: "No such agency."
         case .featureNotFound: "No feature of that name exists."
         case .methodNotAllowed: "The route exists but not with this method; see the Allow header."
-        case .bookingConflict: "The stay overlaps a confirmed booking; details.conflicting_booking_id names it."
+        case .bookingConflict:
+            "The stay overlaps a confirmed booking or a block; details.conflicting_booking_id or conflicting_block_id names it."
+        case .blockConflict: "The block overlaps a confirmed booking or a block; details.conflicting_booking_id or conflicting_block_id names it."
+        case .blockManagedByChannel: "The block was imported by channel sync; it changes only when the channel's calendar does."
         case .bookingAlreadyCancelled: "The booking was already cancelled."
         case .propertyHasBookings: "The property has confirmed future bookings; cancel them first."
         case .emailTaken: "A user with that email already exists."
@@ -87,6 +95,7 @@ public enum ErrorCode: String, CaseIterable, Sendable, Codable {
         case .payloadTooLarge: "The body is larger than 1 MiB."
         case .unsupportedMediaType: "Send the body as application/json."
         case .validationError: "One or more fields are invalid; details.fields lists every one."
+        case .stayRulesViolated: "The stay is shorter or longer than the property allows; details.min_nights and max_nights say what it allows."
         case .idempotencyKeyMismatch: "This Idempotency-Key was used with a different request."
         case .rateLimited: "Too many requests; retry after Retry-After seconds."
         case .internalError: "An unexpected error; it was logged with the request id."

@@ -1,4 +1,5 @@
 import Foundation
+import PostgresNIO
 
 /// A keyset position in a newest-first list: the last row's `(created_at, id)`. Stable under
 /// concurrent inserts: every row that existed when paging began is returned exactly once.
@@ -54,5 +55,19 @@ public struct PageRequest: Sendable {
         let page = rows.prefix(limit)
         let next = rows.count > limit ? page.last.map { PageCursor(createdAt: $0.createdAt, id: $0.id).encoded } : nil
         return .page(page.map(\.json), nextCursor: next)
+    }
+}
+
+extension PostgresQuery.StringInterpolation {
+    /// The keyset predicate of a newest-first list: the rows after `cursor` in `(created_at, id) DESC`
+    /// order, or every row when there is none. `alias` is the table's alias in the query, if it has one.
+    mutating func appendInterpolation(after cursor: PageCursor?, alias: String? = nil) {
+        guard let cursor else { return appendLiteral("TRUE") }
+        let prefix = alias.map { "\($0)." } ?? ""
+        appendLiteral("(\(prefix)created_at, \(prefix)id) < (timestamptz 'epoch' + ")
+        appendInterpolation(cursor.micros)
+        appendLiteral("::int8 * interval '1 microsecond', ")
+        appendInterpolation(cursor.id)
+        appendLiteral(")")
     }
 }

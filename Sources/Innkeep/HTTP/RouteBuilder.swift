@@ -100,10 +100,12 @@ struct RouteBuilder {
         try authorize(caller, endpoint, services: services, logger: logger)
     }
 
-    /// 403 INSUFFICIENT_ROLE unless the role may use the endpoint; with ENFORCE_RBAC=false the
-    /// denial is logged and counted but allowed (the seed's rollback switch).
-    static func authorize(_ caller: Caller, _ endpoint: Endpoint, services: AppServices, logger: Logger) throws {
-        guard !endpoint.allowedRoles.contains(caller.role) else { return }
+    /// 403 INSUFFICIENT_ROLE unless the role may use the endpoint (or, when a handler narrows it
+    /// further, one of `allowed`); with ENFORCE_RBAC=false the denial is logged and counted but allowed
+    /// (the seed's rollback switch).
+    static func authorize(_ caller: Caller, _ endpoint: Endpoint, allowed: [Role]? = nil, services: AppServices, logger: Logger) throws {
+        let allowed = allowed ?? endpoint.allowedRoles
+        guard !allowed.contains(caller.role) else { return }
         let enforced = services.config.enforceRBAC
         services.metrics.rbacDenial(enforced: enforced)
         logger.notice("rbac denial", metadata: [
@@ -111,6 +113,6 @@ struct RouteBuilder {
         ])
         guard enforced else { return }
         throw APIError(.insufficientRole, "Your role (\(caller.role.rawValue)) may not use this endpoint.",
-                       details: ["allowed_roles": .array(endpoint.allowedRoles.map { .string($0.rawValue) })])
+                       details: ["allowed_roles": .array(allowed.map { .string($0.rawValue) })])
     }
 }

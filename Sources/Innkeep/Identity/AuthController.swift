@@ -43,7 +43,7 @@ struct AuthController {
                     try await AgencyRepository.create(conn, id: agencyId, name: agencyName, admin: userId)
                 }
             }
-        } catch where isPostgresError(error, state: "23505") {
+        } catch where isPostgresError(error, state: SQLState.uniqueViolation) {
             throw APIError(.emailTaken)
         }
         var reply = token(call.services, userId)

@@ -117,16 +117,6 @@ public enum BookingRepository {
             """).collect().map(Booking.init(row:))[0]
     }
 
-    /// A confirmed booking of the property whose stay overlaps `[checkIn, checkOut)`.
-    public static func conflicting(_ conn: PostgresConnection, agency: UUID, propertyId: UUID, checkIn: CalendarDate, checkOut: CalendarDate) async throws -> UUID? {
-        try await conn.run("""
-            SELECT id FROM bookings
-            WHERE agency_id = \(agency) AND property_id = \(propertyId) AND status = 'confirmed'
-              AND daterange(check_in, check_out, '[)') && daterange(\(checkIn.description)::date, \(checkOut.description)::date, '[)')
-            LIMIT 1
-            """).collect().first?.decode(UUID.self)
-    }
-
     public static func cancel(_ conn: PostgresConnection, agency: UUID, id: UUID) async throws -> Booking {
         try await conn.run("""
             WITH b AS (

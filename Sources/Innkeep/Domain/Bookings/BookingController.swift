@@ -1,8 +1,8 @@
 import Foundation
 import PostgresNIO
 
-/// `/api/v1/bookings` (SPEC §4). Double booking is impossible: the database's exclusion
-/// constraint rejects overlapping confirmed stays, even from racing requests.
+/// `/api/v1/bookings` (SPEC §4). Double booking is impossible: the database's `occupancy_no_overlap`
+/// constraint rejects a confirmed stay over another or over a block, even from racing requests.
 struct BookingController {
     static let maxNights = 365
 
@@ -78,10 +78,14 @@ struct BookingController {
                 if property.status != .active { issues.append(FieldIssue("property_id", "the property is inactive")) }
                 if new.guests > property.maxGuests { issues.append(FieldIssue("guests", "must be at most \(property.maxGuests), the property's max_guests")) }
                 if !issues.isEmpty { throw APIError.validation(issues) }
-                if let other = try await BookingRepository.conflicting(
-                    conn, agency: caller.agencyId, propertyId: new.propertyId, checkIn: new.checkIn, checkOut: new.checkOut)
-                {
-                    throw Self.conflict(other)
+                let stay = Nights(new.checkIn, new.checkOut)
+                guard (property.minNights...property.maxNights).contains(stay.count) else {
+                    throw APIError(.stayRulesViolated, "The property takes stays of \(property.minNights) to \(property.maxNights) nights.", details: [
+                        "nights": .int(Int64(stay.count)), "min_nights": .int(Int64(property.minNights)), "max_nights": .int(Int64(property.maxNights)),
+                    ])
+                }
+                if let holder = try await CalendarRepository.firstHolder(conn, agency: caller.agencyId, propertyId: new.propertyId, nights: stay) {
+                    throw Self.conflict(holder)
                 }
                 let booking = try await BookingRepository.insert(conn, agency: caller.agencyId, createdBy: caller.userId, new)
                 try await AuditLog.record(conn, caller, "booking.create", "booking", booking.id, details: [
@@ -89,20 +93,19 @@ struct BookingController {
                 ])
                 return .json(booking.json, status: .created)
             }
-        } catch where isPostgresError(error, state: "23P01") {
-            // Lost a race with a concurrent booking: the constraint held; name the winner.
-            let other = try await call.read { conn in
-                try await BookingRepository.conflicting(conn, agency: caller.agencyId, propertyId: new.propertyId, checkIn: new.checkIn, checkOut: new.checkOut)
+        } catch where isPostgresError(error, state: SQLState.exclusionViolation) {
+            // Lost a race with a concurrent booking or block: the constraint held; name the winner.
+            let holder = try await call.read { conn in
+                try await CalendarRepository.firstHolder(conn, agency: caller.agencyId, propertyId: new.propertyId, nights: Nights(new.checkIn, new.checkOut))
             }
-            throw Self.conflict(other)
-        } catch where isPostgresError(error, state: "23503") {
+            throw Self.conflict(holder)
+        } catch where isPostgresError(error, state: SQLState.foreignKeyViolation) {
             throw APIError(.propertyNotFound)  // the property was deleted meanwhile
         }
     }
 
-    static func conflict(_ other: UUID?) -> APIError {
-        APIError(.bookingConflict, "The stay overlaps a confirmed booking of this property.",
-                 details: ["conflicting_booking_id": JSONValue(other)])
+    static func conflict(_ holder: CalendarEntry?) -> APIError {
+        APIError(.bookingConflict, "The stay overlaps a confirmed booking or a block of this property.", details: holder?.conflictDetails)
     }
 
     @Sendable func cancel(_ call: TenantCall) async throws -> Reply {

@@ -75,7 +75,7 @@ struct ChannelConnectionController {
                                           details: ["channel": .string(c.channel), "property_id": JSONValue(c.propertyId)])
                 return .json(c.json, status: .created)
             }
-        } catch where isPostgresError(error, state: "23505") {
+        } catch where isPostgresError(error, state: SQLState.uniqueViolation) {
             throw APIError(.channelConnectionExists)
         }
     }

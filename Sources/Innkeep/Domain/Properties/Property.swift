@@ -12,30 +12,31 @@ public struct Property: Sendable {
     public var address: String
     public var timezone: String
     public var maxGuests: Int
+    /// Stay rules (SPEC §11): a booking's length must be within `minNights...maxNights`.
+    public var minNights: Int
+    public var maxNights: Int
     public var status: Status
     public var createdAt: Date
     public var updatedAt: Date
 
-    static let columns = "id, agency_id, owner_id, name, address, timezone, max_guests, status, created_at, updated_at"
+    static let columns = "id, agency_id, owner_id, name, address, timezone, max_guests, min_nights, max_nights, status, created_at, updated_at"
 
     init(row: PostgresRow) throws {
-        let (id, agency, owner, name, address, timezone, maxGuests, status, created, updated) = try row.decode(
-            (UUID, UUID, UUID?, String, String, String, Int, String, Date, Date).self)
-        self.init(id: id, agencyId: agency, ownerId: owner, name: name, address: address, timezone: timezone,
-                  maxGuests: maxGuests, status: Status(rawValue: status) ?? .inactive, createdAt: created, updatedAt: updated)
-    }
-
-    init(id: UUID, agencyId: UUID, ownerId: UUID?, name: String, address: String, timezone: String, maxGuests: Int,
-         status: Status, createdAt: Date, updatedAt: Date) {
-        (self.id, self.agencyId, self.ownerId, self.name, self.address, self.timezone) = (id, agencyId, ownerId, name, address, timezone)
-        (self.maxGuests, self.status, self.createdAt, self.updatedAt) = (maxGuests, status, createdAt, updatedAt)
+        let (id, agency, owner, name, address, timezone, maxGuests, minNights, maxNights, status, created, updated) = try row.decode(
+            (UUID, UUID, UUID?, String, String, String, Int, Int, Int, String, Date, Date).self)
+        (self.id, self.agencyId, self.ownerId, self.name, self.address, self.timezone) = (id, agency, owner, name, address, timezone)
+        (self.maxGuests, self.minNights, self.maxNights, self.createdAt, self.updatedAt) = (maxGuests, minNights, maxNights, created, updated)
+        // The CHECK constraint allows only these; anything else is a schema the code does not know.
+        guard let status = Status(rawValue: status) else { throw UnknownValue(column: "properties.status", value: status) }
+        self.status = status
     }
 
     public var json: JSONValue {
         [
             "id": JSONValue(id), "agency_id": JSONValue(agencyId), "owner_id": JSONValue(ownerId), "name": .string(name),
             "address": .string(address), "timezone": .string(timezone), "max_guests": .int(Int64(maxGuests)),
-            "status": .string(status.rawValue), "created_at": JSONValue(createdAt), "updated_at": JSONValue(updatedAt),
+            "min_nights": .int(Int64(minNights)), "max_nights": .int(Int64(maxNights)), "status": .string(status.rawValue),
+            "created_at": JSONValue(createdAt), "updated_at": JSONValue(updatedAt),
         ]
     }
 }
@@ -63,11 +64,33 @@ public enum PropertyRepository {
             """).collect().map(Property.init(row:))
     }
 
+    /// The agency's active properties free for every night of `stay` that fit `guests` and whose stay
+    /// rules allow its length, newest first (SPEC §11). One query: each candidate property is probed
+    /// through the GiST indexes of occupancy (confirmed bookings and manual blocks) and of blocks
+    /// (channel blocks, which occupancy does not hold), so it stays flat as bookings grow.
+    public static func available(_ conn: PostgresConnection, agency: UUID, stay: Nights, guests: Int, cursor: PageCursor?, limit: Int) async throws -> [Property] {
+        let start = stay.start.description, end = stay.end.description
+        return try await conn.run("""
+            SELECT \(unescaped: Property.columns) FROM properties p
+            WHERE p.agency_id = \(agency) AND p.status = 'active' AND p.max_guests >= \(guests)
+              AND p.min_nights <= \(stay.count) AND p.max_nights >= \(stay.count)
+              AND NOT EXISTS (
+                  SELECT 1 FROM occupancy o
+                  WHERE o.agency_id = p.agency_id AND o.property_id = p.id AND o.nights && daterange(\(start)::date, \(end)::date, '[)'))
+              AND NOT EXISTS (
+                  SELECT 1 FROM blocks k
+                  WHERE k.agency_id = p.agency_id AND k.property_id = p.id AND k.kind = 'channel'
+                    AND daterange(k.start_date, k.end_date, '[)') && daterange(\(start)::date, \(end)::date, '[)'))
+              AND \(after: cursor, alias: "p")
+            ORDER BY p.created_at DESC, p.id DESC LIMIT \(limit)
+            """).collect().map(Property.init(row:))
+    }
+
     public static func insert(_ conn: PostgresConnection, agency: UUID, ownerId: UUID?, name: String, address: String, timezone: String,
-                              maxGuests: Int, status: Property.Status) async throws -> Property {
+                              maxGuests: Int, minNights: Int, maxNights: Int, status: Property.Status) async throws -> Property {
         let rows = try await conn.run("""
-            INSERT INTO properties (agency_id, owner_id, name, address, timezone, max_guests, status)
-            VALUES (\(agency), \(ownerId), \(name), \(address), \(timezone), \(maxGuests), \(status.rawValue))
+            INSERT INTO properties (agency_id, owner_id, name, address, timezone, max_guests, min_nights, max_nights, status)
+            VALUES (\(agency), \(ownerId), \(name), \(address), \(timezone), \(maxGuests), \(minNights), \(maxNights), \(status.rawValue))
             RETURNING \(unescaped: Property.columns)
             """).collect()
         return try Property(row: rows[0])
@@ -76,7 +99,7 @@ public enum PropertyRepository {
     public static func update(_ conn: PostgresConnection, _ p: Property) async throws -> Property {
         let rows = try await conn.run("""
             UPDATE properties SET owner_id = \(p.ownerId), name = \(p.name), address = \(p.address), timezone = \(p.timezone),
-                   max_guests = \(p.maxGuests), status = \(p.status.rawValue), updated_at = now()
+                   max_guests = \(p.maxGuests), min_nights = \(p.minNights), max_nights = \(p.maxNights), status = \(p.status.rawValue), updated_at = now()
             WHERE agency_id = \(p.agencyId) AND id = \(p.id)
             RETURNING \(unescaped: Property.columns)
             """).collect()

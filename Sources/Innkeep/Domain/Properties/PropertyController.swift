@@ -36,7 +36,7 @@ struct PropertyController {
 
     /// The fields shared by create and update, validated together.
     struct Fields {
-        var name: String?, address: String?, timezone: String?, maxGuests: Int?, status: Property.Status?
+        var name: String?, address: String?, timezone: String?, maxGuests: Int?, minNights: Int?, maxNights: Int?, status: Property.Status?
         var ownerId: UUID??
 
         init(_ body: inout FieldReader, creating: Bool) {
@@ -48,9 +48,18 @@ struct PropertyController {
                 timezone = nil
             }
             maxGuests = body.int("max_guests", required: creating, range: 1...100).map(Int.init)
+            minNights = body.int("min_nights", range: 1...365).map(Int.init)
+            maxNights = body.int("max_nights", range: 1...365).map(Int.init)
             status = body.choice("status", as: Property.Status.self)
             if body.isNull("owner_id") { ownerId = .some(nil) } else if let id = body.uuid("owner_id") { ownerId = .some(id) }
         }
+    }
+
+    /// 422 unless the stay rules that result (sent values over stored ones) keep `max_nights ≥ min_nights`.
+    static func checkStayRules(min: Int, max: Int, sent f: Fields) throws {
+        guard max < min else { return }
+        let sent = [("max_nights", f.maxNights), ("min_nights", f.minNights)].filter { $0.1 != nil }.map(\.0)
+        throw APIError.validation(sent.map { FieldIssue($0, "max_nights must be at least min_nights") })
     }
 
     /// 422 unless `owner_id` names a member of this agency with role owner.
@@ -66,11 +75,14 @@ struct PropertyController {
         let f = Fields(&body, creating: true)
         try body.finish()
         let caller = call.caller
+        let minNights = f.minNights ?? 1, maxNights = f.maxNights ?? 365
+        try Self.checkStayRules(min: minNights, max: maxNights, sent: f)
         return try await call.transaction { conn in
             try await Self.checkOwner(f.ownerId, conn, agency: caller.agencyId)
             let p = try await PropertyRepository.insert(
                 conn, agency: caller.agencyId, ownerId: f.ownerId ?? nil, name: f.name!, address: f.address ?? "",
-                timezone: f.timezone ?? "UTC", maxGuests: f.maxGuests!, status: f.status ?? .active)
+                timezone: f.timezone ?? "UTC", maxGuests: f.maxGuests!, minNights: minNights, maxNights: maxNights,
+                status: f.status ?? .active)
             try await AuditLog.record(conn, caller, "property.create", "property", p.id, details: ["name": .string(p.name)])
             return .json(p.json, status: .created)
         }
@@ -90,6 +102,9 @@ struct PropertyController {
             if let v = f.address { p.address = v }
             if let v = f.timezone { p.timezone = v }
             if let v = f.maxGuests { p.maxGuests = v }
+            if let v = f.minNights { p.minNights = v }
+            if let v = f.maxNights { p.maxNights = v }
+            try Self.checkStayRules(min: p.minNights, max: p.maxNights, sent: f)
             if let v = f.status { p.status = v }
             if let v = f.ownerId { p.ownerId = v }
             p = try await PropertyRepository.update(conn, p)

@@ -1,0 +1,77 @@
+import Foundation
+import PostgresNIO
+
+/// A property's nights at a glance and the agency-wide availability search (SPEC §11).
+struct CalendarController {
+    static let defaultNights = 30
+    static let maxCalendarNights = 366
+
+    func addRoutes(to routes: RouteBuilder) {
+        routes.tenant(API.propertyCalendar, calendar)
+        routes.tenant(API.availability, availability)
+    }
+
+    /// `GET /api/v1/properties/{id}/calendar?from=&to=`: one entry per night of `[from, to)`; `from`
+    /// defaults to today in the property's time zone, `to` to 30 nights later.
+    @Sendable func calendar(_ call: TenantCall) async throws -> Reply {
+        let id = try call.call.pathId()
+        var query = FieldReader(query: call.call.query)
+        let from = query.date("from"), to = query.date("to")
+        if let from, let to { Self.checkRange(&query, from, to) }
+        try query.finish()
+        let caller = call.caller
+        return try await call.read { conn in
+            guard let property = try await PropertyRepository.find(conn, agency: caller.agencyId, id: id, owner: caller.ownerScope) else {
+                throw PropertyController.notFound
+            }
+            let start = from ?? CalendarDate.today(in: TimeZone(identifier: property.timezone) ?? .gmt)
+            let end = to ?? start + Self.defaultNights
+            var range = FieldReader([:])
+            Self.checkRange(&range, start, end)  // a `to` alone may fall before today
+            try range.finish()
+            let nights = Nights(start, end)
+            let entries = try await CalendarRepository.entries(conn, agency: caller.agencyId, propertyId: id, overlapping: nights)
+            return .json([
+                "property_id": JSONValue(id), "from": .string(start.description), "to": .string(end.description),
+                "days": .array(nights.dates.map { Self.day($0, entries) }),
+            ])
+        }
+    }
+
+    static func checkRange(_ query: inout FieldReader, _ from: CalendarDate, _ to: CalendarDate) {
+        if to <= from { query.fail("to", "must be after from") }
+        else if to - from > maxCalendarNights { query.fail("to", "a calendar shows at most \(maxCalendarNights) nights") }
+    }
+
+    /// One night: booked when a confirmed booking holds it, else blocked when a block does; `conflict`
+    /// when more than one booking or block claims it (only channel blocks can overlap, SPEC §12).
+    static func day(_ night: CalendarDate, _ entries: [CalendarEntry]) -> JSONValue {
+        let holders = entries.filter { $0.nights.contains(night) }
+        let booking = holders.first { $0.bookingId != nil }, block = holders.first { $0.blockId != nil }
+        let status = booking != nil ? "booked" : block != nil ? "blocked" : "available"
+        return [
+            "date": .string(night.description), "status": .string(status), "booking_id": JSONValue(booking?.bookingId),
+            "block_id": JSONValue(block?.blockId), "block_kind": JSONValue(block?.blockKind?.rawValue), "conflict": .bool(holders.count > 1),
+        ]
+    }
+
+    /// `GET /api/v1/availability?check_in=&check_out=&guests=`: the agency's active properties free
+    /// for every night of the stay, fitting the guests and the stay rules; a list like any other.
+    @Sendable func availability(_ call: TenantCall) async throws -> Reply {
+        var query = FieldReader(query: call.call.query)
+        let page = PageRequest(&query)
+        let checkIn = query.date("check_in", required: true), checkOut = query.date("check_out", required: true)
+        let guests = query.int("guests", range: 1...100) ?? 1
+        if let checkIn, let checkOut {
+            if checkOut <= checkIn { query.fail("check_out", "must be after check_in") }
+            else if checkOut - checkIn > BookingController.maxNights { query.fail("check_out", "a stay is at most \(BookingController.maxNights) nights") }
+        }
+        try query.finish()
+        let cursor = try page.cursor(), caller = call.caller, stay = Nights(checkIn!, checkOut!)
+        return try await call.read { conn in
+            let rows = try await PropertyRepository.available(conn, agency: caller.agencyId, stay: stay, guests: Int(guests), cursor: cursor,
+                                                              limit: page.limit + 1)
+            return page.reply(rows.map { ($0.createdAt, $0.id, $0.json) })
+        }
+    }
+}

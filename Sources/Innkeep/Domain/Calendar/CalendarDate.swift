@@ -1,0 +1,67 @@
+import Foundation
+
+/// A date without time or zone, `YYYY-MM-DD`, as Postgres `date` (days since 1970-01-01).
+public struct CalendarDate: Sendable, Hashable, Comparable, CustomStringConvertible {
+    public let year: Int, month: Int, day: Int
+
+    public init?(_ string: String) {
+        let parts = string.split(separator: "-", omittingEmptySubsequences: false)
+        // ASCII digits only: Int("+1") is 1, and "+999-01-01" is not a date.
+        guard string.utf8.count == 10, parts.count == 3, parts.allSatisfy({ $0.utf8.allSatisfy { (0x30...0x39).contains($0) } }),
+              parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
+              let y = Int(parts[0]), let m = Int(parts[1]), let d = Int(parts[2]),
+              (1...9999).contains(y), (1...12).contains(m), d >= 1, d <= Self.daysIn(month: m, year: y)
+        else { return nil }
+        (year, month, day) = (y, m, d)
+    }
+
+    static func daysIn(month: Int, year: Int) -> Int {
+        switch month {
+        case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: 30
+        default: 31
+        }
+    }
+
+    /// Days since 1970-01-01 (civil-from-days inverse, proleptic Gregorian).
+    public var dayNumber: Int {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let mp = (month + 9) % 12
+        let doy = (153 * mp + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+
+    public var description: String {
+        String(format: "%04d-%02d-%02d", year, month, day)
+    }
+
+    /// The date `dayNumber` days after 1970-01-01 (days-from-civil, the inverse of `dayNumber`).
+    public init(dayNumber: Int) {
+        let z = dayNumber + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        day = doy - (153 * mp + 2) / 5 + 1
+        month = mp < 10 ? mp + 3 : mp - 9
+        year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+    }
+
+    /// Today's date on the wall clocks of `timeZone`.
+    public static func today(in timeZone: TimeZone, now: Date = Date()) -> CalendarDate {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = timeZone
+        let c = calendar.dateComponents([.year, .month, .day], from: now)
+        return CalendarDate(year: c.year!, month: c.month!, day: c.day!)
+    }
+
+    private init(year: Int, month: Int, day: Int) { (self.year, self.month, self.day) = (year, month, day) }
+
+    public static func < (a: Self, b: Self) -> Bool { a.dayNumber < b.dayNumber }
+    public static func - (a: Self, b: Self) -> Int { a.dayNumber - b.dayNumber }
+    public static func + (a: Self, days: Int) -> Self { CalendarDate(dayNumber: a.dayNumber + days) }
+}

@@ -1,0 +1,72 @@
+import Foundation
+import HTTPTypes
+@testable import Innkeep
+import Testing
+
+/// `GET /api/v1/availability` (SPEC §11): properties free for every night, fitting guests and stay rules.
+@Suite struct AvailabilityTests {
+    @Test func onlyPropertiesThatPassEveryRuleAreListed() async throws {
+        try await withApp { api in
+            let agency = try await api.makeAgency()
+            let other = try await api.makeAgency()
+            func property(_ name: String, _ extra: [String: JSONValue] = [:]) async throws -> UUID {
+                var body: [String: JSONValue] = ["name": .string(name), "max_guests": 4]
+                body.merge(extra) { $1 }
+                let r = try await api.send(.post, "/api/v1/properties", token: agency.admin.token, json: .object(body))
+                return try #require(r["id"]?.uuid, "\(r.raw)")
+            }
+            // The stay: 2031-09-10 → 2031-09-14, 4 nights, 3 guests.
+            let free = try await property("free")
+            let adjacent = try await property("adjacent stays")
+            _ = try await api.createBooking(agency, property: adjacent, checkIn: "2031-09-07", checkOut: "2031-09-10")
+            _ = try await api.createBlock(agency, property: adjacent, start: "2031-09-14", end: "2031-09-16")
+            let booked = try await property("booked")
+            _ = try await api.createBooking(agency, property: booked, checkIn: "2031-09-13", checkOut: "2031-09-15")
+            let cancelled = try await property("cancelled booking")
+            let c = try #require(try await api.createBooking(agency, property: cancelled, checkIn: "2031-09-10", checkOut: "2031-09-14")["id"]?.uuid)
+            _ = try await api.send(.post, "/api/v1/bookings/\(c)/cancel", token: agency.admin.token)
+            let blocked = try await property("blocked")
+            _ = try await api.createBlock(agency, property: blocked, start: "2031-09-09", end: "2031-09-11", kind: "hold")
+            let channel = try await property("channel block")
+            let connection = try await api.createConnection(agency, property: channel)
+            _ = try await api.insertChannelBlock(agency, property: channel, connection: connection, start: "2031-09-12", end: "2031-09-13")
+            _ = try await property("inactive", ["status": "inactive"])
+            _ = try await property("too small", ["max_guests": 2])
+            _ = try await property("min 5 nights", ["min_nights": 5])
+            _ = try await property("max 3 nights", ["max_nights": 3])
+            let exact = try await property("exactly 4 nights", ["min_nights": 4, "max_nights": 4, "max_guests": 3])
+            _ = try await api.createProperty(other, name: "other agency's free")
+
+            let r = try await api.send(.get, "/api/v1/availability?check_in=2031-09-10&check_out=2031-09-14&guests=3", token: agency.token(.staff))
+            #expect(r.status == .ok, "\(r.raw)")
+            #expect(r.data.compactMap { $0["id"]?.uuid } == [exact, cancelled, adjacent, free])  // newest first
+            #expect(r["next_cursor"] == .null)
+            #expect(r.data.last?["name"] == "free" && r.data.last?["min_nights"] == 1)
+
+            // Paged like any list: two pages of two, the same four in the same order.
+            let first = try await api.send(.get, "/api/v1/availability?check_in=2031-09-10&check_out=2031-09-14&guests=3&limit=2", token: agency.admin.token)
+            let cursor = try #require(first["next_cursor"]?.stringValue)
+            let second = try await api.send(.get, "/api/v1/availability?check_in=2031-09-10&check_out=2031-09-14&guests=3&limit=2&cursor=\(cursor)",
+                                            token: agency.admin.token)
+            #expect((first.data + second.data).compactMap { $0["id"]?.uuid } == [exact, cancelled, adjacent, free])
+            #expect(second["next_cursor"] == .null)
+
+            // guests defaults to 1: the small property fits then.
+            let anyone = try await api.send(.get, "/api/v1/availability?check_in=2031-09-10&check_out=2031-09-14", token: agency.admin.token)
+            #expect(anyone.data.count == 5)
+        }
+    }
+
+    @Test func badQueriesNameEveryField() async throws {
+        try await withApp { api in
+            let agency = try await api.makeAgency()
+            func get(_ q: String) async throws -> APIResponse { try await api.send(.get, "/api/v1/availability?\(q)", token: agency.admin.token) }
+            #expect(fields(try await get("")) == ["check_in", "check_out"])
+            #expect(fields(try await get("check_in=2031-01-05&check_out=2031-01-05&guests=0")) == ["check_out", "guests"])
+            #expect(fields(try await get("check_in=2031-01-05&check_out=2032-01-06")) == ["check_out"])  // 366 nights
+            #expect(fields(try await get("check_in=5&check_out=2031-01-06&guests=x&limit=0&cursor=zz")) == ["check_in", "guests", "limit"])
+            let owner = try await api.send(.get, "/api/v1/availability?check_in=2031-01-05&check_out=2031-01-06", token: agency.token(.owner))
+            #expect(owner.status == .forbidden && owner.errorCode == "INSUFFICIENT_ROLE")
+        }
+    }
+}
