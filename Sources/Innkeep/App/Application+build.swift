@@ -16,6 +16,7 @@ public func buildRouter(_ services: AppServices) -> Router<AppRequestContext> {
     BookingController().addRoutes(to: routes)
     ChannelConnectionController().addRoutes(to: routes)
     TeamController().addRoutes(to: routes)
+    WebhookEndpointController().addRoutes(to: routes)
     AuditLogController().addRoutes(to: routes)
     FeatureController().addRoutes(to: routes)
     return router
