@@ -425,6 +425,7 @@ actor MigrationSetupQueue {
         ("agencies", "id"), ("properties", "agency_id"), ("bookings", "agency_id"), ("team_members", "agency_id"),
         ("channel_connections", "agency_id"), ("audit_log", "agency_id"), ("idempotency_keys", "agency_id"),
         ("agency_features", "agency_id"), ("jobs", "agency_id"),
+        ("webhook_endpoints", "agency_id"), ("webhook_events", "agency_id"), ("webhook_deliveries", "agency_id"),
     ]
 
     struct Seeded: Sendable {
@@ -457,6 +458,12 @@ actor MigrationSetupQueue {
                 """)
             try await conn.run("INSERT INTO agency_features (agency_id, feature_name) VALUES (\(agency), 'channel_sync')")
             try await conn.run("INSERT INTO jobs (kind, agency_id) VALUES ('test', \(agency))")
+            try await conn.run("""
+                WITH w AS (INSERT INTO webhook_endpoints (agency_id, url, events, secret)
+                           VALUES (\(agency), 'https://hooks.test/x', '{booking.created}', 'whsec_dGVzdA==') RETURNING id),
+                     e AS (INSERT INTO webhook_events (agency_id, type, payload) VALUES (\(agency), 'booking.created', '{}') RETURNING id)
+                INSERT INTO webhook_deliveries (agency_id, endpoint_id, event_id) SELECT \(agency), w.id, e.id FROM w, e
+                """)
             return Seeded(agency: agency, user: user, property: property)
         }
     }
@@ -563,6 +570,9 @@ actor MigrationSetupQueue {
                     ("idempotency_keys", "INSERT INTO idempotency_keys (agency_id, key, request_method, request_path, request_hash, expires_at) VALUES (\(B), 'k', 'POST', '/x', 'h', now() + interval '1 hour')"),
                     ("agency_features", "INSERT INTO agency_features (agency_id, feature_name) VALUES (\(B), 'owner_portal')"),
                     ("jobs", "INSERT INTO jobs (kind, agency_id) VALUES ('test', \(B))"),
+                    ("webhook_endpoints", "INSERT INTO webhook_endpoints (agency_id, url, events, secret) VALUES (\(B), 'https://h.test', '{booking.created}', 's')"),
+                    ("webhook_events", "INSERT INTO webhook_events (agency_id, type, payload) VALUES (\(B), 'booking.created', '{}')"),
+                    ("webhook_deliveries", "INSERT INTO webhook_deliveries (agency_id, endpoint_id, event_id) VALUES (\(B), \(UUID()), \(UUID()))"),
                     ("properties (move to B)", "UPDATE properties SET agency_id = \(B) WHERE agency_id = \(A)"),
                 ]
                 for (table, query) in crossInserts {
@@ -622,7 +632,20 @@ actor MigrationSetupQueue {
                     #expect(try await F.strings(conn, "DELETE FROM idempotency_keys RETURNING key") == ["expired-key", "expired-key"])
                     #expect(try await F.int(conn, "SELECT count(*) FROM properties") == 0)
                     #expect(try await F.int(conn, "SELECT count(*) FROM audit_log") == 0)
+                    // Every agency's webhook rows, to deliver them; it may claim deliveries but not add, delete or
+                    // change endpoints (outcomes are written in the delivery's own agency).
+                    #expect(try await F.int(conn, "SELECT count(*) FROM webhook_deliveries WHERE agency_id IN (\(a.agency), \(b.agency))") == 2)
+                    #expect(try await F.int(conn, "SELECT count(*) FROM webhook_endpoints WHERE agency_id IN (\(a.agency), \(b.agency))") == 2)
+                    #expect(try await conn.run("UPDATE webhook_deliveries SET locked_by = 'w' RETURNING 1").collect().count == 2)
+                    #expect(try await conn.run("DELETE FROM webhook_deliveries RETURNING 1").collect().isEmpty)
+                    #expect(try await conn.run("UPDATE webhook_endpoints SET enabled = false RETURNING 1").collect().isEmpty)
                 }
+                let forged = await F.failure {
+                    try await F.scoped(conn, worker: true) {
+                        _ = try await conn.run("INSERT INTO webhook_events (agency_id, type, payload) VALUES (\(a.agency), 'booking.created', '{}')")
+                    }
+                }
+                #expect(forged?.state == "42501")
                 try await F.withConnection(TestEnv.adminURL(database: db)) { admin async throws in
                     #expect(try await F.strings(admin, "SELECT key FROM idempotency_keys") == ["live-key", "live-key"])
                 }

@@ -79,6 +79,21 @@ import Testing
             let member = try #require(m["id"]?.uuid)
             return Sample(method: e.method, path: id(member), body: e.method == .patch ? ["role": "accountant"] : nil,
                           success: e.method == .patch ? .ok : .noContent)
+        case API.listWebhookEndpoints:
+            return Sample(method: e.method, path: path, success: .ok)
+        case API.createWebhookEndpoint:
+            return Sample(method: .post, path: path, body: ["url": "https://93.184.216.34/hook", "events": ["booking.created"]], success: .created)
+        case API.getWebhookEndpoint, API.updateWebhookEndpoint, API.deleteWebhookEndpoint, API.rotateWebhookSecret, API.testWebhookEndpoint,
+             API.listWebhookDeliveries:
+            let w = try await api.send(.post, "/api/v1/webhook-endpoints", token: agency.admin.token,
+                                       json: ["url": "https://93.184.216.34/hook", "events": ["booking.created"]])
+            let success: HTTPResponse.Status = switch e {
+            case API.deleteWebhookEndpoint: .noContent
+            case API.testWebhookEndpoint: .accepted
+            default: .ok
+            }
+            return Sample(method: e.method, path: id(try #require(w["id"]?.uuid)), body: e.method == .patch ? ["description": "x"] : nil,
+                          success: success)
         default:
             throw TestFailure("no sample for \(e); add one when adding an endpoint")
         }
@@ -116,6 +131,9 @@ import Testing
             API.updateTeamMember: [.admin], API.removeTeamMember: [.admin], API.auditLog: [.admin, .accountant], API.features: all,
             API.listBlocks: all, API.getBlock: all, API.createBlock: [.admin, .manager, .owner], API.deleteBlock: [.admin, .manager, .owner],
             API.propertyCalendar: all, API.availability: [.admin, .manager, .staff],
+            API.listWebhookEndpoints: [.admin], API.createWebhookEndpoint: [.admin], API.getWebhookEndpoint: [.admin],
+            API.updateWebhookEndpoint: [.admin], API.deleteWebhookEndpoint: [.admin], API.rotateWebhookSecret: [.admin],
+            API.testWebhookEndpoint: [.admin], API.listWebhookDeliveries: [.admin],
         ]
         #expect(Set(Self.tenantEndpoints) == Set(expected.keys))
         for (e, roles) in expected { #expect(Set(e.allowedRoles) == roles, "\(e)") }

@@ -18,6 +18,7 @@ public func buildRouter(_ services: AppServices) -> Router<AppRequestContext> {
     CalendarController().addRoutes(to: routes)
     ChannelConnectionController().addRoutes(to: routes)
     TeamController().addRoutes(to: routes)
+    WebhookEndpointController().addRoutes(to: routes)
     AuditLogController().addRoutes(to: routes)
     FeatureController().addRoutes(to: routes)
     return router

@@ -49,11 +49,24 @@ public enum Runner {
     }
 
     public static func worker(config: AppConfig, logger: Logger) async throws {
-        let db = Database(url: config.databaseURL, logger: logger, maximumConnections: 4, deadline: .seconds(10))
+        let db = Database(url: config.databaseURL, logger: logger, maximumConnections: 8, deadline: .seconds(10))
         let worker = Worker(db: db, logger: logger)
-        let group = ServiceGroup(configuration: .init(
-            services: [.init(service: db), .init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup)],
-            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let metrics = AppMetrics()
+        let webhooks = WebhookDispatcher(config: config, db: db, logger: logger, metrics: metrics)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: db), .init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup),
+            .init(service: webhooks, successTerminationBehavior: .gracefullyShutdownGroup),
+        ]
+        // The worker's own counters (webhook attempts by outcome, their latency) on a port of its own, if asked.
+        if let port = config.workerMetricsPort {
+            let router = Router()
+            router.get("/metrics") { _, _ in
+                Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(string: metrics.render())))
+            }
+            services.append(.init(service: Application(
+                router: router, configuration: .init(address: .hostname(config.host, port: port), serverName: "innkeep-worker"), logger: logger)))
+        }
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 }

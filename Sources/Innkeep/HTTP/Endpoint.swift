@@ -112,6 +112,16 @@ public enum API {
     public static let updateTeamMember = Endpoint(.patch, "/api/v1/team-members/{id}", .roles([.admin]))
     public static let removeTeamMember = Endpoint(.delete, "/api/v1/team-members/{id}", .roles([.admin]))
 
+    public static let listWebhookEndpoints = Endpoint(.get, "/api/v1/webhook-endpoints", .roles([.admin]))
+    public static let createWebhookEndpoint = Endpoint(.post, "/api/v1/webhook-endpoints", .roles([.admin]), idempotent: true)
+    public static let getWebhookEndpoint = Endpoint(.get, "/api/v1/webhook-endpoints/{id}", .roles([.admin]))
+    public static let updateWebhookEndpoint = Endpoint(.patch, "/api/v1/webhook-endpoints/{id}", .roles([.admin]))
+    public static let deleteWebhookEndpoint = Endpoint(.delete, "/api/v1/webhook-endpoints/{id}", .roles([.admin]))
+    public static let rotateWebhookSecret = Endpoint(.post, "/api/v1/webhook-endpoints/{id}/rotate-secret", .roles([.admin]))
+    /// Creates a `webhook.test` event (and its delivery), so it takes an Idempotency-Key like any create.
+    public static let testWebhookEndpoint = Endpoint(.post, "/api/v1/webhook-endpoints/{id}/test", .roles([.admin]), idempotent: true)
+    public static let listWebhookDeliveries = Endpoint(.get, "/api/v1/webhook-endpoints/{id}/deliveries", .roles([.admin]))
+
     public static let auditLog = Endpoint(.get, "/api/v1/audit-log", .roles([.admin, .accountant]))
     public static let features = Endpoint(.get, "/api/v1/features", .roles(everyone))
 
@@ -127,6 +137,8 @@ public enum API {
         listBlocks, getBlock, createBlock, deleteBlock, propertyCalendar, availability,
         listChannelConnections, createChannelConnection, deleteChannelConnection,
         listTeamMembers, addTeamMember, updateTeamMember, removeTeamMember,
+        listWebhookEndpoints, createWebhookEndpoint, getWebhookEndpoint, updateWebhookEndpoint, deleteWebhookEndpoint,
+        rotateWebhookSecret, testWebhookEndpoint, listWebhookDeliveries,
         auditLog, features, currentCommit, envSanity, metrics, setFeature,
     ]
 

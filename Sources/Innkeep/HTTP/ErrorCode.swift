@@ -16,6 +16,7 @@ public enum ErrorCode: String, CaseIterable, Sendable, Codable {
     case blockNotFound = "BLOCK_NOT_FOUND"
     case channelConnectionNotFound = "CHANNEL_CONNECTION_NOT_FOUND"
     case teamMemberNotFound = "TEAM_MEMBER_NOT_FOUND"
+    case webhookEndpointNotFound = "WEBHOOK_ENDPOINT_NOT_FOUND"
     case userNotFound = "USER_NOT_FOUND"
     case agencyNotFound = "AGENCY_NOT_FOUND"
     case featureNotFound = "FEATURE_NOT_FOUND"
@@ -47,10 +48,10 @@ public enum ErrorCode: String, CaseIterable, Sendable, Codable {
         case .authRequired, .invalidToken, .invalidCredentials: .unauthorized
         case .insufficientRole, .agencyAccessDenied, .featureDisabled: .forbidden
         case .routeNotFound, .propertyNotFound, .bookingNotFound, .blockNotFound, .channelConnectionNotFound,
-             .teamMemberNotFound, .userNotFound, .agencyNotFound, .featureNotFound: .notFound
+             .teamMemberNotFound, .webhookEndpointNotFound, .userNotFound, .agencyNotFound, .featureNotFound: .notFound
         case .methodNotAllowed: .methodNotAllowed
-        case .bookingConflict, .blockConflict, .blockManagedByChannel, .bookingAlreadyCancelled, .propertyHasBookings, .emailTaken, .alreadyMember,
-             .lastAdmin, .channelConnectionExists, .idempotencyRequestInProgress: .conflict
+        case .bookingConflict, .blockConflict, .blockManagedByChannel, .bookingAlreadyCancelled, .propertyHasBookings, .emailTaken,
+             .alreadyMember, .lastAdmin, .channelConnectionExists, .idempotencyRequestInProgress: .conflict
         case .payloadTooLarge: .contentTooLarge
         case .unsupportedMediaType: .unsupportedMediaType
         case .validationError, .stayRulesViolated, .idempotencyKeyMismatch: .unprocessableContent
@@ -77,6 +78,7 @@ public enum ErrorCode: String, CaseIterable, Sendable, Codable {
         case .blockNotFound: "No such block in this agency."
         case .channelConnectionNotFound: "No such channel connection in this agency."
         case .teamMemberNotFound: "No such team member in this agency."
+        case .webhookEndpointNotFound: "No such webhook endpoint in this agency."
         case .userNotFound: "No user has that email."
         case .agencyNotFound: "No such agency."
         case .featureNotFound: "No feature of that name exists."

@@ -79,6 +79,18 @@ struct OpsController {
         services.metrics.gauge("worker_up", "1 when a worker heartbeat is fresh.").set(Double(facts?.workerFresh == true ? 1 : 0))
         services.metrics.gauge("db_pool_max_connections", "The API's connection pool size.").set(Double(services.db.maximumConnections))
         services.metrics.gauge("db_transactions_in_flight", "Database transactions running now.").set(Double(services.db.inFlight))
+        // The webhook queue across every agency (a platform figure, read in the worker's scope).
+        if let (due, depth, oldest) = try? await services.db.transaction(.worker, { conn in
+            try await conn.run("""
+                SELECT count(*) FILTER (WHERE next_attempt_at <= now()), count(*),
+                       coalesce(extract(epoch FROM now() - min(next_attempt_at) FILTER (WHERE next_attempt_at <= now())), 0)::float8
+                FROM webhook_deliveries WHERE status IN ('pending', 'retrying')
+                """).collect().first?.decode((Int, Int, Double).self)
+        }) {
+            services.metrics.gauge("webhook_queue_depth", "Webhook deliveries waiting: due now or scheduled for a retry.").set(Double(depth))
+            services.metrics.gauge("webhook_queue_due", "Webhook deliveries due now and not yet sent.").set(Double(due))
+            services.metrics.gauge("webhook_oldest_due_age_seconds", "How long the oldest due webhook delivery has waited.").set(oldest)
+        }
     }
 
     /// `PUT /ops/agencies/{agency_id}/features/{name}` `{enabled, config}`: ops token only, audited.

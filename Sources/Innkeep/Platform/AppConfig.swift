@@ -18,6 +18,13 @@ public struct AppConfig: Sendable {
     public var port: Int
     public var logLevel: Logger.Level
     public var logFormat: LogFormat
+    /// Outbound requests (webhooks, later iCal imports) may reach loopback/private/link-local addresses
+    /// (development and tests only; see `OutboundURLPolicy`).
+    public var allowPrivateURLs: Bool
+    /// Seconds to wait before each webhook retry (SPEC §13); `WEBHOOK_RETRY_SCHEDULE` overrides it.
+    public var webhookRetrySchedule: [Int]
+    /// `innkeep worker` serves its own `/metrics` (webhook attempts, latency) on this port when set.
+    public var workerMetricsPort: Int?
     /// Which of `variables` are set (env-sanity reports names only, never values).
     public var setVariables: Set<String>
 
@@ -26,7 +33,8 @@ public struct AppConfig: Sendable {
         ("DATABASE_URL", true), ("MIGRATION_DATABASE_URL", false), ("REDIS_URL", false),
         ("JWT_SECRET", true), ("COMMIT_SHA", false), ("DEPLOYED_AT", false), ("OPS_TOKEN", false),
         ("ENFORCE_RBAC", false), ("RATE_LIMIT_PER_MINUTE", false), ("HOST", false), ("PORT", false),
-        ("LOG_LEVEL", false), ("LOG_FORMAT", false),
+        ("LOG_LEVEL", false), ("LOG_FORMAT", false), ("ALLOW_PRIVATE_URLS", false), ("WEBHOOK_RETRY_SCHEDULE", false),
+        ("WORKER_METRICS_PORT", false),
     ]
 
     /// Parses the environment; the error names the first bad variable in one line.
@@ -82,7 +90,27 @@ public struct AppConfig: Sendable {
             throw ConfigError(variable: "LOG_FORMAT", problem: "must be json or text")
         }
         logFormat = format
+        switch value("ALLOW_PRIVATE_URLS")?.lowercased() {
+        case nil, "false", "0", "no": allowPrivateURLs = false
+        case "true", "1", "yes": allowPrivateURLs = true
+        default: throw ConfigError(variable: "ALLOW_PRIVATE_URLS", problem: "must be true or false")
+        }
+        if let raw = value("WEBHOOK_RETRY_SCHEDULE") {
+            let parts = raw.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard !parts.isEmpty, parts.count <= 50, parts.allSatisfy({ $0 != nil && (0...604_800).contains($0!) }) else {
+                throw ConfigError(variable: "WEBHOOK_RETRY_SCHEDULE", problem: "must be seconds, comma-separated, each 0...604800 (e.g. 5,300,1800)")
+            }
+            webhookRetrySchedule = parts.map { $0! }
+        } else {
+            webhookRetrySchedule = Self.defaultWebhookRetrySchedule
+        }
+        workerMetricsPort = try value("WORKER_METRICS_PORT").map { raw throws(ConfigError) in
+            try Self.integer(raw, name: "WORKER_METRICS_PORT", default: 0, range: 1...65535)
+        }
     }
+
+    /// SPEC §13: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
+    public static let defaultWebhookRetrySchedule = [5, 300, 1800, 7200, 18000, 36000, 36000]
 
     private static func integer(_ raw: String?, name: String, default fallback: Int, range: ClosedRange<Int>) throws(ConfigError) -> Int {
         guard let raw else { return fallback }

@@ -60,5 +60,19 @@ public final class AppMetrics: Sendable {
         counter("redis_fail_open_total", "Redis operations skipped because Redis was unavailable.", [("use", use)]).increment()
     }
 
+    /// One webhook delivery attempt: `succeeded`, `retrying`, `failed` or `gone` (410, endpoint disabled).
+    public func webhookAttempt(outcome: String, duration: Duration) {
+        counter("webhook_delivery_attempts_total", "Webhook delivery attempts by outcome.", [("outcome", outcome)]).increment()
+        registry.makeDurationHistogram(
+            descriptor: MetricNameDescriptor(metricName: "webhook_delivery_duration_seconds", unitName: "",
+                                             helpText: "Webhook request latency, until the answer or the failure."),
+            labels: [], buckets: Self.webhookBuckets).record(duration)
+    }
+
+    private static let webhookBuckets: [Duration] = [
+        .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250),
+        .milliseconds(500), .seconds(1), .seconds(2), .seconds(5), .seconds(10),
+    ]
+
     public func render() -> String { registry.emitToString() }
 }

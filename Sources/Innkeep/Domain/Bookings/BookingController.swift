@@ -91,6 +91,7 @@ struct BookingController {
                 try await AuditLog.record(conn, caller, "booking.create", "booking", booking.id, details: [
                     "property_id": JSONValue(booking.propertyId), "check_in": .string(booking.checkIn), "check_out": .string(booking.checkOut),
                 ])
+                try await Outbox.emit(conn, agency: caller.agencyId, type: .bookingCreated, data: booking.json)
                 return .json(booking.json, status: .created)
             }
         } catch where isPostgresError(error, state: SQLState.exclusionViolation) {
@@ -117,6 +118,7 @@ struct BookingController {
             guard booking.status == Booking.Status.confirmed.rawValue else { throw APIError(.bookingAlreadyCancelled) }
             let cancelled = try await BookingRepository.cancel(conn, agency: caller.agencyId, id: id)
             try await AuditLog.record(conn, caller, "booking.cancel", "booking", id)
+            try await Outbox.emit(conn, agency: caller.agencyId, type: .bookingCancelled, data: cancelled.json)
             return .json(cancelled.json)
         }
     }

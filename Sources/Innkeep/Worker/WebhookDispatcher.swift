@@ -1,0 +1,368 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import PostgresNIO
+import ServiceLifecycle
+import Synchronization
+
+/// Delivers the outbox's webhook deliveries (SPEC §13); runs in `innkeep worker`, any number of times.
+///
+/// - **Claim.** Due deliveries are claimed with `FOR UPDATE SKIP LOCKED` and a lease (`locked_until`),
+///   committed before the request is sent: several workers share the load and none sends a delivery
+///   another holds. A worker that dies mid-request loses its lease when it expires, and the delivery
+///   goes out again (at least once; the receiver dedupes on `webhook-id`).
+/// - **Isolation of slow receivers.** At most `perEndpoint` requests per endpoint and `maxConcurrent` in
+///   all are in flight per worker; the claim skips endpoints at their limit, so a slow or dead receiver
+///   holds a few slots for at most the 10 s timeout while the others keep flowing.
+/// - **Request.** `POST` of `{"type","timestamp","data"}` with `webhook-id` (the event id, the same on every
+///   retry), `webhook-timestamp` and `webhook-signature` (Standard Webhooks); redirects are not followed;
+///   the destination is checked by `OutboundURLPolicy` again and the connection pinned to the address it
+///   approved; the response body is read up to a small cap.
+/// - **Outcome.** 2xx succeeded; 410 disables the endpoint (audited) and fails its pending deliveries;
+///   anything else retries after `schedule[attempt - 1]` ± 10 %, and fails after the last.
+public struct WebhookDispatcher: Service {
+    public struct Options: Sendable {
+        public var maxConcurrent = 16
+        public var perEndpoint = 4
+        /// Claims at most this many per query.
+        public var batch = 32
+        public var pollInterval: Duration = .milliseconds(500)
+        /// How long a claim holds before another worker may take the delivery again.
+        public var leaseSeconds = 60
+        public var timeout: TimeAmount = .seconds(10)
+        public var responseBodyLimit = 4096
+        /// Serve one agency only (tests and benchmarks that share a database with others); nil in production.
+        public var onlyAgency: UUID?
+        public init() {}
+    }
+
+    public let id: String
+    let db: Database
+    let logger: Logger
+    let metrics: AppMetrics
+    let policy: OutboundURLPolicy
+    let schedule: [Int]
+    let options: Options
+    let clients = PinnedHTTPClients()
+
+    public init(db: Database, logger: Logger, metrics: AppMetrics, policy: OutboundURLPolicy, schedule: [Int],
+                options: Options = Options(), id: String = "webhooks-\(UUID().uuidString.prefix(8).lowercased())") {
+        self.id = id
+        self.db = db
+        self.logger = logger
+        self.metrics = metrics
+        self.policy = policy
+        self.schedule = schedule
+        self.options = options
+    }
+
+    public init(config: AppConfig, db: Database, logger: Logger, metrics: AppMetrics, options: Options = Options()) {
+        self.init(db: db, logger: logger, metrics: metrics, policy: .webhooks(allowPrivate: config.allowPrivateURLs),
+                  schedule: config.webhookRetrySchedule, options: options)
+    }
+
+    /// Claims and delivers until shut down; in-flight deliveries finish (≤ the timeout) before it returns.
+    public func run() async throws {
+        logger.info("webhook dispatcher started", metadata: ["worker_id": "\(id)"])
+        let inFlight = InFlight()
+        await withDiscardingTaskGroup { group in
+            while !Task.isShuttingDownGracefully, !Task.isCancelled {
+                let free = options.maxConcurrent - inFlight.total
+                var claimed: [Claimed] = []
+                if free > 0 {
+                    do {
+                        claimed = try await claim(limit: min(free, options.batch), inFlight: inFlight.perEndpoint)
+                    } catch {
+                        logger.warning("webhook claim failed; will retry", metadata: ["error": "\(loggable(error))"])
+                    }
+                }
+                for delivery in claimed {
+                    inFlight.add(delivery.endpointId)
+                    group.addTask {
+                        await self.deliver(delivery)
+                        inFlight.remove(delivery.endpointId)
+                    }
+                }
+                // Full batch: there may be more due now. Otherwise wait, waking early when a slot frees.
+                if claimed.count < min(max(free, 0), options.batch) || free <= 0 {
+                    await inFlight.wait(upTo: options.pollInterval)
+                }
+            }
+        }
+        await clients.shutdown()
+        logger.info("webhook dispatcher stopped", metadata: ["worker_id": "\(id)"])
+    }
+
+    /// A claimed delivery with what it takes to send it.
+    struct Claimed: Sendable {
+        let agencyId: UUID, id: UUID, endpointId: UUID, eventId: UUID, attempt: Int
+        let url: String, secrets: [String], type: String, payload: String, createdAt: Date
+    }
+
+    /// Claims up to `limit` due deliveries, at most `perEndpoint` minus those already in flight per endpoint.
+    func claim(limit: Int, inFlight: [UUID: Int]) async throws -> [Claimed] {
+        let me = id, per = options.perEndpoint, lease = options.leaseSeconds, only = options.onlyAgency
+        let endpoints = Array(inFlight.keys), counts = endpoints.map { inFlight[$0]! }
+        return try await db.transaction(.worker) { conn in
+            try await conn.run("""
+                WITH inflight AS (SELECT * FROM unnest(\(endpoints)::uuid[], \(counts)::int8[]) AS i(endpoint_id, n)),
+                candidates AS (
+                    SELECT c.agency_id, c.id, c.next_attempt_at
+                    FROM webhook_endpoints w
+                    CROSS JOIN LATERAL (
+                        SELECT d.agency_id, d.id, d.next_attempt_at FROM webhook_deliveries d
+                        WHERE d.agency_id = w.agency_id AND d.endpoint_id = w.id AND d.status IN ('pending', 'retrying')
+                          AND d.next_attempt_at <= now() AND (d.locked_until IS NULL OR d.locked_until < now())
+                        ORDER BY d.next_attempt_at
+                        LIMIT greatest(\(per) - coalesce((SELECT n FROM inflight WHERE inflight.endpoint_id = w.id), 0), 0)) c
+                    WHERE w.enabled AND (\(only)::uuid IS NULL OR w.agency_id = \(only))),
+                picked AS (
+                    SELECT d.agency_id, d.id FROM webhook_deliveries d JOIN candidates c ON c.agency_id = d.agency_id AND c.id = d.id
+                    WHERE d.status IN ('pending', 'retrying') AND d.next_attempt_at <= now()
+                      AND (d.locked_until IS NULL OR d.locked_until < now())
+                    ORDER BY c.next_attempt_at LIMIT \(limit)
+                    FOR UPDATE OF d SKIP LOCKED)
+                UPDATE webhook_deliveries d
+                SET locked_by = \(me), locked_until = now() + make_interval(secs => \(lease)), attempt = d.attempt + 1, updated_at = now()
+                FROM picked p, webhook_endpoints w, webhook_events e
+                WHERE d.agency_id = p.agency_id AND d.id = p.id AND w.agency_id = d.agency_id AND w.id = d.endpoint_id
+                  AND e.agency_id = d.agency_id AND e.id = d.event_id
+                RETURNING d.agency_id, d.id, d.endpoint_id, d.event_id, d.attempt, w.url, w.secret,
+                          CASE WHEN w.previous_secret_expires_at > now() THEN w.previous_secret END, e.type, e.payload::text, e.created_at
+                """).collect().map { row in
+                let (agency, id, endpoint, event, attempt, url, secret, previous, type, payload, created) = try row.decode(
+                    (UUID, UUID, UUID, UUID, Int, String, String, String?, String, String, Date).self)
+                return Claimed(agencyId: agency, id: id, endpointId: endpoint, eventId: event, attempt: attempt, url: url,
+                               secrets: [secret] + (previous.map { [$0] } ?? []), type: type, payload: payload, createdAt: created)
+            }
+        }
+    }
+
+    /// What one attempt came to.
+    struct Attempt: Sendable {
+        enum Result: Sendable { case delivered, gone, failed }
+        var result: Result
+        var responseStatus: Int?
+        var error: String?
+        var durationMs: Int
+    }
+
+    /// The exact request body: `{"data":…,"timestamp":…,"type":…}` (keys sorted, as every response).
+    static func body(type: String, createdAt: Date, payload: String) -> String {
+        let data = JSONValue.parse(Array(payload.utf8)) ?? .null
+        return JSONValue.object(["type": .string(type), "timestamp": JSONValue(createdAt), "data": data]).serialized
+    }
+
+    func deliver(_ d: Claimed) async {
+        let attempt = await send(d)
+        do {
+            try await record(d, attempt)
+        } catch {
+            // The lease expires and another attempt follows: at least once, never lost.
+            logger.error("recording a webhook attempt failed", metadata: ["delivery_id": "\(d.id)", "error": "\(loggable(error))"])
+        }
+    }
+
+    func send(_ d: Claimed) async -> Attempt {
+        let started = ContinuousClock.now
+        func elapsed() -> Int {
+            let e = ContinuousClock.now - started
+            return Int(e.components.seconds * 1000 + e.components.attoseconds / 1_000_000_000_000_000)
+        }
+        let destination: OutboundURLPolicy.Destination
+        do { destination = try await policy.check(d.url) } catch {
+            return Attempt(result: .failed, error: "refused: url \(error.description)", durationMs: elapsed())
+        }
+        let body = Self.body(type: d.type, createdAt: d.createdAt, payload: d.payload)
+        let timestamp = Int64(Date().timeIntervalSince1970)
+        let messageId = d.eventId.uuidString.lowercased()
+        var request = HTTPClientRequest(url: d.url)
+        request.method = .POST
+        request.headers.add(name: "content-type", value: "application/json")
+        request.headers.add(name: "user-agent", value: "Innkeep-Webhooks/1")
+        request.headers.add(name: "webhook-id", value: messageId)
+        request.headers.add(name: "webhook-timestamp", value: String(timestamp))
+        request.headers.add(name: "webhook-signature", value: WebhookSignature.header(id: messageId, timestamp: timestamp, body: body, secrets: d.secrets))
+        request.body = .bytes(ByteBuffer(string: body))
+        do {
+            let client = await clients.client(for: destination)
+            let response = try await client.execute(request, timeout: options.timeout, logger: nil)
+            // Read a little of the body (receivers may send a reason), never more: a hostile one may be endless.
+            var read = 0
+            for try await chunk in response.body {
+                read += chunk.readableBytes
+                if read >= options.responseBodyLimit { break }
+            }
+            let status = Int(response.status.code)
+            switch status {
+            case 200..<300: return Attempt(result: .delivered, responseStatus: status, durationMs: elapsed())
+            case 410: return Attempt(result: .gone, responseStatus: status, error: "the receiver answered 410 Gone", durationMs: elapsed())
+            case 300..<400: return Attempt(result: .failed, responseStatus: status, error: "redirect (\(status)) not followed", durationMs: elapsed())
+            default: return Attempt(result: .failed, responseStatus: status, error: "the receiver answered \(status)", durationMs: elapsed())
+            }
+        } catch {
+            return Attempt(result: .failed, error: Self.describe(error), durationMs: elapsed())
+        }
+    }
+
+    /// A short, secret-free description of a transport error for the delivery log.
+    static func describe(_ error: any Error) -> String {
+        if let e = error as? HTTPClientError {
+            switch e {
+            case .deadlineExceeded, .readTimeout: return "timed out"
+            case .connectTimeout: return "connection timed out"
+            default: return String("\(e)".prefix(200))
+            }
+        }
+        if error is CancellationError { return "cancelled (worker stopping)" }
+        return String("\(type(of: error)): \(error)".prefix(200))
+    }
+
+    /// The next wait for a failed attempt number `attempt` (1-based), ±10 %; nil when none is left.
+    func retryDelay(afterAttempt attempt: Int) -> Double? {
+        guard attempt >= 1, attempt <= schedule.count else { return nil }
+        return Double(schedule[attempt - 1]) * Double.random(in: 0.9...1.1)
+    }
+
+    func record(_ d: Claimed, _ a: Attempt) async throws {
+        let me = id
+        let status: WebhookDelivery.Status
+        var delay: Double?
+        switch a.result {
+        case .delivered: status = .succeeded
+        case .gone: status = .failed
+        case .failed:
+            delay = retryDelay(afterAttempt: d.attempt)
+            status = delay == nil ? .failed : .retrying
+        }
+        let outcome = a.result == .gone ? "gone" : status.rawValue, retryIn = delay
+        metrics.webhookAttempt(outcome: outcome, duration: .milliseconds(a.durationMs))
+        // In the delivery's agency: the 410 path changes the endpoint and writes an audit entry.
+        try await db.transaction(.tenant(d.agencyId, user: nil)) { conn in
+            let updated = try await conn.run("""
+                WITH endpoint AS (SELECT enabled FROM webhook_endpoints WHERE agency_id = \(d.agencyId) AND id = \(d.endpointId))
+                UPDATE webhook_deliveries SET
+                       -- An endpoint disabled meanwhile (PATCH, or a 410 to another delivery) gets no more retries.
+                       status = CASE WHEN \(retryIn)::float8 IS NOT NULL AND NOT coalesce((SELECT enabled FROM endpoint), false)
+                                     THEN 'failed' ELSE \(status.rawValue) END,
+                       response_status = \(a.responseStatus), error = \(a.error), duration_ms = \(a.durationMs),
+                       next_attempt_at = CASE WHEN \(retryIn)::float8 IS NULL OR NOT coalesce((SELECT enabled FROM endpoint), false) THEN NULL
+                                              ELSE now() + make_interval(secs => \(retryIn)::float8) END,
+                       locked_by = NULL, locked_until = NULL, updated_at = now()
+                WHERE agency_id = \(d.agencyId) AND id = \(d.id) AND locked_by = \(me)
+                RETURNING 1
+                """).collect()
+            guard !updated.isEmpty, a.result == .gone else { return }
+            let disabled = try await conn.run("""
+                UPDATE webhook_endpoints SET enabled = false, disabled_reason = 'the receiver answered 410 Gone', updated_at = now()
+                WHERE agency_id = \(d.agencyId) AND id = \(d.endpointId) AND enabled RETURNING url
+                """).collect()
+            guard let url = try disabled.first?.decode(String.self) else { return }
+            try await WebhookEndpointRepository.failPending(conn, agency: d.agencyId, endpoint: d.endpointId, reason: "endpoint disabled")
+            try await AuditLog.record(conn, agency: d.agencyId, user: nil, action: "webhook_endpoint.update", resourceType: "webhook_endpoint",
+                                      resourceId: d.endpointId, details: [
+                                          "fields": ["enabled"], "url": .string(url), "enabled": false, "reason": "the receiver answered 410 Gone",
+                                      ])
+        }
+        logger.info("webhook attempt", metadata: [
+            "delivery_id": "\(d.id)", "event_id": "\(d.eventId)", "attempt": "\(d.attempt)", "outcome": "\(outcome)",
+            "response_status": "\(a.responseStatus.map(String.init) ?? "-")", "duration_ms": "\(a.durationMs)",
+        ])
+    }
+}
+
+/// What one dispatcher has in flight, per endpoint and in all; `wait` wakes when a slot frees.
+final class InFlight: Sendable {
+    private struct State {
+        var counts: [UUID: Int] = [:]
+        var total = 0
+        var waiters: [UUID: CheckedContinuation<Void, Never>] = [:]
+        /// A delivery finished while nobody waited: the next wait returns at once.
+        var signalled = false
+    }
+    private let state = Mutex(State())
+
+    var total: Int { state.withLock { $0.total } }
+    var perEndpoint: [UUID: Int] { state.withLock { $0.counts } }
+
+    func add(_ endpoint: UUID) {
+        state.withLock { $0.counts[endpoint, default: 0] += 1; $0.total += 1 }
+    }
+
+    func remove(_ endpoint: UUID) {
+        let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+            s.counts[endpoint, default: 1] -= 1
+            if s.counts[endpoint] == 0 { s.counts[endpoint] = nil }
+            s.total -= 1
+            let all = Array(s.waiters.values)
+            s.waiters = [:]
+            s.signalled = all.isEmpty
+            return all
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Sleeps up to `duration`, or until a delivery finishes.
+    func wait(upTo duration: Duration) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { try? await Task.sleep(for: duration) }
+            group.addTask { await self.signal() }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    private func signal() async {
+        let id = UUID()
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                let now = state.withLock { s -> Bool in
+                    if Task.isCancelled || s.signalled {
+                        s.signalled = false
+                        return true
+                    }
+                    s.waiters[id] = c
+                    return false
+                }
+                if now { c.resume() }
+            }
+        } onCancel: {
+            state.withLock { $0.waiters.removeValue(forKey: id) }?.resume()
+        }
+    }
+}
+
+/// HTTP clients pinned to the addresses `OutboundURLPolicy` approved (AsyncHTTPClient's `dnsOverride`:
+/// the TLS name stays the URL's host), one per host and address so connections are reused; bounded.
+actor PinnedHTTPClients {
+    private var clients: [String: HTTPClient] = [:]
+    private var order: [String] = []
+    static let capacity = 64
+
+    func client(for destination: OutboundURLPolicy.Destination) -> HTTPClient {
+        let key = "\(destination.host)|\(destination.pinnedAddress)"
+        if let client = clients[key] { return client }
+        var configuration = HTTPClient.Configuration(
+            redirectConfiguration: .disallow, timeout: .init(connect: .seconds(10), read: .seconds(10)), decompression: .disabled)
+        if IPAddress(destination.host) == nil { configuration.dnsOverride = [destination.host: destination.pinnedAddress] }
+        configuration.connectionPool = .init(idleTimeout: .seconds(30))
+        let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+        clients[key] = client
+        order.append(key)
+        if order.count > Self.capacity {
+            let evicted = order.removeFirst()
+            if let old = clients.removeValue(forKey: evicted) {
+                Task { try? await old.shutdown() }
+            }
+        }
+        return client
+    }
+
+    func shutdown() async {
+        for client in clients.values { try? await client.shutdown() }
+        clients = [:]
+        order = []
+    }
+}
