@@ -137,7 +137,8 @@ import Testing
     @Test func pathParametersAreDeclared() {
         for (key, operation) in Self.operations {
             let path = String(key.split(separator: " ")[1])
-            let templated = Set(path.split(separator: "/").filter { $0.hasPrefix("{") }.map { String($0.dropFirst().dropLast()) })
+            // A segment may carry a suffix after its parameter: `/ical/{token}.ics`.
+            let templated = Set(path.split(separator: "/").filter { $0.hasPrefix("{") }.compactMap { $0.dropFirst().split(separator: "}").first.map(String.init) })
             let declared = Set(Self.parameters(operation).filter { $0.location == "path" && $0.required }.map(\.name))
             #expect(templated == declared, "\(key): path parameters \(templated) but declared \(declared)")
         }

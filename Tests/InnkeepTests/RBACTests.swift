@@ -65,6 +65,20 @@ import Testing
             return Sample(method: .post, path: path, body: [
                 "property_id": JSONValue(property), "channel": "airbnb", "external_listing_id": .string(UUID().uuidString),
             ], success: .created)
+        case API.getChannelConnection, API.updateChannelConnection, API.syncChannelConnection, API.rotateExportToken:
+            let c = try await api.send(.post, "/api/v1/channel-connections", token: agency.admin.token, json: [
+                "property_id": JSONValue(property), "channel": "ical", "external_listing_id": .string(UUID().uuidString),
+                "ical_url": "https://calendar.example.com/feed.ics",
+            ])
+            let connection = id(try #require(c["id"]?.uuid))
+            switch e {
+            case API.getChannelConnection: return Sample(method: .get, path: connection, success: .ok)
+            case API.updateChannelConnection: return Sample(method: .patch, path: connection, body: ["sync_interval_minutes": 60], success: .ok)
+            case API.syncChannelConnection: return Sample(method: .post, path: connection, success: .accepted)
+            default: return Sample(method: .post, path: connection, success: .ok)
+            }
+        case API.listChannelConflicts:
+            return Sample(method: .get, path: path, success: .ok)
         case API.deleteChannelConnection:
             let c = try await api.send(.post, "/api/v1/channel-connections", token: agency.admin.token, json: [
                 "property_id": JSONValue(property), "channel": "vrbo", "external_listing_id": .string(UUID().uuidString),
@@ -131,6 +145,8 @@ import Testing
             API.updateTeamMember: [.admin], API.removeTeamMember: [.admin], API.auditLog: [.admin, .accountant], API.features: all,
             API.listBlocks: all, API.getBlock: all, API.createBlock: [.admin, .manager, .owner], API.deleteBlock: [.admin, .manager, .owner],
             API.propertyCalendar: all, API.availability: [.admin, .manager, .staff],
+            API.getChannelConnection: [.admin], API.updateChannelConnection: [.admin], API.syncChannelConnection: [.admin],
+            API.rotateExportToken: [.admin], API.listChannelConflicts: [.admin, .manager],
             API.listWebhookEndpoints: [.admin], API.createWebhookEndpoint: [.admin], API.getWebhookEndpoint: [.admin],
             API.updateWebhookEndpoint: [.admin], API.deleteWebhookEndpoint: [.admin], API.rotateWebhookSecret: [.admin],
             API.testWebhookEndpoint: [.admin], API.listWebhookDeliveries: [.admin],

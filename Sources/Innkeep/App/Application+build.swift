@@ -17,6 +17,8 @@ public func buildRouter(_ services: AppServices) -> Router<AppRequestContext> {
     BlockController().addRoutes(to: routes)
     CalendarController().addRoutes(to: routes)
     ChannelConnectionController().addRoutes(to: routes)
+    ChannelConflictController().addRoutes(to: routes)
+    ICalFeedController().addRoutes(to: routes)
     TeamController().addRoutes(to: routes)
     WebhookEndpointController().addRoutes(to: routes)
     AuditLogController().addRoutes(to: routes)

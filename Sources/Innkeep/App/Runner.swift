@@ -53,9 +53,11 @@ public enum Runner {
         let worker = Worker(db: db, logger: logger)
         let metrics = AppMetrics()
         let webhooks = WebhookDispatcher(config: config, db: db, logger: logger, metrics: metrics)
+        let channels = ChannelSyncer(config: config, db: db, logger: logger, metrics: metrics)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: db), .init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup),
             .init(service: webhooks, successTerminationBehavior: .gracefullyShutdownGroup),
+            .init(service: channels, successTerminationBehavior: .gracefullyShutdownGroup),
         ]
         // The worker's own counters (webhook attempts by outcome, their latency) on a port of its own, if asked.
         if let port = config.workerMetricsPort {

@@ -104,8 +104,16 @@ public enum API {
     public static let listChannelConnections = Endpoint(.get, "/api/v1/channel-connections", .roles([.admin]), feature: .channelSync)
     public static let createChannelConnection = Endpoint(
         .post, "/api/v1/channel-connections", .roles([.admin]), idempotent: true, feature: .channelSync)
+    public static let getChannelConnection = Endpoint(.get, "/api/v1/channel-connections/{id}", .roles([.admin]), feature: .channelSync)
+    public static let updateChannelConnection = Endpoint(.patch, "/api/v1/channel-connections/{id}", .roles([.admin]), feature: .channelSync)
     public static let deleteChannelConnection = Endpoint(
         .delete, "/api/v1/channel-connections/{id}", .roles([.admin]), feature: .channelSync)
+    public static let syncChannelConnection = Endpoint(.post, "/api/v1/channel-connections/{id}/sync", .roles([.admin]), feature: .channelSync)
+    public static let rotateExportToken = Endpoint(
+        .post, "/api/v1/channel-connections/{id}/rotate-export-token", .roles([.admin]), feature: .channelSync)
+    public static let listChannelConflicts = Endpoint(.get, "/api/v1/channel-conflicts", .roles([.admin, .manager]), feature: .channelSync)
+    /// A connection's export feed: anonymous, the secret token is the credential (SPEC §12).
+    public static let icalFeed = Endpoint(.get, "/ical/{token}.ics", .anonymous)
 
     public static let listTeamMembers = Endpoint(.get, "/api/v1/team-members", .roles([.admin, .manager]))
     public static let addTeamMember = Endpoint(.post, "/api/v1/team-members", .roles([.admin]), idempotent: true)
@@ -135,7 +143,8 @@ public enum API {
         listProperties, getProperty, createProperty, updateProperty, deleteProperty,
         listBookings, getBooking, createBooking, cancelBooking,
         listBlocks, getBlock, createBlock, deleteBlock, propertyCalendar, availability,
-        listChannelConnections, createChannelConnection, deleteChannelConnection,
+        listChannelConnections, createChannelConnection, getChannelConnection, updateChannelConnection, deleteChannelConnection,
+        syncChannelConnection, rotateExportToken, listChannelConflicts, icalFeed,
         listTeamMembers, addTeamMember, updateTeamMember, removeTeamMember,
         listWebhookEndpoints, createWebhookEndpoint, getWebhookEndpoint, updateWebhookEndpoint, deleteWebhookEndpoint,
         rotateWebhookSecret, testWebhookEndpoint, listWebhookDeliveries,

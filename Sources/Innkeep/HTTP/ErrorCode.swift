@@ -20,6 +20,7 @@ public enum ErrorCode: String, CaseIterable, Sendable, Codable {
     case userNotFound = "USER_NOT_FOUND"
     case agencyNotFound = "AGENCY_NOT_FOUND"
     case featureNotFound = "FEATURE_NOT_FOUND"
+    case feedNotFound = "FEED_NOT_FOUND"
     case methodNotAllowed = "METHOD_NOT_ALLOWED"
     case bookingConflict = "BOOKING_CONFLICT"
     case blockConflict = "BLOCK_CONFLICT"
@@ -30,6 +31,7 @@ public enum ErrorCode: String, CaseIterable, Sendable, Codable {
     case alreadyMember = "ALREADY_MEMBER"
     case lastAdmin = "LAST_ADMIN"
     case channelConnectionExists = "CHANNEL_CONNECTION_EXISTS"
+    case channelConnectionPaused = "CHANNEL_CONNECTION_PAUSED"
     case idempotencyRequestInProgress = "IDEMPOTENCY_REQUEST_IN_PROGRESS"
     case payloadTooLarge = "PAYLOAD_TOO_LARGE"
     case unsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE"
@@ -48,10 +50,10 @@ public enum ErrorCode: String, CaseIterable, Sendable, Codable {
         case .authRequired, .invalidToken, .invalidCredentials: .unauthorized
         case .insufficientRole, .agencyAccessDenied, .featureDisabled: .forbidden
         case .routeNotFound, .propertyNotFound, .bookingNotFound, .blockNotFound, .channelConnectionNotFound,
-             .teamMemberNotFound, .webhookEndpointNotFound, .userNotFound, .agencyNotFound, .featureNotFound: .notFound
+             .teamMemberNotFound, .webhookEndpointNotFound, .userNotFound, .agencyNotFound, .featureNotFound, .feedNotFound: .notFound
         case .methodNotAllowed: .methodNotAllowed
         case .bookingConflict, .blockConflict, .blockManagedByChannel, .bookingAlreadyCancelled, .propertyHasBookings, .emailTaken,
-             .alreadyMember, .lastAdmin, .channelConnectionExists, .idempotencyRequestInProgress: .conflict
+             .alreadyMember, .lastAdmin, .channelConnectionExists, .channelConnectionPaused, .idempotencyRequestInProgress: .conflict
         case .payloadTooLarge: .contentTooLarge
         case .unsupportedMediaType: .unsupportedMediaType
         case .validationError, .stayRulesViolated, .idempotencyKeyMismatch: .unprocessableContent
@@ -82,6 +84,7 @@ public enum ErrorCode: String, CaseIterable, Sendable, Codable {
         case .userNotFound: "No user has that email."
         case .agencyNotFound: "No such agency."
         case .featureNotFound: "No feature of that name exists."
+        case .feedNotFound: "No iCal feed has that token (it may have been rotated)."
         case .methodNotAllowed: "The route exists but not with this method; see the Allow header."
         case .bookingConflict:
             "The stay overlaps a confirmed booking or a block; details.conflicting_booking_id or conflicting_block_id names it."
@@ -93,6 +96,7 @@ public enum ErrorCode: String, CaseIterable, Sendable, Codable {
         case .alreadyMember: "That user is already a member of this agency."
         case .lastAdmin: "The agency's last admin cannot be demoted or removed."
         case .channelConnectionExists: "That channel listing is already connected in this agency."
+        case .channelConnectionPaused: "The connection is paused; set its status to active to sync it."
         case .idempotencyRequestInProgress: "A request with this Idempotency-Key is still running; retry later."
         case .payloadTooLarge: "The body is larger than 1 MiB."
         case .unsupportedMediaType: "Send the body as application/json."

@@ -21,6 +21,8 @@ public struct AppConfig: Sendable {
     /// Outbound requests (webhooks, later iCal imports) may reach loopback/private/link-local addresses
     /// (development and tests only; see `OutboundURLPolicy`).
     public var allowPrivateURLs: Bool
+    /// Where clients reach this API, for absolute URLs it hands out (iCal `export_url`); no trailing slash.
+    public var publicBaseURL: String
     /// Seconds to wait before each webhook retry (SPEC §13); `WEBHOOK_RETRY_SCHEDULE` overrides it.
     public var webhookRetrySchedule: [Int]
     /// `innkeep worker` serves its own `/metrics` (webhook attempts, latency) on this port when set.
@@ -33,7 +35,7 @@ public struct AppConfig: Sendable {
         ("DATABASE_URL", true), ("MIGRATION_DATABASE_URL", false), ("REDIS_URL", false),
         ("JWT_SECRET", true), ("COMMIT_SHA", false), ("DEPLOYED_AT", false), ("OPS_TOKEN", false),
         ("ENFORCE_RBAC", false), ("RATE_LIMIT_PER_MINUTE", false), ("HOST", false), ("PORT", false),
-        ("LOG_LEVEL", false), ("LOG_FORMAT", false), ("ALLOW_PRIVATE_URLS", false), ("WEBHOOK_RETRY_SCHEDULE", false),
+        ("LOG_LEVEL", false), ("LOG_FORMAT", false), ("ALLOW_PRIVATE_URLS", false), ("PUBLIC_BASE_URL", false), ("WEBHOOK_RETRY_SCHEDULE", false),
         ("WORKER_METRICS_PORT", false),
     ]
 
@@ -94,6 +96,14 @@ public struct AppConfig: Sendable {
         case nil, "false", "0", "no": allowPrivateURLs = false
         case "true", "1", "yes": allowPrivateURLs = true
         default: throw ConfigError(variable: "ALLOW_PRIVATE_URLS", problem: "must be true or false")
+        }
+        if let raw = value("PUBLIC_BASE_URL") {
+            guard let c = URLComponents(string: raw), c.scheme == "http" || c.scheme == "https", c.host?.isEmpty == false,
+                  c.query == nil, c.fragment == nil
+            else { throw ConfigError(variable: "PUBLIC_BASE_URL", problem: "must be an http(s) URL such as https://pms.example.com") }
+            publicBaseURL = raw.hasSuffix("/") ? String(raw.dropLast()) : raw
+        } else {
+            publicBaseURL = "http://\(host.contains(":") ? "[\(host)]" : host):\(port)"
         }
         if let raw = value("WEBHOOK_RETRY_SCHEDULE") {
             let parts = raw.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }

@@ -74,5 +74,13 @@ public final class AppMetrics: Sendable {
         .milliseconds(500), .seconds(1), .seconds(2), .seconds(5), .seconds(10),
     ]
 
+    /// One channel sync: `ok`, `unchanged` (304) or `error`.
+    public func channelSync(result: String, duration: Duration) {
+        counter("channel_syncs_total", "iCal channel syncs by result.", [("result", result)]).increment()
+        registry.makeDurationHistogram(
+            descriptor: MetricNameDescriptor(metricName: "channel_sync_duration_seconds", unitName: "", helpText: "iCal sync time, fetch and apply."),
+            labels: [], buckets: Self.webhookBuckets).record(duration)
+    }
+
     public func render() -> String { registry.emitToString() }
 }

@@ -26,8 +26,8 @@ extension APIClient {
     func insertChannelBlock(_ agency: TestAgency, property: UUID, connection: UUID, start: String, end: String) async throws -> UUID {
         try await services.db.transaction(.tenant(agency.id, user: nil)) { conn in
             try await conn.run("""
-                INSERT INTO blocks (agency_id, property_id, start_date, end_date, kind, channel_connection_id)
-                VALUES (\(agency.id), \(property), \(start)::date, \(end)::date, 'channel', \(connection)) RETURNING id
+                INSERT INTO blocks (agency_id, property_id, start_date, end_date, kind, channel_connection_id, external_uid)
+                VALUES (\(agency.id), \(property), \(start)::date, \(end)::date, 'channel', \(connection), \(UUID().uuidString)) RETURNING id
                 """).collect()[0].decode(UUID.self)
         }
     }

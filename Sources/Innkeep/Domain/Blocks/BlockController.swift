@@ -86,6 +86,7 @@ struct BlockController {
                     "property_id": JSONValue(block.propertyId), "kind": .string(block.kind.rawValue),
                     "start_date": .string(block.nights.start.description), "end_date": .string(block.nights.end.description),
                 ])
+                try await Outbox.emit(conn, agency: caller.agencyId, type: .blockCreated, data: block.json)
                 return .json(block.json, status: .created)
             }
         } catch where isPostgresError(error, state: SQLState.exclusionViolation) {
@@ -115,6 +116,8 @@ struct BlockController {
             try await AuditLog.record(conn, caller, "block.delete", "block", id, details: [
                 "property_id": JSONValue(block.propertyId), "kind": .string(block.kind.rawValue),
             ])
+            try await Outbox.emit(conn, agency: caller.agencyId, type: .blockDeleted, data: block.json)
+            try await ChannelConflicts.reconcile(conn, agency: caller.agencyId, propertyId: block.propertyId, user: caller.userId)
             return .noContent
         }
     }

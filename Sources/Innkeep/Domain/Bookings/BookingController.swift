@@ -119,6 +119,8 @@ struct BookingController {
             let cancelled = try await BookingRepository.cancel(conn, agency: caller.agencyId, id: id)
             try await AuditLog.record(conn, caller, "booking.cancel", "booking", id)
             try await Outbox.emit(conn, agency: caller.agencyId, type: .bookingCancelled, data: cancelled.json)
+            // A channel block that overlapped this stay no longer conflicts with anything it held.
+            try await ChannelConflicts.reconcile(conn, agency: caller.agencyId, propertyId: cancelled.propertyId, user: caller.userId)
             return .json(cancelled.json)
         }
     }

@@ -51,13 +51,16 @@ public struct CalendarDate: Sendable, Hashable, Comparable, CustomStringConverti
         year = yoe + era * 400 + (month <= 2 ? 1 : 0)
     }
 
-    /// Today's date on the wall clocks of `timeZone`.
-    public static func today(in timeZone: TimeZone, now: Date = Date()) -> CalendarDate {
+    /// The date on the wall clocks of `timeZone` at `instant`.
+    public init(_ instant: Date, in timeZone: TimeZone) {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = timeZone
-        let c = calendar.dateComponents([.year, .month, .day], from: now)
-        return CalendarDate(year: c.year!, month: c.month!, day: c.day!)
+        let c = calendar.dateComponents([.year, .month, .day], from: instant)
+        self.init(year: c.year!, month: c.month!, day: c.day!)
     }
+
+    /// Today's date on the wall clocks of `timeZone`.
+    public static func today(in timeZone: TimeZone) -> CalendarDate { CalendarDate(Date(), in: timeZone) }
 
     private init(year: Int, month: Int, day: Int) { (self.year, self.month, self.day) = (year, month, day) }
 
