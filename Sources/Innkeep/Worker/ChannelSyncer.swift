@@ -42,7 +42,6 @@ public struct ChannelSyncer: Service {
             }
             try? await Task.sleep(for: options.pollInterval)
         }
-        await fetcher.shutdown()
         logger.info("channel syncer stopped")
     }
 

@@ -20,13 +20,11 @@ public struct ICalFetcher: Sendable {
     public static let maxBytes = 5 * 1024 * 1024
     public static let maxRedirects = 3
     let policy: OutboundURLPolicy
-    let clients: PinnedHTTPClients
     let timeout: Duration
     let userAgent: String
 
     public init(allowPrivate: Bool, timeout: Duration = .seconds(10), version: String) {
         policy = .icalFeeds(allowPrivate: allowPrivate)
-        clients = PinnedHTTPClients()
         self.timeout = timeout
         userAgent = "Innkeep/\(version)"
     }
@@ -53,34 +51,57 @@ public struct ICalFetcher: Sendable {
             request.headers.add(name: "Accept", value: "text/calendar, */*;q=0.5")
             if let etag { request.headers.add(name: "If-None-Match", value: etag) }
             if let lastModified { request.headers.add(name: "If-Modified-Since", value: lastModified) }
-            let client = await clients.client(for: destination)
-            let response = try await client.execute(request, timeout: .seconds(Int64(timeout.components.seconds)))
-            switch response.status.code {
-            case 304:
-                return .notModified
-            case 301, 302, 303, 307, 308:
+            // A client per hop, pinned to the address the policy approved (the TLS name stays the URL's
+            // host): a feed is fetched every half hour at most, so there is no connection worth keeping.
+            var configuration = HTTPClient.Configuration(
+                redirectConfiguration: .disallow, timeout: .init(connect: .seconds(10), read: .seconds(10)), decompression: .disabled)
+            if IPAddress(destination.host) == nil { configuration.dnsOverride = [destination.host: destination.pinnedAddress] }
+            let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+            let answer: Hop
+            do {
+                answer = try await self.hop(client, request, base: destination.url)
+                try await client.shutdown()
+            } catch {
+                try? await client.shutdown()
+                throw error
+            }
+            switch answer {
+            case .done(let result): return result
+            case .redirect(let next):
                 guard hop < Self.maxRedirects else { throw Failure(description: "more than \(Self.maxRedirects) redirects") }
-                guard let location = response.headers.first(name: "Location"),
-                      let next = URL(string: location, relativeTo: destination.url)?.absoluteURL.absoluteString
-                else { throw Failure(description: "redirect (\(response.status.code)) without a usable Location") }
                 url = next
-            case 200..<300:
-                if let length = response.headers.first(name: "Content-Length").flatMap(Int.init), length > Self.maxBytes {
-                    throw Failure(description: "the calendar is larger than 5 MiB")
-                }
-                var body = ByteBuffer()
-                for try await chunk in response.body {
-                    guard body.readableBytes + chunk.readableBytes <= Self.maxBytes else { throw Failure(description: "the calendar is larger than 5 MiB") }
-                    var chunk = chunk
-                    body.writeBuffer(&chunk)
-                }
-                return .fetched(body: String(decoding: body.readableBytesView, as: UTF8.self),
-                                etag: response.headers.first(name: "ETag"), lastModified: response.headers.first(name: "Last-Modified"))
-            default:
-                throw Failure(description: "the channel answered HTTP \(response.status.code)")
             }
         }
         throw Failure(description: "more than \(Self.maxRedirects) redirects")
+    }
+
+    private enum Hop { case done(Result), redirect(String) }
+
+    private func hop(_ client: HTTPClient, _ request: HTTPClientRequest, base: URL) async throws -> Hop {
+        let response = try await client.execute(request, timeout: .seconds(Int64(timeout.components.seconds)))
+        switch response.status.code {
+        case 304:
+            return .done(.notModified)
+        case 301, 302, 303, 307, 308:
+            guard let location = response.headers.first(name: "Location"),
+                  let next = URL(string: location, relativeTo: base)?.absoluteURL.absoluteString
+            else { throw Failure(description: "redirect (\(response.status.code)) without a usable Location") }
+            return .redirect(next)
+        case 200..<300:
+            if let length = response.headers.first(name: "Content-Length").flatMap(Int.init), length > Self.maxBytes {
+                throw Failure(description: "the calendar is larger than 5 MiB")
+            }
+            var body = ByteBuffer()
+            for try await chunk in response.body {
+                guard body.readableBytes + chunk.readableBytes <= Self.maxBytes else { throw Failure(description: "the calendar is larger than 5 MiB") }
+                var chunk = chunk
+                body.writeBuffer(&chunk)
+            }
+            return .done(.fetched(body: String(decoding: body.readableBytesView, as: UTF8.self),
+                                  etag: response.headers.first(name: "ETag"), lastModified: response.headers.first(name: "Last-Modified")))
+        default:
+            throw Failure(description: "the channel answered HTTP \(response.status.code)")
+        }
     }
 
     static func describe(_ error: any Error) -> String {
@@ -88,5 +109,4 @@ public struct ICalFetcher: Sendable {
         return String(describing: type(of: error))
     }
 
-    public func shutdown() async { await clients.shutdown() }
 }

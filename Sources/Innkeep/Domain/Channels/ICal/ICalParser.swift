@@ -51,18 +51,19 @@ public enum ICalParser {
     }
 
     /// Lines with folding undone (a line that starts with a space or tab continues the previous one).
+    /// Works on bytes: in Swift "\r\n" is one Character, so splitting the String on "\n" would miss it.
     static func unfold(_ text: String) -> [String] {
-        var lines: [String] = []
-        for var line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            if line.hasSuffix("\r") { line = line.dropLast() }
-            if let first = line.first, first == " " || first == "\t", !lines.isEmpty {
+        var lines: [[UInt8]] = []
+        for var line in text.utf8.split(separator: 0x0A, omittingEmptySubsequences: false) {
+            if line.last == 0x0D { line = line.dropLast() }
+            if let first = line.first, first == 0x20 || first == 0x09, !lines.isEmpty {
                 lines[lines.count - 1] += line.dropFirst()
             } else if !line.isEmpty {
-                lines.append(String(line))
+                lines.append(Array(line))
             }
         }
-        if let first = lines.first, first.hasPrefix("\u{FEFF}") { lines[0] = String(first.dropFirst()) }
-        return lines
+        if let first = lines.first, first.starts(with: [0xEF, 0xBB, 0xBF]) { lines[0].removeFirst(3) }
+        return lines.map { String(decoding: $0, as: UTF8.self) }
     }
 
     enum Outcome { case event(ImportedEvent), ignored, broken }
