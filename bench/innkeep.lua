@@ -3,6 +3,7 @@
 --   BENCH_SCENARIO  health | health-live | properties-admin | properties-owner | bookings-list | bookings-create |
 --                   bookings-create-idem | mix | calendar | availability
 --   BENCH_LARGE_TARGETS  the same for the large agency (agency 0) that `availability` searches
+--   BENCH_FEED_TARGETS   export feed paths (/ical/<token>.ics), one per line, for `ical-export`
 --   BENCH_TARGETS   the file bench/targets.py wrote (one agency per line)
 --   BENCH_THREADS   wrk's -t (to number requests uniquely across threads)
 --   BENCH_DAY_BASE  days after 2100-01-01 where this run's new bookings start (bench/run advances it)
@@ -36,11 +37,14 @@ local function split(line)
 end
 
 local large_admin = nil
+local feeds = {}
 
 function init(args)
   math.randomseed(os.time() * 1000 + (tid or 0))
   local large = os.getenv("BENCH_LARGE_TARGETS")
   if large then for line in io.lines(large) do large_admin = split(line)[2] end end
+  local feed_file = os.getenv("BENCH_FEED_TARGETS")
+  if feed_file then for line in io.lines(feed_file) do feeds[#feeds + 1] = line end end
   for line in io.lines(os.getenv("BENCH_TARGETS")) do
     local w = split(line)
     local a = { id = w[1], admin = w[2], owner = w[3], props = {}, owned = {} }
@@ -123,6 +127,7 @@ function request()
   elseif scenario == "bookings-create-idem" then return create_booking(true)
   elseif scenario == "calendar" then return calendar()
   elseif scenario == "availability" then return availability()
+  elseif scenario == "ical-export" then return wrk.format("GET", feeds[math.random(#feeds)])  -- anonymous, as channels poll
   elseif scenario == "mix" then
     -- 50/50: every other request creates a booking; reads alternate between the two lists
     if counter % 2 == 0 then return create_booking(false)

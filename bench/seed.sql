@@ -58,5 +58,19 @@ SELECT md5('agency-' || i)::uuid, md5('property-' || i || '-' || j)::uuid,
        md5('user-manager-' || i)::uuid, timestamptz '2021-12-04' + 4 * k * interval '1 day' + j * interval '1 minute'
 FROM generate_series(:a_from, :a_to) AS i, generate_series(1, :props) AS j, generate_series(0, :bookings - 1, 10) AS k
 WHERE :sparse = 0 OR j % 3 <> 0;
+
+-- Every 4th property (j % 4 = 2) is listed on Airbnb; its feed token is md5-derived so bench/targets.py can
+-- write the export URLs: md5('feed-' || i || '-' || j) || md5('feed2-' || i || '-' || j).
+INSERT INTO channel_connections (agency_id, property_id, channel, external_listing_id, export_token, next_sync_at)
+SELECT md5('agency-' || i)::uuid, md5('property-' || i || '-' || j)::uuid, 'airbnb', 'bench-' || i || '-' || j,
+       md5('feed-' || i || '-' || j) || md5('feed2-' || i || '-' || j), 'infinity'
+FROM generate_series(:a_from, :a_to) AS i, generate_series(1, :props) AS j
+WHERE j % 4 = 2;
+-- Those listed properties also have 20 upcoming stays, so their export feeds are not empty.
+INSERT INTO bookings (agency_id, property_id, guest_name, check_in, check_out, guests, created_by, created_at)
+SELECT md5('agency-' || i)::uuid, md5('property-' || i || '-' || j)::uuid, 'Upcoming ' || k,
+       current_date + 4 * k + 1, current_date + 4 * k + 3, 2, md5('user-manager-' || i)::uuid, timestamptz '2021-12-03'
+FROM generate_series(:a_from, :a_to) AS i, generate_series(1, :props) AS j, generate_series(0, 19) AS k
+WHERE j % 4 = 2;
 COMMIT;
-ANALYZE agencies, auth.users, team_members, properties, bookings, blocks, occupancy;
+ANALYZE agencies, auth.users, team_members, properties, bookings, blocks, occupancy, channel_connections;

@@ -6,6 +6,7 @@ JWT_SECRET. Ids follow bench/seed.sql: md5('agency-' || i) etc., read as a UUID.
 
 usage: targets.py AGENCIES PROPERTIES OUT_FILE [FIRST]   (JWT_SECRET from the environment)
 Agencies FIRST..AGENCIES (FIRST defaults to 1; agency 0 is the large agency availability searches).
+Also writes OUT_FILE's stem + "-feeds.txt": the export feed paths of the seeded channel connections.
 """
 import base64, hashlib, hmac, json, os, sys, time, uuid
 
@@ -39,6 +40,13 @@ def main():
             all_props = [md5_uuid(f"property-{i}-{j}") for j in range(1, props + 1)]
             owned = [md5_uuid(f"property-{i}-{j}") for j in range(1, props + 1) if j % 4 == 1]
             f.write(" ".join([md5_uuid(f"agency-{i}"), admin, owner, *all_props, ";", *owned]) + "\n")
+    # The export feeds of the seeded channel connections (j % 4 = 2), one URL path per line.
+    with open(out.removesuffix(".txt") + "-feeds.txt", "w") as f:
+        for i in range(first, agencies + 1):
+            agency = md5_uuid(f"agency-{i}").replace("-", "")
+            for j in range(2, props + 1, 4):
+                secret = hashlib.md5(f"feed-{i}-{j}".encode()).hexdigest() + hashlib.md5(f"feed2-{i}-{j}".encode()).hexdigest()
+                f.write(f"/ical/{agency}{secret}.ics\n")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ public struct ChannelSyncer: Service {
         public init() {}
     }
 
+    /// How often the open-conflicts gauge is recounted.
+    static let conflictGaugeEvery: Duration = .seconds(15)
     let db: Database
     let logger: Logger
     let metrics: AppMetrics
@@ -36,8 +38,17 @@ public struct ChannelSyncer: Service {
 
     public func run() async throws {
         logger.info("channel syncer started")
+        let clock = ContinuousClock()
+        var counted: ContinuousClock.Instant?
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
-            do { try await syncDue() } catch {
+            do {
+                try await syncDue()
+                if counted.map({ clock.now - $0 > Self.conflictGaugeEvery }) ?? true {
+                    let open = try await db.transaction(.worker) { conn in try await ChannelConflicts.openCount(conn) }
+                    metrics.gauge("channel_conflicts_open", "Open channel conflicts in every agency.").set(Double(open))
+                    counted = clock.now
+                }
+            } catch {
                 logger.warning("channel sync pass failed; will retry", metadata: ["error": "\(loggable(error))"])
             }
             try? await Task.sleep(for: options.pollInterval)
