@@ -194,7 +194,8 @@ public struct WebhookDispatcher: Service {
         request.headers.add(name: "user-agent", value: "Innkeep-Webhooks/1")
         request.headers.add(name: "webhook-id", value: messageId)
         request.headers.add(name: "webhook-timestamp", value: String(timestamp))
-        request.headers.add(name: "webhook-signature", value: WebhookSignature.header(id: messageId, timestamp: timestamp, body: body, secrets: d.secrets))
+        request.headers.add(name: "webhook-signature", value: WebhookSignature.header(id: messageId, timestamp: timestamp, body: body,
+            secrets: d.secrets))
         request.body = .bytes(ByteBuffer(string: body))
         do {
             let client = await clients.client(for: destination)
