@@ -61,12 +61,9 @@ public enum Runner {
         ]
         // The worker's own counters (webhook attempts by outcome, their latency) on a port of its own, if asked.
         if let port = config.workerMetricsPort {
-            let router = Router()
-            router.get("/metrics") { _, _ in
-                Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(string: metrics.render())))
-            }
             services.append(.init(service: Application(
-                router: router, configuration: .init(address: .hostname(config.host, port: port), serverName: "innkeep-worker"), logger: logger)))
+                responder: WorkerMetricsResponder(metrics: metrics),
+                configuration: .init(address: .hostname(config.host, port: port), serverName: "innkeep-worker"), logger: logger)))
         }
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
@@ -118,5 +115,18 @@ public enum MigrationFiles {
 
             """.write(to: down, atomically: true, encoding: .utf8)
         return [up, down]
+    }
+}
+
+/// `innkeep worker`'s only HTTP answer, on `WORKER_METRICS_PORT`: `GET /metrics` with its own counters
+/// (webhook attempts by outcome, their latency). Not part of the API (no router, no endpoint table):
+/// it takes no token, so keep `HOST` private (the default is 127.0.0.1) or leave the port unset.
+struct WorkerMetricsResponder: HTTPResponder {
+    let metrics: AppMetrics
+
+    func respond(to request: Request, context: BasicRequestContext) async throws -> Response {
+        guard request.method == .get, request.uri.path == "/metrics" else { return Response(status: .notFound) }
+        return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                        body: .init(byteBuffer: ByteBuffer(string: metrics.render())))
     }
 }

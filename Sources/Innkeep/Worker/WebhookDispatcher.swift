@@ -33,6 +33,9 @@ public struct WebhookDispatcher: Service {
         public var leaseSeconds = 60
         public var timeout: TimeAmount = .seconds(10)
         public var responseBodyLimit = 4096
+        /// On graceful shutdown, how long in-flight requests may finish before they are abandoned (released
+        /// for another worker, the attempt not counted).
+        public var shutdownGrace: Duration = .seconds(3)
         /// Serve one agency only (tests and benchmarks that share a database with others); nil in production.
         public var onlyAgency: UUID?
         public init() {}
@@ -90,6 +93,12 @@ public struct WebhookDispatcher: Service {
                     await inFlight.wait(upTo: options.pollInterval)
                 }
             }
+            // Stopping: let in-flight requests finish for a moment, then abandon the rest (each is released).
+            let deadline = ContinuousClock.now + options.shutdownGrace
+            while inFlight.total > 0, ContinuousClock.now < deadline, !Task.isCancelled {
+                await inFlight.wait(upTo: .milliseconds(100))
+            }
+            group.cancelAll()
         }
         await clients.shutdown()
         logger.info("webhook dispatcher stopped", metadata: ["worker_id": "\(id)"])
@@ -142,7 +151,8 @@ public struct WebhookDispatcher: Service {
 
     /// What one attempt came to.
     struct Attempt: Sendable {
-        enum Result: Sendable { case delivered, gone, failed }
+        /// `abandoned`: the worker is stopping; not an attempt.
+        enum Result: Sendable { case delivered, gone, failed, abandoned }
         var result: Result
         var responseStatus: Int?
         var error: String?
@@ -184,7 +194,8 @@ public struct WebhookDispatcher: Service {
         request.headers.add(name: "user-agent", value: "Innkeep-Webhooks/1")
         request.headers.add(name: "webhook-id", value: messageId)
         request.headers.add(name: "webhook-timestamp", value: String(timestamp))
-        request.headers.add(name: "webhook-signature", value: WebhookSignature.header(id: messageId, timestamp: timestamp, body: body, secrets: d.secrets))
+        request.headers.add(name: "webhook-signature", value: WebhookSignature.header(id: messageId, timestamp: timestamp, body: body,
+            secrets: d.secrets))
         request.body = .bytes(ByteBuffer(string: body))
         do {
             let client = await clients.client(for: destination)
@@ -203,6 +214,7 @@ public struct WebhookDispatcher: Service {
             default: return Attempt(result: .failed, responseStatus: status, error: "the receiver answered \(status)", durationMs: elapsed())
             }
         } catch {
+            if Task.isCancelled { return Attempt(result: .abandoned, durationMs: elapsed()) }
             return Attempt(result: .failed, error: Self.describe(error), durationMs: elapsed())
         }
     }
@@ -216,7 +228,6 @@ public struct WebhookDispatcher: Service {
             default: return String("\(e)".prefix(200))
             }
         }
-        if error is CancellationError { return "cancelled (worker stopping)" }
         return String("\(type(of: error)): \(error)".prefix(200))
     }
 
@@ -228,12 +239,26 @@ public struct WebhookDispatcher: Service {
 
     func record(_ d: Claimed, _ a: Attempt) async throws {
         let me = id
+        if a.result == .abandoned {
+            // Released at once (in a task of its own: this one is cancelled), so another worker sends it now
+            // rather than after the lease; the attempt is not counted.
+            try await Task {
+                try await db.transaction(.tenant(d.agencyId, user: nil)) { conn in
+                    try await conn.run("""
+                        UPDATE webhook_deliveries SET locked_by = NULL, locked_until = NULL, attempt = greatest(attempt - 1, 0),
+                               next_attempt_at = now(), updated_at = now()
+                        WHERE agency_id = \(d.agencyId) AND id = \(d.id) AND locked_by = \(me)
+                        """)
+                }
+            }.value
+            return
+        }
         let status: WebhookDelivery.Status
         var delay: Double?
         switch a.result {
         case .delivered: status = .succeeded
         case .gone: status = .failed
-        case .failed:
+        case .failed, .abandoned:
             delay = retryDelay(afterAttempt: d.attempt)
             status = delay == nil ? .failed : .retrying
         }

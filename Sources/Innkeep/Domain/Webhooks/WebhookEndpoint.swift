@@ -72,7 +72,8 @@ public enum WebhookEndpointRepository {
         try await conn.run("""
             SELECT \(unescaped: WebhookEndpoint.columns) FROM webhook_endpoints
             WHERE agency_id = \(agency)
-              AND (\(cursor?.micros)::int8 IS NULL OR (created_at, id) < (timestamptz 'epoch' + \(cursor?.micros)::int8 * interval '1 microsecond', \(cursor?.id)))
+              AND (\(cursor?.micros)::int8 IS NULL OR (created_at,
+                  id) < (timestamptz 'epoch' + \(cursor?.micros)::int8 * interval '1 microsecond', \(cursor?.id)))
             ORDER BY created_at DESC, id DESC LIMIT \(limit)
             """).collect().map(WebhookEndpoint.init(row:))
     }
