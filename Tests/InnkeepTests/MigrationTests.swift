@@ -426,6 +426,7 @@ actor MigrationSetupQueue {
         ("channel_connections", "agency_id"), ("audit_log", "agency_id"), ("idempotency_keys", "agency_id"),
         ("agency_features", "agency_id"), ("jobs", "agency_id"),
         ("webhook_endpoints", "agency_id"), ("webhook_events", "agency_id"), ("webhook_deliveries", "agency_id"),
+        ("blocks", "agency_id"), ("occupancy", "agency_id"), ("channel_conflicts", "agency_id"),
     ]
 
     struct Seeded: Sendable {
@@ -463,6 +464,19 @@ actor MigrationSetupQueue {
                            VALUES (\(agency), 'https://hooks.test/x', '{booking.created}', 'whsec_dGVzdA==') RETURNING id),
                      e AS (INSERT INTO webhook_events (agency_id, type, payload) VALUES (\(agency), 'booking.created', '{}') RETURNING id)
                 INSERT INTO webhook_deliveries (agency_id, endpoint_id, event_id) SELECT \(agency), w.id, e.id FROM w, e
+                """)
+            // A manual block (its trigger adds the occupancy row) and a channel block in conflict with the booking.
+            try await conn.run("""
+                INSERT INTO blocks (agency_id, property_id, start_date, end_date, kind) VALUES (\(agency), \(property), '2030-02-01', '2030-02-03', 'hold')
+                """)
+            let connection = try await conn.run("SELECT id FROM channel_connections WHERE agency_id = \(agency)").collect().first!.decode(UUID.self)
+            let channelBlock = try await conn.run("""
+                INSERT INTO blocks (agency_id, property_id, start_date, end_date, kind, channel_connection_id, external_uid)
+                VALUES (\(agency), \(property), '2030-01-02', '2030-01-04', 'channel', \(connection), 'uid-1') RETURNING id
+                """).collect().first!.decode(UUID.self)
+            try await conn.run("""
+                INSERT INTO channel_conflicts (agency_id, property_id, channel_connection_id, block_id, start_date, end_date, conflicting_booking_id)
+                SELECT \(agency), \(property), \(connection), \(channelBlock), '2030-01-02', '2030-01-04', id FROM bookings WHERE agency_id = \(agency)
                 """)
             return Seeded(agency: agency, user: user, property: property)
         }
@@ -574,6 +588,8 @@ actor MigrationSetupQueue {
                      "INSERT INTO webhook_endpoints (agency_id, url, events, secret) VALUES (\(B), 'https://h.test', '{booking.created}', 's')"),
                     ("webhook_events", "INSERT INTO webhook_events (agency_id, type, payload) VALUES (\(B), 'booking.created', '{}')"),
                     ("webhook_deliveries", "INSERT INTO webhook_deliveries (agency_id, endpoint_id, event_id) VALUES (\(B), \(UUID()), \(UUID()))"),
+                    ("blocks", "INSERT INTO blocks (agency_id, property_id, start_date, end_date, kind) VALUES (\(B), \(b.property), '2031-05-01', '2031-05-02', 'hold')"),
+                    ("occupancy", "INSERT INTO occupancy (agency_id, property_id, nights, block_id) VALUES (\(B), \(b.property), '[2031-06-01,2031-06-02)', \(UUID()))"),
                     ("properties (move to B)", "UPDATE properties SET agency_id = \(B) WHERE agency_id = \(A)"),
                 ]
                 for (table, query) in crossInserts {
