@@ -152,12 +152,12 @@ extension AuditIdempotencyFeature {
                 let adminMember = try #require(members.data.first?["id"]?.uuid)
                 #expect(try await api.send(.patch, "/api/v1/team-members/\(adminMember)", token: agency.admin.token, json: ["role": "staff"]).errorCode == "LAST_ADMIN")
                 #expect(try await api.send(.delete, "/api/v1/team-members/\(adminMember)", token: agency.admin.token).errorCode == "LAST_ADMIN")
-                // Adding an existing member again → 409 ALREADY_MEMBER; an unknown user → 404; no entry.
+                // Inviting an existing member again → 409 ALREADY_MEMBER; a malformed invitation → 422; no entry.
                 let staff = agency.members[.staff]!
                 #expect(try await api.send(.post, "/api/v1/team-members", token: agency.admin.token,
                                            json: ["email": .string(staff.email), "role": "manager"]).errorCode == "ALREADY_MEMBER")
                 #expect(try await api.send(.post, "/api/v1/team-members", token: agency.admin.token,
-                                           json: ["email": .string(uniqueEmail()), "role": "manager"]).errorCode == "USER_NOT_FOUND")
+                                           json: ["email": .string(uniqueEmail()), "role": "king"]).errorCode == "VALIDATION_ERROR")
                 // A role that may not act → 403, no entry.
                 #expect(try await api.send(.post, "/api/v1/properties", token: agency.token(.staff), json: ["name": "X", "max_guests": 1]).status == .forbidden)
 
@@ -188,18 +188,27 @@ extension AuditIdempotencyFeature {
         @Test func memberAddRoleChangeAndRemove() async throws {
             try await withApp { api in
                 let agency = try await api.makeAgency()
-                // The founding admin and the four members makeAgency added: five member.add entries, all by the admin.
+                // The founding admin and the four members makeAgency invited: five member.add entries, each by the
+                // member who joined (the founder, then each invitee accepting), and four member.invite by the admin.
                 let adds = try await api.auditEntries(agency, "action=member.add")
                 #expect(adds.count == 5)
                 #expect(adds.compactMap { $0["details"]?["role"]?.stringValue }.sorted() == ["accountant", "admin", "manager", "owner", "staff"])
-                #expect(adds.allSatisfy { $0["user_id"]?.uuid == agency.admin.id && $0["resource_type"] == "team_member" })
+                #expect(adds.allSatisfy { $0["user_id"]?.uuid == $0["details"]?["user_id"]?.uuid && $0["resource_type"] == "team_member" })
                 #expect(adds.last?["details"]?["user_id"]?.uuid == agency.admin.id)  // the oldest: the founder
+                let invites = try await api.auditEntries(agency, "action=member.invite")
+                #expect(invites.count == 4)
+                #expect(invites.allSatisfy { $0["user_id"]?.uuid == agency.admin.id && $0["resource_type"] == "invitation" })
 
                 let user = try await api.signup()
-                let added = try await api.send(.post, "/api/v1/team-members", token: agency.admin.token, json: ["email": .string(user.email), "role": "staff"])
-                #expect(added.status == .created)
+                let invited = try await api.send(.post, "/api/v1/team-members", token: agency.admin.token, json: ["email": .string(user.email), "role": "staff"])
+                #expect(invited.status == .created)
+                let invitation = try #require(invited["id"]?.uuid)
+                let i = try await Self.single(api, agency, action: "member.invite", type: "invitation", id: invitation, user: agency.admin.id)
+                #expect(i["details"]?["role"] == "staff")
+                let added = try await api.send(.post, "/api/v1/invitations/\(invitation)/accept", token: user.token)
+                #expect(added.status == .ok)
                 let member = try #require(added["id"]?.uuid)
-                let a = try await Self.single(api, agency, action: "member.add", type: "team_member", id: member, user: agency.admin.id)
+                let a = try await Self.single(api, agency, action: "member.add", type: "team_member", id: member, user: user.id)
                 #expect(a["details"]?["user_id"]?.uuid == user.id)
                 #expect(a["details"]?["role"] == "staff")
 
@@ -649,9 +658,9 @@ extension AuditIdempotencyFeature {
                 let m1 = try await api.send(.post, "/api/v1/team-members", token: agency.admin.token, json: mBody, headers: AuditIdempotencyFeature.key(mKey))
                 let m2 = try await api.send(.post, "/api/v1/team-members", token: agency.admin.token, json: mBody, headers: AuditIdempotencyFeature.key(mKey))
                 #expect(m1.status == .created)
-                #expect(m2.status == .created, "a retry must not become 409 ALREADY_MEMBER: \(m2.raw)")
+                #expect(m2.status == .created, "a retry must replay, not invite again: \(m2.raw)")
                 #expect(m2.raw == m1.raw && m2.headers[.idempotentReplayed] == "true")
-                #expect(try await api.auditEntries(agency, "action=member.add").count == 6)
+                #expect(try await api.auditEntries(agency, "action=member.invite").count == 5)
 
                 // Channel connections.
                 let property = try #require(p1["id"]?.uuid)

@@ -15,7 +15,7 @@ public enum ErrorCode: String, CaseIterable, Sendable, Codable {
     case bookingNotFound = "BOOKING_NOT_FOUND"
     case channelConnectionNotFound = "CHANNEL_CONNECTION_NOT_FOUND"
     case teamMemberNotFound = "TEAM_MEMBER_NOT_FOUND"
-    case userNotFound = "USER_NOT_FOUND"
+    case invitationNotFound = "INVITATION_NOT_FOUND"
     case agencyNotFound = "AGENCY_NOT_FOUND"
     case featureNotFound = "FEATURE_NOT_FOUND"
     case methodNotAllowed = "METHOD_NOT_ALLOWED"
@@ -24,6 +24,7 @@ public enum ErrorCode: String, CaseIterable, Sendable, Codable {
     case propertyHasBookings = "PROPERTY_HAS_BOOKINGS"
     case emailTaken = "EMAIL_TAKEN"
     case alreadyMember = "ALREADY_MEMBER"
+    case invitationNotPending = "INVITATION_NOT_PENDING"
     case lastAdmin = "LAST_ADMIN"
     case channelConnectionExists = "CHANNEL_CONNECTION_EXISTS"
     case idempotencyRequestInProgress = "IDEMPOTENCY_REQUEST_IN_PROGRESS"
@@ -43,10 +44,10 @@ public enum ErrorCode: String, CaseIterable, Sendable, Codable {
         case .authRequired, .invalidToken, .invalidCredentials: .unauthorized
         case .insufficientRole, .agencyAccessDenied, .featureDisabled: .forbidden
         case .routeNotFound, .propertyNotFound, .bookingNotFound, .channelConnectionNotFound,
-             .teamMemberNotFound, .userNotFound, .agencyNotFound, .featureNotFound: .notFound
+             .teamMemberNotFound, .invitationNotFound, .agencyNotFound, .featureNotFound: .notFound
         case .methodNotAllowed: .methodNotAllowed
         case .bookingConflict, .bookingAlreadyCancelled, .propertyHasBookings, .emailTaken, .alreadyMember,
-             .lastAdmin, .channelConnectionExists, .idempotencyRequestInProgress: .conflict
+             .invitationNotPending, .lastAdmin, .channelConnectionExists, .idempotencyRequestInProgress: .conflict
         case .payloadTooLarge: .contentTooLarge
         case .unsupportedMediaType: .unsupportedMediaType
         case .validationError, .idempotencyKeyMismatch: .unprocessableContent
@@ -72,7 +73,7 @@ public enum ErrorCode: String, CaseIterable, Sendable, Codable {
         case .bookingNotFound: "No such booking in this agency."
         case .channelConnectionNotFound: "No such channel connection in this agency."
         case .teamMemberNotFound: "No such team member in this agency."
-        case .userNotFound: "No user has that email."
+        case .invitationNotFound: "No such invitation for you (or, for an admin, in this agency)."
         case .agencyNotFound: "No such agency."
         case .featureNotFound: "No feature of that name exists."
         case .methodNotAllowed: "The route exists but not with this method; see the Allow header."
@@ -81,6 +82,7 @@ public enum ErrorCode: String, CaseIterable, Sendable, Codable {
         case .propertyHasBookings: "The property has confirmed future bookings; cancel them first."
         case .emailTaken: "A user with that email already exists."
         case .alreadyMember: "That user is already a member of this agency."
+        case .invitationNotPending: "The invitation was already accepted or declined, was revoked, or has expired."
         case .lastAdmin: "The agency's last admin cannot be demoted or removed."
         case .channelConnectionExists: "That channel listing is already connected in this agency."
         case .idempotencyRequestInProgress: "A request with this Idempotency-Key is still running; retry later."

@@ -93,11 +93,21 @@ extension APIClient {
         var members: [Role: TestUser] = [.admin: admin]
         for role in Role.allCases where role != .admin {
             let user = try await signup()
-            let r = try await send(.post, "/api/v1/team-members", token: admin.token, json: ["email": .string(user.email), "role": .string(role.rawValue)])
-            guard r.status == .created else { throw TestFailure("add member failed: \(r.raw)") }
+            try await addMember(user, role: role, agency: agencyId, adminToken: admin.token)
             members[role] = user
         }
         return TestAgency(id: agencyId, members: members)
+    }
+
+    /// Invites `user` and has them accept (SPEC §14): the membership, as `POST …/accept` answered it.
+    @discardableResult
+    func addMember(_ user: TestUser, role: Role, agency: UUID, adminToken: String) async throws -> APIResponse {
+        let invite = try await send(.post, "/api/v1/team-members", token: adminToken, agency: agency,
+                                    json: ["email": .string(user.email), "role": .string(role.rawValue)])
+        guard invite.status == .created, let id = invite["id"]?.uuid else { throw TestFailure("invite failed: \(invite.raw)") }
+        let accepted = try await send(.post, "/api/v1/invitations/\(id)/accept", token: user.token)
+        guard accepted.status == .ok else { throw TestFailure("accept failed: \(accepted.raw)") }
+        return accepted
     }
 
     func createProperty(_ agency: TestAgency, name: String = "Villa", maxGuests: Int = 4, owner: UUID? = nil) async throws -> UUID {
