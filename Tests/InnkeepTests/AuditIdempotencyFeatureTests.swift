@@ -292,9 +292,10 @@ extension AuditIdempotencyFeature {
                 let b = try await api.createBooking(agency, property: p2, checkIn: AuditIdempotencyFeature.day(50), checkOut: AuditIdempotencyFeature.day(52))
                 let booking = try #require(b["id"]?.uuid)
 
-                // 5 member.add (founder + 4) + 2 property.create + 1 property.update + 1 booking.create.
+                // 5 member.add (founder + 4 who accepted) + 4 member.invite + 2 property.create + 1 property.update
+                // + 1 booking.create.
                 let all = try await api.auditEntries(agency)
-                #expect(all.count == 9)
+                #expect(all.count == 13)
                 #expect(all.first?["action"] == "booking.create")  // newest first
 
                 var walked: [JSONValue] = []
@@ -308,9 +309,9 @@ extension AuditIdempotencyFeature {
                     cursor = r["next_cursor"]?.stringValue
                     pages += 1
                 } while cursor != nil && pages < 20
-                #expect(pages == 5)
+                #expect(pages == 7)
                 #expect(walked == all)
-                #expect(Set(walked.compactMap { $0["id"]?.uuid }).count == 9)
+                #expect(Set(walked.compactMap { $0["id"]?.uuid }).count == 13)
 
                 #expect(try await api.auditEntries(agency, "action=member.add").count == 5)
                 #expect(try await api.auditEntries(agency, "action=property.create").count == 2)
@@ -334,7 +335,7 @@ extension AuditIdempotencyFeature {
                 let agency = try await api.makeAgency()
                 let accountant = try await api.send(.get, "/api/v1/audit-log", token: agency.token(.accountant))
                 #expect(accountant.status == .ok)
-                #expect(accountant.data.count == 5)
+                #expect(accountant.data.count == 9)  // makeAgency's 5 member.add and 4 member.invite
                 for role in [Role.manager, .staff, .owner] {
                     let r = try await api.send(.get, "/api/v1/audit-log", token: agency.token(role))
                     #expect(r.status == .forbidden, "\(role)")
@@ -371,9 +372,11 @@ extension AuditIdempotencyFeature {
                 #expect(second.raw == first.raw)
                 #expect(second.headers[.idempotentReplayed] == "true")
                 #expect(second.headers[.contentType] == first.headers[.contentType])
-                // Another member of the agency retrying the same request gets the same replay.
+                // Keys are per agency and user (SPEC §7): another member's identical key is another key, so the same
+                // request from them runs (and meets the first booking: 409), never replaying someone else's answer.
                 let third = try await api.send(.post, "/api/v1/bookings", token: agency.token(.manager), json: body, headers: AuditIdempotencyFeature.key(key))
-                #expect(third.status == .created && third.raw == first.raw)
+                #expect(third.errorCode == "BOOKING_CONFLICT", "\(third.raw)")
+                #expect(third.headers[.idempotentReplayed] == nil)
                 #expect(try await api.bookings(agency, property: property).count == 1)
                 #expect(try await api.auditEntries(agency, "action=booking.create").count == 1)
                 #expect(try await api.idempotencyRow(agency.id, key)?.status == 201)

@@ -107,10 +107,15 @@ import Glibc
             try await server.json("POST", "/api/v1/auth/login", body: ["email": .string(email), "password": "wrong password!!"], timeout: 60).status
         }
         let counts = Dictionary(grouping: statuses, by: { $0 }).mapValues(\.count)
-        #expect((counts[401] ?? 0) <= 10, "\(counts)")
-        #expect((counts[429] ?? 0) >= 185, "\(counts)")
+        // Redis fails open by design (SPEC §1): a check that timed out (a debug build with every other suite on
+        // two cores can be that slow) lets its request through, and is counted. Nothing else may slip past.
+        let metrics = try await server.json("GET", "/metrics", token: TestEnv.opsToken)
+        let failOpen = metrics.body.split(separator: "\n").first { $0.hasPrefix(#"redis_fail_open_total{use="rate_limit"}"#) }
+            .flatMap { $0.split(separator: " ").last }.flatMap { Double($0) }.map { Int($0) } ?? 0
+        #expect((counts[401] ?? 0) <= 10 + failOpen, "\(counts), \(failOpen) checks failed open")
+        if failOpen == 0 { #expect((counts[429] ?? 0) >= 185, "\(counts)") }
         #expect(Set(counts.keys).isSubset(of: [401, 429, 503]), "\(counts)")
-        print("PasswordHashingTests: 200 concurrent wrong passwords → \(counts)")
+        print("PasswordHashingTests: 200 concurrent wrong passwords → \(counts), \(failOpen) limit checks failed open")
     }
 
     /// Unknown emails are verified against a decoy hash: as slow as a wrong password for a real account.
@@ -645,21 +650,23 @@ import Glibc
             }
             #expect(left == 0)
 
-            // The counter: a recurring job that failed before and now succeeds starts again from zero.
-            try await worker.heartbeat()
+            // The counter: a recurring job that failed before and now succeeds starts again from zero. A job of
+            // this test's own (the shared purge job belongs to other tests), the most overdue, so it is claimed first.
+            let name = "test-reset-\(UUID())"
             try await db.transaction(.worker) { conn in
                 try await conn.run("""
-                    UPDATE jobs SET attempts = 3, last_error = 'earlier failure', run_at = now() - interval '1 second', locked_by = NULL, locked_at = NULL
-                    WHERE unique_name = 'purge_idempotency_keys'
+                    INSERT INTO jobs (kind, unique_name, attempts, last_error, run_at)
+                    VALUES ('noop', \(name), 3, 'earlier failure', now() - interval '1 day')
                     """)
             }
-            while try await worker.runNextJob() {}
+            #expect(try await worker.runNextJob())
             let (attempts, error) = try await db.transaction(.worker) { conn in
-                try await conn.run("SELECT attempts, last_error FROM jobs WHERE unique_name = 'purge_idempotency_keys'").collect()[0]
+                try await conn.run("SELECT attempts, last_error FROM jobs WHERE unique_name = \(name)").collect()[0]
                     .decode((Int32, String?).self)
             }
             #expect(attempts == 0)
             #expect(error == nil)
+            try await db.transaction(.worker) { conn in try await conn.run("DELETE FROM jobs WHERE unique_name = \(name)") }
         }
     }
 }

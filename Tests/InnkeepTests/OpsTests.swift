@@ -67,7 +67,8 @@ import Testing
             #expect(r["migrations"] == ["applied": .int(Int64(migrations)), "pending": 0], sourceLocation: sourceLocation)
             let vars = r["env_vars"]?.arrayValue ?? []
             #expect(vars.count == AppConfig.variables.count, sourceLocation: sourceLocation)
-            let set: Set<String> = ["DATABASE_URL", "MIGRATION_DATABASE_URL", "REDIS_URL", "JWT_SECRET", "OPS_TOKEN", "COMMIT_SHA"]
+            let set: Set<String> = ["DATABASE_URL", "MIGRATION_DATABASE_URL", "REDIS_URL", "JWT_SECRET", "OPS_TOKEN", "COMMIT_SHA",
+                                    "AUTH_RATE_LIMIT_PER_MINUTE"]
             for (v, expected) in zip(vars, AppConfig.variables) {
                 guard case .object(let entry) = v else { Issue.record("env var entry \(v)", sourceLocation: sourceLocation); continue }
                 #expect(Set(entry.keys) == ["name", "required", "set"], sourceLocation: sourceLocation)

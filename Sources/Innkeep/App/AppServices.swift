@@ -25,9 +25,11 @@ public struct AppServices: Sendable {
     /// - Parameters:
     ///   - databaseDeadline: how long a request may wait for the database before 503 (SPEC §6 wants < 2 s);
     ///     tests that do not measure degraded mode lengthen it, since dozens of them share two cores.
+    ///   - redisTimeout: how long a request's rate-limit call may wait for Redis (SPEC §14: ~50 ms); the same reason.
     public init(config: AppConfig, logger: Logger, migrations: [Migration], passwords: PasswordHasher = PasswordHasher(),
                 openAPIDocument: String? = OpenAPIDocument.loadDefault(),
-                databasePoolSize: Int = 16, databaseDeadline: Duration = .milliseconds(1500)) throws {
+                databasePoolSize: Int = 16, databaseDeadline: Duration = .milliseconds(1500),
+                redisTimeout: Duration = .milliseconds(50)) throws {
         self.migrations = migrations
         self.openAPIDocument = openAPIDocument
         self.config = config
@@ -48,15 +50,17 @@ public struct AppServices: Sendable {
         }
         // Every tenant request pays the per-user limit: a hung Redis may cost it at most this much before the
         // circuit opens (SPEC §14: ~50 ms).
-        redis = RedisGuard(client: try redisClient(timeout: .milliseconds(50)), logger: logger, metrics: metrics)
+        redis = RedisGuard(client: try redisClient(timeout: redisTimeout), logger: logger, metrics: metrics)
         rateLimiter = RateLimiter(redis: redis)
         // The anonymous auth endpoints' limits are what stops password guessing, and each of those requests
-        // costs a bcrypt (hundreds of ms) anyway: their own connection and circuit, with a timeout that a
-        // flood of logins loading the event loops does not trip (which would switch the limits off).
+        // costs a bcrypt (hundreds of ms) anyway: their own connection, a longer timeout that a flood of logins
+        // loading the event loops does not trip, and no circuit (one slow answer must not switch the limits off
+        // for everyone for two seconds).
         // An outage is reported once, by the main guard (SPEC §1); this one only counts its fail-opens.
         var quiet = logger
         quiet.logLevel = max(logger.logLevel, .error)
-        authRateLimiter = RateLimiter(redis: RedisGuard(client: try redisClient(timeout: .milliseconds(250)), logger: quiet, metrics: metrics))
+        authRateLimiter = RateLimiter(redis: RedisGuard(
+            client: try redisClient(timeout: max(redisTimeout, .milliseconds(250))), logger: quiet, metrics: metrics, openFor: nil))
         jwt = JWTSigner(secret: config.jwtSecret)
         build = BuildInfo(config: config)
         self.passwords = passwords

@@ -14,8 +14,8 @@ public final class RedisGuard: Sendable {
     let client: RedisClient?
     let logger: Logger
     let metrics: AppMetrics?
-    /// How long the circuit stays open after a failure.
-    let openFor: Duration
+    /// How long the circuit stays open after a failure (nil: no circuit, every call tries Redis).
+    let openFor: Duration?
     private struct Circuit {
         var down = false
         var openUntil: ContinuousClock.Instant?
@@ -23,7 +23,7 @@ public final class RedisGuard: Sendable {
     }
     private let circuit = Mutex(Circuit())
 
-    public init(client: RedisClient?, logger: Logger, metrics: AppMetrics? = nil, openFor: Duration = .seconds(2)) {
+    public init(client: RedisClient?, logger: Logger, metrics: AppMetrics? = nil, openFor: Duration? = .seconds(2)) {
         self.client = client
         self.logger = logger
         self.metrics = metrics
@@ -40,7 +40,7 @@ public final class RedisGuard: Sendable {
         guard let client else { return nil }
         let now = ContinuousClock.now
         let admission = circuit.withLock { c -> Admission in
-            guard let until = c.openUntil, !bypassingCircuit else { return .call }
+            guard let until = c.openUntil, !bypassingCircuit, openFor != nil else { return .call }
             if now < until || c.probing { return .skip }
             c.probing = true
             return .probe
@@ -63,7 +63,7 @@ public final class RedisGuard: Sendable {
             let firstFailure = circuit.withLock { c in
                 defer {
                     c.down = true
-                    c.openUntil = ContinuousClock.now + openFor
+                    c.openUntil = openFor.map { ContinuousClock.now + $0 }
                     if admission == .probe { c.probing = false }
                 }
                 return !c.down

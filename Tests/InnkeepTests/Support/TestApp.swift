@@ -40,19 +40,22 @@ struct APIClient: Sendable {
 func withApp<T: Sendable>(
     database: String = SharedDatabase.name, port: Int = TestEnv.pgPort, redisPort: Int? = TestEnv.redisPort,
     env overrides: [String: String?] = [:], logger: Logger = TestEnv.logger,
-    databaseDeadline: Duration = TestEnv.functionalDeadline, _ body: @Sendable (APIClient) async throws -> T
+    databaseDeadline: Duration = TestEnv.functionalDeadline, redisTimeout: Duration = .seconds(1),
+    _ body: @Sendable (APIClient) async throws -> T
 ) async throws -> T {
     if database == SharedDatabase.name, port == TestEnv.pgPort { try await SharedDatabase.shared.prepare() }
     let config = try AppConfig(environment: TestEnv.environment(database: database, port: port, redisPort: redisPort, overrides))
     let services = try AppServices(config: config, logger: logger, migrations: try Migration.load(from: TestEnv.migrationsDir),
-                                   passwords: TestPasswords.hasher, databasePoolSize: 8, databaseDeadline: databaseDeadline)
+                                   passwords: TestPasswords.hasher, databasePoolSize: 8, databaseDeadline: databaseDeadline,
+                                   redisTimeout: redisTimeout)
     let app = buildApplication(services)
     return try await app.test(.router) { client in try await body(APIClient(client: client, services: services)) }
 }
 
 enum TestPasswords {
-    /// Cheap bcrypt for tests that sign up many users; the algorithm and checks are the same.
-    static let hasher = PasswordHasher(cost: 4)
+    /// Cheap bcrypt for tests that sign up many users; the algorithm and checks are the same. Dozens of
+    /// suites share it at once, so its queue is unbounded here (PasswordHashingTests test the real bound).
+    static let hasher = PasswordHasher(cost: 4, queueLimit: 1_000_000)
 }
 
 func uniqueEmail(_ prefix: String = "user") -> String { "\(prefix)-\(UUID().uuidString.prefix(12).lowercased())@test.innkeep" }
