@@ -58,7 +58,9 @@ struct ChannelConnectionController {
         if let url = icalURL, !(url.hasPrefix("https://") || url.hasPrefix("http://")) || URL(string: url)?.host == nil {
             body.fail("ical_url", "must be an http(s) URL")
         }
-        if channel == .ical, icalURL == nil, !body.has("ical_url") || body.isNull("ical_url") { body.fail("ical_url", "is required for the ical channel") }
+        if channel == .ical, icalURL == nil, !body.has("ical_url") || body.isNull("ical_url") {
+            body.fail("ical_url", "is required for the ical channel")
+        }
         try body.finish()
         let caller = call.caller
         do {

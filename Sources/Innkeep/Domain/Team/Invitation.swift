@@ -88,7 +88,8 @@ struct InvitationController {
             let rows = try await conn.run("""
                 SELECT \(unescaped: Invitation.columns) FROM invitations i
                 WHERE i.agency_id = \(agency) AND i.status = 'pending' AND i.expires_at > now()
-                  AND (\(cursor?.micros)::int8 IS NULL OR (i.created_at, i.id) < (timestamptz 'epoch' + \(cursor?.micros)::int8 * interval '1 microsecond', \(cursor?.id)))
+                  AND (\(cursor?.micros)::int8 IS NULL
+                       OR (i.created_at, i.id) < (timestamptz 'epoch' + \(cursor?.micros)::int8 * interval '1 microsecond', \(cursor?.id)))
                 ORDER BY i.created_at DESC, i.id DESC LIMIT \(page.limit + 1)
                 """).collect().map(Invitation.init(row:))
             return page.reply(rows.map { ($0.createdAt, $0.id, $0.json) })
