@@ -55,10 +55,13 @@ public enum Runner {
     public static func worker(config: AppConfig, logger: Logger) async throws {
         let db = Database(url: config.databaseURL, logger: logger, maximumConnections: 4, deadline: .seconds(10))
         let worker = Worker(db: db, logger: logger)
-        let group = ServiceGroup(configuration: .init(
+        var configuration = ServiceGroupConfiguration(
             services: [.init(service: db), .init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup)],
-            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        // A job in flight gets the same bounded grace as a request: a stuck job cannot hold the shutdown.
+        configuration.maximumGracefulShutdownDuration = HTTPLimits.gracefulShutdown
+        configuration.maximumCancellationDuration = HTTPLimits.cancellation
+        try await ServiceGroup(configuration: configuration).run()
     }
 }
 
