@@ -49,9 +49,13 @@ extension APIClient {
     }
 
     /// The agency's idempotency_keys row for `key`, read as the runtime role inside the agency.
-    func idempotencyRow(_ agency: UUID, _ key: String) async throws -> (status: Int?, expired: Bool)? {
+    /// The key's row; keys are per user (SPEC §7), so `user` picks one when several members used the same key.
+    func idempotencyRow(_ agency: UUID, _ key: String, user: UUID? = nil) async throws -> (status: Int?, expired: Bool)? {
         try await services.db.transaction(.tenant(agency, user: nil)) { conn in
-            try await conn.run("SELECT response_status, expires_at < now() FROM idempotency_keys WHERE agency_id = \(agency) AND key = \(key)")
+            try await conn.run("""
+                SELECT response_status, expires_at < now() FROM idempotency_keys
+                WHERE agency_id = \(agency) AND key = \(key) AND (\(user)::uuid IS NULL OR user_id = \(user))
+                """)
                 .collect().first.map { row in
                     let (status, expired) = try row.decode((Int?, Bool).self)
                     return (status, expired)
@@ -379,7 +383,8 @@ extension AuditIdempotencyFeature {
                 #expect(third.headers[.idempotentReplayed] == nil)
                 #expect(try await api.bookings(agency, property: property).count == 1)
                 #expect(try await api.auditEntries(agency, "action=booking.create").count == 1)
-                #expect(try await api.idempotencyRow(agency.id, key)?.status == 201)
+                #expect(try await api.idempotencyRow(agency.id, key, user: agency.admin.id)?.status == 201)
+                #expect(try await api.idempotencyRow(agency.id, key, user: agency.members[.manager]!.id)?.status == 409)
             }
         }
 

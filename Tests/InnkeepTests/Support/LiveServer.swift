@@ -299,3 +299,33 @@ final class FreezableRedis: @unchecked Sendable {
         _ = waitpid(pid, &status, 0)
     }
 }
+
+/// The tests that load both cores (sign-up and login floods, JSON bombs) and those that time answers against
+/// a deadline (the Postgres outage, a frozen Redis, the idempotency faults) take turns: running together on two
+/// cores, the first would skew the second's measurements.
+actor HeavyLoad {
+    static let shared = HeavyLoad()
+    private var busy = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    private func acquire() async {
+        guard busy else { busy = true; return }
+        await withCheckedContinuation { waiters.append($0) }
+    }
+
+    private func release() {
+        if waiters.isEmpty { busy = false } else { waiters.removeFirst().resume() }
+    }
+
+    static func exclusive<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        await shared.acquire()
+        do {
+            let result = try await body()
+            await shared.release()
+            return result
+        } catch {
+            await shared.release()
+            throw error
+        }
+    }
+}
