@@ -9,7 +9,7 @@ struct InnkeepCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "innkeep",
         abstract: "Innkeep: the property-management API for vacation-rental agencies.",
-        subcommands: [Serve.self, WorkerCommand.self, Migrate.self, DB.self, Demo.self, Docs.self]
+        subcommands: [Serve.self, WorkerCommand.self, Migrate.self, DB.self, Operator.self, Demo.self, Docs.self]
     )
 
     static func main() async {
@@ -97,7 +97,10 @@ struct Migrate: AsyncParsableCommand {
     struct Down: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Revert the last N applied migrations (default 1).")
         @OptionGroup var options: Options
-        @Argument var steps: Int = 1
+        @Argument(help: "How many to revert (1 or more).") var steps: Int = 1
+        func validate() throws {
+            guard steps >= 1 else { throw ValidationError("N must be a positive number of migrations to revert (got \(steps))") }
+        }
         func run() async throws {
             try await options.run(.down(steps))
         }
@@ -148,6 +151,36 @@ struct DB: AsyncParsableCommand {
                 throw fail("db init failed: \(loggable(error))")
             }
         }
+    }
+}
+
+struct Operator: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Grant or revoke platform operator (/ops/* and /metrics with the user's own token), as MIGRATION_DATABASE_URL.",
+        subcommands: [Grant.self, Revoke.self])
+
+    static func run(grant: Bool, email: String) async throws {
+        let config = try loadConfig()
+        LoggingSetup.bootstrap(format: .text, level: .warning)
+        do {
+            print(try await OperatorCommand.run(grant: grant, email: email, config: config, logger: Logger(label: "innkeep.operator")))
+        } catch let error as MigrationError {
+            throw fail(error.description)
+        } catch {
+            throw fail("operator \(grant ? "grant" : "revoke") failed: \(loggable(error))")
+        }
+    }
+
+    struct Grant: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Make the user with this email a platform operator.")
+        @Argument var email: String
+        func run() async throws { try await Operator.run(grant: true, email: email) }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Take platform operator away from the user with this email.")
+        @Argument var email: String
+        func run() async throws { try await Operator.run(grant: false, email: email) }
     }
 }
 

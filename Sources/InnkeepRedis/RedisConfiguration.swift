@@ -38,28 +38,28 @@ extension RedisClient {
         }
 
         /// Parses `redis://[[user]:password@]host[:port][/db]`; the port defaults to 6379, the db to 0.
-        /// - Throws: `RedisError.invalidURL` saying what is wrong.
+        /// - Throws: `RedisError.invalidURL` saying what is wrong, never quoting the URL (it may carry a password).
         public init(
             url: String,
             connectTimeout: Duration = .milliseconds(500),
             commandTimeout: Duration = .milliseconds(500)
         ) throws {
             guard let components = URLComponents(string: url) else {
-                throw RedisError.invalidURL("cannot parse '\(url)'")
+                throw RedisError.invalidURL("cannot parse it")
             }
             guard components.scheme?.lowercased() == "redis" else {
-                throw RedisError.invalidURL("scheme must be redis:// in '\(url)'")
+                throw RedisError.invalidURL("scheme must be redis://")
             }
             guard let host = components.host, !host.isEmpty else {
-                throw RedisError.invalidURL("missing host in '\(url)'")
+                throw RedisError.invalidURL("missing host")
             }
             let port = components.port ?? 6379
             guard (1...65535).contains(port) else {
-                throw RedisError.invalidURL("port \(port) out of range in '\(url)'")
+                throw RedisError.invalidURL("port \(port) out of range")
             }
             let path = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
             guard let database = path.isEmpty ? 0 : Int(path), database >= 0 else {
-                throw RedisError.invalidURL("database must be a non-negative integer, got '\(path)' in '\(url)'")
+                throw RedisError.invalidURL("database must be a non-negative integer")
             }
             let username = components.user.flatMap { $0.isEmpty ? nil : $0 }
             self.init(

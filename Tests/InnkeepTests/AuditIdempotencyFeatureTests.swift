@@ -49,9 +49,13 @@ extension APIClient {
     }
 
     /// The agency's idempotency_keys row for `key`, read as the runtime role inside the agency.
-    func idempotencyRow(_ agency: UUID, _ key: String) async throws -> (status: Int?, expired: Bool)? {
+    /// The key's row; keys are per user (SPEC §7), so `user` picks one when several members used the same key.
+    func idempotencyRow(_ agency: UUID, _ key: String, user: UUID? = nil) async throws -> (status: Int?, expired: Bool)? {
         try await services.db.transaction(.tenant(agency, user: nil)) { conn in
-            try await conn.run("SELECT response_status, expires_at < now() FROM idempotency_keys WHERE agency_id = \(agency) AND key = \(key)")
+            try await conn.run("""
+                SELECT response_status, expires_at < now() FROM idempotency_keys
+                WHERE agency_id = \(agency) AND key = \(key) AND (\(user)::uuid IS NULL OR user_id = \(user))
+                """)
                 .collect().first.map { row in
                     let (status, expired) = try row.decode((Int?, Bool).self)
                     return (status, expired)
@@ -152,12 +156,12 @@ extension AuditIdempotencyFeature {
                 let adminMember = try #require(members.data.first?["id"]?.uuid)
                 #expect(try await api.send(.patch, "/api/v1/team-members/\(adminMember)", token: agency.admin.token, json: ["role": "staff"]).errorCode == "LAST_ADMIN")
                 #expect(try await api.send(.delete, "/api/v1/team-members/\(adminMember)", token: agency.admin.token).errorCode == "LAST_ADMIN")
-                // Adding an existing member again → 409 ALREADY_MEMBER; an unknown user → 404; no entry.
+                // Inviting an existing member again → 409 ALREADY_MEMBER; a malformed invitation → 422; no entry.
                 let staff = agency.members[.staff]!
                 #expect(try await api.send(.post, "/api/v1/team-members", token: agency.admin.token,
                                            json: ["email": .string(staff.email), "role": "manager"]).errorCode == "ALREADY_MEMBER")
                 #expect(try await api.send(.post, "/api/v1/team-members", token: agency.admin.token,
-                                           json: ["email": .string(uniqueEmail()), "role": "manager"]).errorCode == "USER_NOT_FOUND")
+                                           json: ["email": .string(uniqueEmail()), "role": "king"]).errorCode == "VALIDATION_ERROR")
                 // A role that may not act → 403, no entry.
                 #expect(try await api.send(.post, "/api/v1/properties", token: agency.token(.staff), json: ["name": "X", "max_guests": 1]).status == .forbidden)
 
@@ -188,18 +192,27 @@ extension AuditIdempotencyFeature {
         @Test func memberAddRoleChangeAndRemove() async throws {
             try await withApp { api in
                 let agency = try await api.makeAgency()
-                // The founding admin and the four members makeAgency added: five member.add entries, all by the admin.
+                // The founding admin and the four members makeAgency invited: five member.add entries, each by the
+                // member who joined (the founder, then each invitee accepting), and four member.invite by the admin.
                 let adds = try await api.auditEntries(agency, "action=member.add")
                 #expect(adds.count == 5)
                 #expect(adds.compactMap { $0["details"]?["role"]?.stringValue }.sorted() == ["accountant", "admin", "manager", "owner", "staff"])
-                #expect(adds.allSatisfy { $0["user_id"]?.uuid == agency.admin.id && $0["resource_type"] == "team_member" })
+                #expect(adds.allSatisfy { $0["user_id"]?.uuid == $0["details"]?["user_id"]?.uuid && $0["resource_type"] == "team_member" })
                 #expect(adds.last?["details"]?["user_id"]?.uuid == agency.admin.id)  // the oldest: the founder
+                let invites = try await api.auditEntries(agency, "action=member.invite")
+                #expect(invites.count == 4)
+                #expect(invites.allSatisfy { $0["user_id"]?.uuid == agency.admin.id && $0["resource_type"] == "invitation" })
 
                 let user = try await api.signup()
-                let added = try await api.send(.post, "/api/v1/team-members", token: agency.admin.token, json: ["email": .string(user.email), "role": "staff"])
-                #expect(added.status == .created)
+                let invited = try await api.send(.post, "/api/v1/team-members", token: agency.admin.token, json: ["email": .string(user.email), "role": "staff"])
+                #expect(invited.status == .created)
+                let invitation = try #require(invited["id"]?.uuid)
+                let i = try await Self.single(api, agency, action: "member.invite", type: "invitation", id: invitation, user: agency.admin.id)
+                #expect(i["details"]?["role"] == "staff")
+                let added = try await api.send(.post, "/api/v1/invitations/\(invitation)/accept", token: user.token)
+                #expect(added.status == .ok)
                 let member = try #require(added["id"]?.uuid)
-                let a = try await Self.single(api, agency, action: "member.add", type: "team_member", id: member, user: agency.admin.id)
+                let a = try await Self.single(api, agency, action: "member.add", type: "team_member", id: member, user: user.id)
                 #expect(a["details"]?["user_id"]?.uuid == user.id)
                 #expect(a["details"]?["role"] == "staff")
 
@@ -283,9 +296,10 @@ extension AuditIdempotencyFeature {
                 let b = try await api.createBooking(agency, property: p2, checkIn: AuditIdempotencyFeature.day(50), checkOut: AuditIdempotencyFeature.day(52))
                 let booking = try #require(b["id"]?.uuid)
 
-                // 5 member.add (founder + 4) + 2 property.create + 1 property.update + 1 booking.create.
+                // 5 member.add (founder + 4 who accepted) + 4 member.invite + 2 property.create + 1 property.update
+                // + 1 booking.create.
                 let all = try await api.auditEntries(agency)
-                #expect(all.count == 9)
+                #expect(all.count == 13)
                 #expect(all.first?["action"] == "booking.create")  // newest first
 
                 var walked: [JSONValue] = []
@@ -299,9 +313,9 @@ extension AuditIdempotencyFeature {
                     cursor = r["next_cursor"]?.stringValue
                     pages += 1
                 } while cursor != nil && pages < 20
-                #expect(pages == 5)
+                #expect(pages == 7)
                 #expect(walked == all)
-                #expect(Set(walked.compactMap { $0["id"]?.uuid }).count == 9)
+                #expect(Set(walked.compactMap { $0["id"]?.uuid }).count == 13)
 
                 #expect(try await api.auditEntries(agency, "action=member.add").count == 5)
                 #expect(try await api.auditEntries(agency, "action=property.create").count == 2)
@@ -325,7 +339,7 @@ extension AuditIdempotencyFeature {
                 let agency = try await api.makeAgency()
                 let accountant = try await api.send(.get, "/api/v1/audit-log", token: agency.token(.accountant))
                 #expect(accountant.status == .ok)
-                #expect(accountant.data.count == 5)
+                #expect(accountant.data.count == 9)  // makeAgency's 5 member.add and 4 member.invite
                 for role in [Role.manager, .staff, .owner] {
                     let r = try await api.send(.get, "/api/v1/audit-log", token: agency.token(role))
                     #expect(r.status == .forbidden, "\(role)")
@@ -362,12 +376,15 @@ extension AuditIdempotencyFeature {
                 #expect(second.raw == first.raw)
                 #expect(second.headers[.idempotentReplayed] == "true")
                 #expect(second.headers[.contentType] == first.headers[.contentType])
-                // Another member of the agency retrying the same request gets the same replay.
+                // Keys are per agency and user (SPEC §7): another member's identical key is another key, so the same
+                // request from them runs (and meets the first booking: 409), never replaying someone else's answer.
                 let third = try await api.send(.post, "/api/v1/bookings", token: agency.token(.manager), json: body, headers: AuditIdempotencyFeature.key(key))
-                #expect(third.status == .created && third.raw == first.raw)
+                #expect(third.errorCode == "BOOKING_CONFLICT", "\(third.raw)")
+                #expect(third.headers[.idempotentReplayed] == nil)
                 #expect(try await api.bookings(agency, property: property).count == 1)
                 #expect(try await api.auditEntries(agency, "action=booking.create").count == 1)
-                #expect(try await api.idempotencyRow(agency.id, key)?.status == 201)
+                #expect(try await api.idempotencyRow(agency.id, key, user: agency.admin.id)?.status == 201)
+                #expect(try await api.idempotencyRow(agency.id, key, user: agency.members[.manager]!.id)?.status == 409)
             }
         }
 
@@ -649,9 +666,9 @@ extension AuditIdempotencyFeature {
                 let m1 = try await api.send(.post, "/api/v1/team-members", token: agency.admin.token, json: mBody, headers: AuditIdempotencyFeature.key(mKey))
                 let m2 = try await api.send(.post, "/api/v1/team-members", token: agency.admin.token, json: mBody, headers: AuditIdempotencyFeature.key(mKey))
                 #expect(m1.status == .created)
-                #expect(m2.status == .created, "a retry must not become 409 ALREADY_MEMBER: \(m2.raw)")
+                #expect(m2.status == .created, "a retry must replay, not invite again: \(m2.raw)")
                 #expect(m2.raw == m1.raw && m2.headers[.idempotentReplayed] == "true")
-                #expect(try await api.auditEntries(agency, "action=member.add").count == 6)
+                #expect(try await api.auditEntries(agency, "action=member.invite").count == 5)
 
                 // Channel connections.
                 let property = try #require(p1["id"]?.uuid)

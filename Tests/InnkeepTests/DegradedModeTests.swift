@@ -20,6 +20,11 @@ import Testing
 
     @Suite(.serialized) struct Outages {
         @Test func postgresStoppedMidRunAnswers503FastAndRecoversWithoutRestart() async throws {
+            // Not while another suite floods both cores: this one times every answer against the 2 s budget.
+            try await HeavyLoad.exclusive { try await Self.postgresOutage() }
+        }
+
+        static func postgresOutage() async throws {
             let pg = DegradedModeTests.outagePgPort, redis = DegradedModeTests.outageRedisPort
             try await Stack.withOwn(pg: pg, redis: redis) {
                 let database = "innkeep_degraded"

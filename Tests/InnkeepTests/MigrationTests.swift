@@ -427,6 +427,7 @@ actor MigrationSetupQueue {
         ("agency_features", "agency_id"), ("jobs", "agency_id"),
         ("webhook_endpoints", "agency_id"), ("webhook_events", "agency_id"), ("webhook_deliveries", "agency_id"),
         ("blocks", "agency_id"), ("occupancy", "agency_id"), ("channel_conflicts", "agency_id"),
+        ("invitations", "agency_id"),
     ]
 
     struct Seeded: Sendable {
@@ -453,9 +454,9 @@ actor MigrationSetupQueue {
             try await conn.run("INSERT INTO channel_connections (agency_id, property_id, channel, external_listing_id) VALUES (\(agency), \(property), 'airbnb', 'L-1')")
             try await conn.run("INSERT INTO audit_log (agency_id, user_id, action) VALUES (\(agency), \(user), 'test.seed')")
             try await conn.run("""
-                INSERT INTO idempotency_keys (agency_id, key, request_method, request_path, request_hash, expires_at)
-                VALUES (\(agency), 'live-key', 'POST', '/api/v1/properties', 'h', now() + interval '1 day'),
-                       (\(agency), 'expired-key', 'POST', '/api/v1/properties', 'h', now() - interval '1 day')
+                INSERT INTO idempotency_keys (agency_id, user_id, key, request_method, request_path, request_hash, expires_at)
+                VALUES (\(agency), \(user), 'live-key', 'POST', '/api/v1/properties', 'h', now() + interval '1 day'),
+                       (\(agency), \(user), 'expired-key', 'POST', '/api/v1/properties', 'h', now() - interval '1 day')
                 """)
             try await conn.run("INSERT INTO agency_features (agency_id, feature_name) VALUES (\(agency), 'channel_sync')")
             try await conn.run("INSERT INTO jobs (kind, agency_id) VALUES ('test', \(agency))")
@@ -477,6 +478,9 @@ actor MigrationSetupQueue {
             try await conn.run("""
                 INSERT INTO channel_conflicts (agency_id, property_id, channel_connection_id, block_id, start_date, end_date, conflicting_booking_id)
                 SELECT \(agency), \(property), \(connection), \(channelBlock), '2030-01-02', '2030-01-04', id FROM bookings WHERE agency_id = \(agency)
+                """)
+            try await conn.run("""
+                INSERT INTO invitations (agency_id, email, role, expires_at) VALUES (\(agency), \(uniqueEmail("invitee")), 'staff', now() + interval '7 days')
                 """)
             return Seeded(agency: agency, user: user, property: property)
         }
@@ -581,7 +585,7 @@ actor MigrationSetupQueue {
                     ("team_members", "INSERT INTO team_members (agency_id, user_id, role) VALUES (\(B), \(a.user), 'staff')"),
                     ("channel_connections", "INSERT INTO channel_connections (agency_id, property_id, channel, external_listing_id) VALUES (\(B), \(b.property), 'vrbo', 'L-2')"),
                     ("audit_log", "INSERT INTO audit_log (agency_id, action) VALUES (\(B), 'forged')"),
-                    ("idempotency_keys", "INSERT INTO idempotency_keys (agency_id, key, request_method, request_path, request_hash, expires_at) VALUES (\(B), 'k', 'POST', '/x', 'h', now() + interval '1 hour')"),
+                    ("idempotency_keys", "INSERT INTO idempotency_keys (agency_id, user_id, key, request_method, request_path, request_hash, expires_at) VALUES (\(B), \(a.user), 'k', 'POST', '/x', 'h', now() + interval '1 hour')"),
                     ("agency_features", "INSERT INTO agency_features (agency_id, feature_name) VALUES (\(B), 'owner_portal')"),
                     ("jobs", "INSERT INTO jobs (kind, agency_id) VALUES ('test', \(B))"),
                     ("webhook_endpoints",
@@ -590,6 +594,7 @@ actor MigrationSetupQueue {
                     ("webhook_deliveries", "INSERT INTO webhook_deliveries (agency_id, endpoint_id, event_id) VALUES (\(B), \(UUID()), \(UUID()))"),
                     ("blocks", "INSERT INTO blocks (agency_id, property_id, start_date, end_date, kind) VALUES (\(B), \(b.property), '2031-05-01', '2031-05-02', 'hold')"),
                     ("occupancy", "INSERT INTO occupancy (agency_id, property_id, nights, block_id) VALUES (\(B), \(b.property), '[2031-06-01,2031-06-02)', \(UUID()))"),
+                    ("invitations", "INSERT INTO invitations (agency_id, email, role, expires_at) VALUES (\(B), 'x@y.z', 'staff', now() + interval '1 day')"),
                     ("properties (move to B)", "UPDATE properties SET agency_id = \(B) WHERE agency_id = \(A)"),
                 ]
                 for (table, query) in crossInserts {
@@ -915,10 +920,15 @@ actor MigrationSetupQueue {
         #expect(twoNames?.contains("two names") == true)
     }
 
-    @Test func checksumIsTheSHA256OfTheUpFile() {
+    /// SPEC §14: the checksum covers both files; the older up-only one is still recognised (and upgraded by `up`).
+    @Test func checksumCoversBothFiles() {
         let m = Migration(version: 1, name: "x", up: "abc", down: "")
-        #expect(m.checksum == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        #expect(Migration(version: 1, name: "x", up: "abc", down: "changed").checksum == m.checksum)
+        #expect(m.upOnlyChecksum == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(m.checksum.hasPrefix("v2:") && m.checksum != m.upOnlyChecksum)
+        #expect(Migration(version: 1, name: "x", up: "abc", down: "changed").checksum != m.checksum)
+        #expect(Migration(version: 1, name: "x", up: "abd", down: "").checksum != m.checksum)
+        // Moving text from one file to the other is a change too.
+        #expect(Migration(version: 1, name: "x", up: "ab", down: "c").checksum != Migration(version: 1, name: "x", up: "a", down: "bc").checksum)
     }
 
     @Test func migrateNewWritesTheNextPair() throws {

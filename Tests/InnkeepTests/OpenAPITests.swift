@@ -235,7 +235,7 @@ import Testing
 
         #expect(statuses.contains("500"), "\(endpoint): every operation can answer 500 INTERNAL_ERROR")
         #expect(headerNames.contains("X-Request-Id"), "\(endpoint): X-Request-Id is accepted everywhere")
-        #expect(headerNames.contains("Idempotency-Key") == (endpoint.idempotent && endpoint.allowedRoles.count > 0 && endpoint.access != .adminOrOpsToken),
+        #expect(headerNames.contains("Idempotency-Key") == (endpoint.idempotent && endpoint.allowedRoles.count > 0),
                 "\(endpoint): Idempotency-Key is documented exactly on the idempotent tenant POSTs")
         switch endpoint.access {
         case .anonymous:
@@ -259,16 +259,11 @@ import Testing
             #expect(codes(503) == ["DATABASE_UNAVAILABLE"])
             #expect(codes(422).contains("IDEMPOTENCY_KEY_MISMATCH") == headerNames.contains("Idempotency-Key"))
             #expect(codes(409).contains("IDEMPOTENCY_REQUEST_IN_PROGRESS") == headerNames.contains("Idempotency-Key"))
-        case .adminOrOpsToken:
+        case .platformOperator:
             #expect(security == ["bearerAuth", "opsToken"])
             #expect(codes(401) == ["AUTH_REQUIRED", "INVALID_TOKEN"])
-            #expect(codes(403) == ["INSUFFICIENT_ROLE", "AGENCY_ACCESS_DENIED"])
-            #expect(headerNames.contains("X-Agency-Id"))
-        case .opsToken:
-            #expect(security == ["opsToken"])
-            #expect(codes(401) == ["AUTH_REQUIRED", "INVALID_TOKEN"])
-            #expect(codes(403) == ["INSUFFICIENT_ROLE"], "\(endpoint): a valid user token is refused with 403")
-            #expect(!headerNames.contains("X-Agency-Id"))
+            #expect(codes(403) == ["INSUFFICIENT_ROLE"], "\(endpoint): a user who is not an operator is refused with 403")
+            #expect(!headerNames.contains("X-Agency-Id"), "\(endpoint) acts outside any agency")
         }
         let takesBody = operation["requestBody"] != nil
         #expect(takesBody == (codes(415) == ["UNSUPPORTED_MEDIA_TYPE"]), "\(endpoint): 415 exactly when it takes a body")

@@ -67,7 +67,8 @@ import Testing
             #expect(r["migrations"] == ["applied": .int(Int64(migrations)), "pending": 0], sourceLocation: sourceLocation)
             let vars = r["env_vars"]?.arrayValue ?? []
             #expect(vars.count == AppConfig.variables.count, sourceLocation: sourceLocation)
-            let set: Set<String> = ["DATABASE_URL", "MIGRATION_DATABASE_URL", "REDIS_URL", "JWT_SECRET", "OPS_TOKEN", "COMMIT_SHA"]
+            let set: Set<String> = ["DATABASE_URL", "MIGRATION_DATABASE_URL", "REDIS_URL", "JWT_SECRET", "OPS_TOKEN", "COMMIT_SHA",
+                                    "AUTH_RATE_LIMIT_PER_MINUTE"]
             for (v, expected) in zip(vars, AppConfig.variables) {
                 guard case .object(let entry) = v else { Issue.record("env var entry \(v)", sourceLocation: sourceLocation); continue }
                 #expect(Set(entry.keys) == ["name", "required", "set"], sourceLocation: sourceLocation)
@@ -77,17 +78,23 @@ import Testing
             }
         }
 
-        @Test func opsEndpointsTakeTheOpsTokenOrAnAgencyAdmin() async throws {
+        /// SPEC §14: the ops token or a platform operator (granted with the real `innkeep operator` CLI); agency
+        /// admins, whom anyone can become by signing up, are customers and get 403 like every other role.
+        @Test func opsEndpointsTakeTheOpsTokenOrAPlatformOperatorNeverAnAgencyAdmin() async throws {
             try await withApp { api in
                 let agency = try await api.makeAgency()
+                let operatorUser = try await api.signup()
+                let cli = MigrationFixture.serveEnvironment(SharedDatabase.name)
+                let granted = try MigrationFixture.innkeep("operator grant \(operatorUser.email.uppercased())", env: cli)
+                #expect(granted.status == 0, "\(granted.lines)")
                 var responses: [APIResponse] = []
                 for path in ["/ops/current-commit", "/ops/env-sanity", "/metrics"] {
                     let ops = try await api.send(.get, path, token: TestEnv.opsToken)
                     #expect(ops.status == .ok || (path == "/ops/env-sanity" && ops.status == .serviceUnavailable), "\(path): \(ops.raw)")
-                    let admin = try await api.send(.get, path, token: agency.admin.token)
-                    #expect(admin.status == ops.status || path == "/ops/env-sanity", "\(path): \(admin.raw)")
-                    #expect(admin.errorCode == nil, "\(path): \(admin.raw)")
-                    for role in Role.allCases where role != .admin {
+                    let op = try await api.send(.get, path, token: operatorUser.token)
+                    #expect(op.status == ops.status || path == "/ops/env-sanity", "\(path): \(op.raw)")
+                    #expect(op.errorCode == nil, "\(path): \(op.raw)")
+                    for role in Role.allCases {
                         let denied = try await api.send(.get, path, token: agency.token(role))
                         #expect(denied.status == .forbidden, "\(path) as \(role): \(denied.raw)")
                         #expect(denied.errorCode == "INSUFFICIENT_ROLE")
@@ -99,14 +106,25 @@ import Testing
                     let wrong = try await api.send(.get, path, token: TestEnv.opsToken + "x")
                     #expect(wrong.status == .unauthorized)
                     #expect(wrong.errorCode == "INVALID_TOKEN")
-                    responses += [ops, admin, anonymous, wrong]
+                    responses += [ops, op, anonymous, wrong]
                 }
-                // Changing features is for the ops token alone: an admin is a real identity without that right.
+                // Changing an agency's features: the operator may, the agency's own admin may not.
                 let feature = try await api.send(.put, "/ops/agencies/\(agency.id)/features/owner_portal", token: agency.admin.token,
                                                  json: ["enabled": true])
                 #expect(feature.status == .forbidden, "\(feature.raw)")
                 #expect(feature.errorCode == "INSUFFICIENT_ROLE")
-                OpsTests.expectNoSecrets(responses + [feature])
+                let byOperator = try await api.send(.put, "/ops/agencies/\(agency.id)/features/owner_portal", token: operatorUser.token,
+                                                    json: ["enabled": true])
+                #expect(byOperator.status == .ok, "\(byOperator.raw)")
+                // Revoked: the next request is refused.
+                let revoked = try MigrationFixture.innkeep("operator revoke \(operatorUser.email)", env: cli)
+                #expect(revoked.status == 0, "\(revoked.lines)")
+                let after = try await api.send(.get, "/metrics", token: operatorUser.token)
+                #expect(after.errorCode == "INSUFFICIENT_ROLE")
+                let unknown = try MigrationFixture.innkeep("operator grant nobody-\(UUID())@x.io", env: cli)
+                #expect(unknown.status != 0)
+                #expect(unknown.lines.last?.contains("no user has the email") == true, "\(unknown.lines)")
+                OpsTests.expectNoSecrets(responses + [feature, after])
             }
         }
 
@@ -235,9 +253,9 @@ import Testing
                 let expired = "expired-\(UUID())", live = "live-\(UUID())"
                 try await db.transaction(.tenant(agency.id, user: nil)) { conn in
                     try await conn.run("""
-                        INSERT INTO idempotency_keys (agency_id, key, request_method, request_path, request_hash, response_status, expires_at)
-                        VALUES (\(agency.id), \(expired), 'POST', '/api/v1/bookings', 'h1', 201, now() - interval '1 hour'),
-                               (\(agency.id), \(live), 'POST', '/api/v1/bookings', 'h2', 201, now() + interval '1 day')
+                        INSERT INTO idempotency_keys (agency_id, user_id, key, request_method, request_path, request_hash, response_status, expires_at)
+                        VALUES (\(agency.id), \(agency.admin.id), \(expired), 'POST', '/api/v1/bookings', 'h1', 201, now() - interval '1 hour'),
+                               (\(agency.id), \(agency.admin.id), \(live), 'POST', '/api/v1/bookings', 'h2', 201, now() + interval '1 day')
                         """)
                 }
                 let worker = Worker(db: db, logger: TestEnv.logger, id: "test-purge-\(UUID().uuidString.prefix(8))")

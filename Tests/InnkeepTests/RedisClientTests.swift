@@ -201,7 +201,9 @@ import Testing
             async let second: Void = expectError(isUnavailable) { _ = try await client.get("k") }
             _ = await (first, second)
         }
-        #expect(elapsed < .seconds(1))
+        // Both fail at the 300 ms timeout rather than hanging; the bound leaves room for a loaded machine (the
+        // full suite runs live-server floods beside this).
+        #expect(elapsed < .seconds(2))
         server.resume()
         #expect(try await client.ping())
         await client.shutdown()

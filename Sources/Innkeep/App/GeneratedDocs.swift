@@ -11,7 +11,8 @@ public enum GeneratedDocs {
             Generated from `API.all` in `Sources/Innkeep/HTTP/Endpoint.swift` by `innkeep docs`; do not edit by hand.
             A role without a mark gets 403 `INSUFFICIENT_ROLE` (unless `ENFORCE_RBAC=false`, which logs and counts instead).
             "own" means an owner sees only properties whose `owner_id` is theirs, and those properties' bookings; anything
-            else answers 404 as if it did not exist.
+            else answers 404 as if it did not exist. "platform operator" is a user granted with `innkeep operator grant EMAIL`
+            (agency admins are not operators); "any user" needs a valid token but no agency context.
 
             | endpoint | \(Role.allCases.map(\.rawValue).joined(separator: " | ")) |
             |---|\(Role.allCases.map { _ in "---|" }.joined())
@@ -22,11 +23,10 @@ public enum GeneratedDocs {
             switch e.access {
             case .anonymous: cells = Role.allCases.map { _ in "anyone" }
             case .user: cells = Role.allCases.map { _ in "any user" }
-            case .opsToken: cells = Role.allCases.map { _ in "ops token only" }
-            case .adminOrOpsToken, .roles:
+            case .platformOperator: cells = Role.allCases.map { _ in "platform operator or ops token" }
+            case .roles:
                 cells = Role.allCases.map { role in
                     guard e.allowedRoles.contains(role) else { return "" }
-                    if e.access == .adminOrOpsToken { return "✓ or ops token" }
                     return role == .owner && e.ownerScoped ? e.ownerNote ?? "own only" : "✓"
                 }
             }

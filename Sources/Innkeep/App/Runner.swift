@@ -24,8 +24,12 @@ public enum Runner {
         }
         let services = try AppServices(config: config, logger: logger, migrations: migrations, openAPIDocument: openAPI)
         let app = buildApplication(services)
-        let group = ServiceGroup(configuration: .init(
-            services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        // A graceful shutdown waits for requests in flight, but never for a client: a half-sent request or a
+        // silent connection is cut when the graceful period ends, and the process is gone within ~15 s.
+        var configuration = ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        configuration.maximumGracefulShutdownDuration = HTTPLimits.gracefulShutdown
+        configuration.maximumCancellationDuration = HTTPLimits.cancellation
+        let group = ServiceGroup(configuration: configuration)
         logger.info("serving", metadata: ["host": "\(config.host)", "port": "\(config.port)", "commit": "\(services.build.commitSHA)"])
         try await group.run()
     }
@@ -65,8 +69,11 @@ public enum Runner {
                 responder: WorkerMetricsResponder(metrics: metrics),
                 configuration: .init(address: .hostname(config.host, port: port), serverName: "innkeep-worker"), logger: logger)))
         }
-        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        var configuration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        // A job, sync or delivery in flight gets the same bounded grace as a request: nothing stuck can hold the shutdown.
+        configuration.maximumGracefulShutdownDuration = HTTPLimits.gracefulShutdown
+        configuration.maximumCancellationDuration = HTTPLimits.cancellation
+        try await ServiceGroup(configuration: configuration).run()
     }
 }
 
@@ -128,5 +135,23 @@ struct WorkerMetricsResponder: HTTPResponder {
         guard request.method == .get, request.uri.path == "/metrics" else { return Response(status: .notFound) }
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                         body: .init(byteBuffer: ByteBuffer(string: metrics.render())))
+    }
+}
+
+/// `innkeep operator grant|revoke EMAIL`: platform operators (SPEC §14) may use /ops/* and /metrics with
+/// their own token. Run as the owner role (MIGRATION_DATABASE_URL): the API's role may only read the list.
+public enum OperatorCommand {
+    public static func run(grant: Bool, email: String, config: AppConfig, logger: Logger) async throws -> String {
+        let conn = try await PostgresConnection.open(config.migrationDatabaseURL, logger: logger)
+        defer { Task { try? await conn.close() } }
+        guard let userId = try await conn.run("SELECT id FROM auth.users WHERE lower(email) = lower(\(email))")
+            .collect().first?.decode(UUID.self)
+        else { throw MigrationError("no user has the email \(email)") }
+        if grant {
+            try await conn.run("INSERT INTO auth.platform_operators (user_id) VALUES (\(userId)) ON CONFLICT (user_id) DO NOTHING")
+            return "\(email) is a platform operator"
+        }
+        try await conn.run("DELETE FROM auth.platform_operators WHERE user_id = \(userId)")
+        return "\(email) is not a platform operator"
     }
 }

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Hummingbird
+import Logging
 import PostgresNIO
 import Synchronization
 
@@ -27,8 +28,8 @@ public enum Idempotency {
             let claimed = try await conn.run("""
                 INSERT INTO idempotency_keys (agency_id, key, user_id, request_method, request_path, request_hash, expires_at)
                 VALUES (\(caller.agencyId), \(key), \(caller.userId), \(method), \(path), \(hash), now() + make_interval(secs => \(lifetime)))
-                ON CONFLICT (agency_id, key) DO UPDATE
-                    SET user_id = EXCLUDED.user_id, request_method = EXCLUDED.request_method, request_path = EXCLUDED.request_path,
+                ON CONFLICT (agency_id, user_id, key) DO UPDATE
+                    SET request_method = EXCLUDED.request_method, request_path = EXCLUDED.request_path,
                         request_hash = EXCLUDED.request_hash, response_status = NULL, response_body = NULL,
                         created_at = now(), expires_at = EXCLUDED.expires_at
                     WHERE idempotency_keys.expires_at < now()
@@ -39,7 +40,7 @@ public enum Idempotency {
             if !claimed.isEmpty { return nil }
             let rows = try await conn.run("""
                 SELECT request_hash, response_status, response_body FROM idempotency_keys
-                WHERE agency_id = \(caller.agencyId) AND key = \(key)
+                WHERE agency_id = \(caller.agencyId) AND user_id = \(caller.userId) AND key = \(key)
                 """).collect()
             guard let row = rows.first else { return nil }
             // bytea travels as ByteBuffer ([UInt8] would be sent as a Postgres "char"[] array).
@@ -51,17 +52,16 @@ public enum Idempotency {
         }
         if let previous { return previous }
 
-        let claim = IdempotencyClaim(agencyId: caller.agencyId, key: key)
+        let claim = IdempotencyClaim(agencyId: caller.agencyId, userId: caller.userId, key: key)
         let reply: Reply
         do {
             reply = try await handler(claim)
         } catch let error as APIError where error.code.status.code < 500 {
             reply = Reply.error(error, requestId: call.context.requestId)
         } catch {
-            // 5xx are not kept: release the key so a retry runs again.
-            _ = try? await db.transaction(scope) { conn in
-                try await conn.run("DELETE FROM idempotency_keys WHERE agency_id = \(caller.agencyId) AND key = \(key)")
-            }
+            // 5xx are not kept: the key is released so a retry runs again. Not awaited: the database may be
+            // what failed, and the client gets its 503 now; the release retries until the database is back.
+            call.services.idempotencyReleaser.release(claim)
             throw error
         }
         if !claim.isStored {
@@ -82,11 +82,13 @@ public enum Idempotency {
 /// A claimed key, waiting for its answer.
 public final class IdempotencyClaim: Sendable {
     let agencyId: UUID
+    let userId: UUID
     let key: String
     private let stored = Mutex(false)
 
-    init(agencyId: UUID, key: String) {
+    init(agencyId: UUID, userId: UUID, key: String) {
         self.agencyId = agencyId
+        self.userId = userId
         self.key = key
     }
 
@@ -97,8 +99,75 @@ public final class IdempotencyClaim: Sendable {
         guard reply.status.code < 500 else { return }
         try await conn.run("""
             UPDATE idempotency_keys SET response_status = \(Int(reply.status.code)), response_body = \(reply.body.map { ByteBuffer(string: $0) })
-            WHERE agency_id = \(agencyId) AND key = \(key)
+            WHERE agency_id = \(agencyId) AND user_id = \(userId) AND key = \(key)
             """)
         stored.withLock { $0 = true }
+    }
+}
+
+/// Releases the keys of requests that failed with a 5xx (SPEC §14: "released when the database returns").
+///
+/// A release deletes the key only while it has no stored answer: if the failed request's COMMIT did land
+/// (a deadline that fired while it was in flight), its answer was stored in the same transaction, the
+/// delete finds nothing to do, and the retry replays the committed answer instead of repeating the write.
+/// A release that cannot reach the database is retried in the background every `retryEvery` until it can.
+public final class IdempotencyReleaser: Sendable {
+    let db: Database
+    let logger: Logger
+    let retryEvery: Duration
+    private struct State {
+        var pending: [IdempotencyClaim] = []
+        var draining = false
+    }
+    private let state = Mutex(State())
+
+    init(db: Database, logger: Logger, retryEvery: Duration = .milliseconds(250)) {
+        self.db = db
+        self.logger = logger
+        self.retryEvery = retryEvery
+    }
+
+    /// Keys waiting for the database (a gauge for tests and /metrics).
+    public var pendingCount: Int { state.withLock { $0.pending.count } }
+
+    func release(_ claim: IdempotencyClaim) {
+        let start = state.withLock { s -> Bool in
+            s.pending.append(claim)
+            defer { s.draining = true }
+            return !s.draining
+        }
+        if start { Task { await drain() } }
+    }
+
+    private func drain() async {
+        while true {
+            let batch = state.withLock { s -> [IdempotencyClaim] in
+                defer { s.pending = [] }
+                if s.pending.isEmpty { s.draining = false }
+                return s.pending
+            }
+            if batch.isEmpty { return }
+            var failed: [IdempotencyClaim] = []
+            for claim in batch {
+                do {
+                    try await Self.delete(claim, db: db)
+                } catch {
+                    failed.append(claim)
+                }
+            }
+            if !failed.isEmpty {
+                state.withLock { $0.pending.insert(contentsOf: failed, at: 0) }
+                try? await Task.sleep(for: retryEvery)
+            }
+        }
+    }
+
+    static func delete(_ claim: IdempotencyClaim, db: Database) async throws {
+        try await db.transaction(.tenant(claim.agencyId, user: claim.userId)) { conn in
+            try await conn.run("""
+                DELETE FROM idempotency_keys
+                WHERE agency_id = \(claim.agencyId) AND user_id = \(claim.userId) AND key = \(claim.key) AND response_status IS NULL
+                """)
+        }
     }
 }

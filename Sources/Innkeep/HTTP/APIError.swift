@@ -36,10 +36,10 @@ public struct APIError: Error, Sendable {
         validation([FieldIssue(field, issue)])
     }
 
-    public static func retryLater(_ code: ErrorCode, seconds: Int) -> APIError {
+    public static func retryLater(_ code: ErrorCode, seconds: Int, message: String? = nil) -> APIError {
         var headers = HTTPFields()
         headers[.retryAfter] = String(seconds)
-        return APIError(code, headers: headers)
+        return APIError(code, message, headers: headers)
     }
 
     public static var databaseUnavailable: APIError { retryLater(.databaseUnavailable, seconds: 2) }

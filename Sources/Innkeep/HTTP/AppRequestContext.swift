@@ -2,15 +2,19 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import NIOPosix
 
 /// The request context: Hummingbird's core storage plus our request id.
 public struct AppRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// The `X-Request-Id` of this request (echoed when valid, else generated).
     public var requestId: String = ""
+    /// The peer's IP address (nil in in-process tests); see `ClientAddress` for proxies.
+    public let peerAddress: String?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
+        peerAddress = source.channel.remoteAddress?.ipAddress
     }
 
     /// Bodies over 1 MiB are refused (413) before they are buffered whole.
@@ -44,13 +48,33 @@ public enum BodyReader {
         return buffer
     }
 
+    /// Bodies larger than this are parsed on the thread pool, never on an event loop (SPEC §14).
+    public static let offloadAbove = 16 * 1024
+
     /// Parses a collected body as a JSON object.
     public static func object(_ buffer: ByteBuffer) throws -> FieldReader {
-        guard buffer.readableBytes > 0 else { throw APIError(.malformedJSON, "The body must be a JSON object.") }
-        switch JSONValue.parse(buffer.readableBytesView) {
-        case .object(let o)?: return FieldReader(o)
-        case nil: throw APIError(.malformedJSON, "The body is not valid JSON.")
-        default: throw APIError(.malformedJSON, "The body must be a JSON object.")
+        try object(parsed: parse(buffer))
+    }
+
+    /// The body parsed (an empty body is nil): linear in its size, nesting at most 64.
+    static func parse(_ buffer: ByteBuffer) -> Result<JSONValue, JSONParser.Failure>? {
+        guard buffer.readableBytes > 0 else { return nil }
+        return Result { () throws(JSONParser.Failure) in try JSONParser.parse(buffer.readableBytesView) }
+    }
+
+    /// A large body is parsed on `NIOThreadPool`, so requests on the same event loop do not wait for it.
+    static func parseOffLoop(_ buffer: ByteBuffer) async throws -> Result<JSONValue, JSONParser.Failure>? {
+        guard buffer.readableBytes > offloadAbove else { return parse(buffer) }
+        return try await NIOThreadPool.singleton.runIfActive { parse(buffer) }
+    }
+
+    static func object(parsed: Result<JSONValue, JSONParser.Failure>?) throws -> FieldReader {
+        switch parsed {
+        case nil: throw APIError(.malformedJSON, "The body must be a JSON object.")
+        case .failure(.tooDeep)?: throw APIError(.malformedJSON, "The body nests deeper than \(JSONParser.maxDepth) levels.")
+        case .failure?: throw APIError(.malformedJSON, "The body is not valid JSON.")
+        case .success(.object(let o))?: return FieldReader(o)
+        case .success?: throw APIError(.malformedJSON, "The body must be a JSON object.")
         }
     }
 }

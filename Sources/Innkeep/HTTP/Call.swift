@@ -10,9 +10,20 @@ public struct Call: Sendable {
     /// The collected body (empty for methods without one); already checked for size and media type.
     public let body: ByteBuffer
     public let services: AppServices
+    /// The body, parsed once (off the event loop when large) by `RouteBuilder` before the handler runs.
+    let parsedBody: Result<JSONValue, JSONParser.Failure>?
+
+    init(request: Request, context: AppRequestContext, body: ByteBuffer, services: AppServices,
+         parsedBody: Result<JSONValue, JSONParser.Failure>? = nil) {
+        self.request = request
+        self.context = context
+        self.body = body
+        self.services = services
+        self.parsedBody = parsedBody ?? BodyReader.parse(body)
+    }
 
     /// The body as a JSON object, or 400 MALFORMED_JSON.
-    public func json() throws -> FieldReader { try BodyReader.object(body) }
+    public func json() throws -> FieldReader { try BodyReader.object(parsed: parsedBody) }
 
     /// The query string, for `FieldReader(query:)`; a repeated parameter keeps its last value.
     public var query: [String: String] {

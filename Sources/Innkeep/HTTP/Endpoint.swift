@@ -8,10 +8,9 @@ public enum Access: Sendable, Hashable {
     case user
     /// A member of the request's agency holding one of these roles.
     case roles(Set<Role>)
-    /// An admin of the request's agency, or the ops token.
-    case adminOrOpsToken
-    /// The ops token only.
-    case opsToken
+    /// A platform operator (SPEC §14): the ops token, or a user granted with `innkeep operator grant`.
+    /// Agency admins are customers, not operators.
+    case platformOperator
 }
 
 /// One route of the API and who may call it: the single source of truth for routing,
@@ -47,7 +46,6 @@ public struct Endpoint: Sendable, Hashable, CustomStringConvertible {
     public var allowedRoles: [Role] {
         switch access {
         case .roles(let roles): Role.allCases.filter(roles.contains)
-        case .adminOrOpsToken: [.admin]
         default: []
         }
     }
@@ -133,10 +131,16 @@ public enum API {
     public static let auditLog = Endpoint(.get, "/api/v1/audit-log", .roles([.admin, .accountant]))
     public static let features = Endpoint(.get, "/api/v1/features", .roles(everyone))
 
-    public static let currentCommit = Endpoint(.get, "/ops/current-commit", .adminOrOpsToken)
-    public static let envSanity = Endpoint(.get, "/ops/env-sanity", .adminOrOpsToken)
-    public static let metrics = Endpoint(.get, "/metrics", .adminOrOpsToken)
-    public static let setFeature = Endpoint(.put, "/ops/agencies/{agency_id}/features/{name}", .opsToken)
+    public static let listInvitations = Endpoint(.get, "/api/v1/invitations", .roles([.admin]))
+    public static let revokeInvitation = Endpoint(.delete, "/api/v1/invitations/{id}", .roles([.admin]))
+    /// The invitee's, signed in with no agency context (they are not a member yet).
+    public static let acceptInvitation = Endpoint(.post, "/api/v1/invitations/{id}/accept", .user)
+    public static let declineInvitation = Endpoint(.post, "/api/v1/invitations/{id}/decline", .user)
+
+    public static let currentCommit = Endpoint(.get, "/ops/current-commit", .platformOperator)
+    public static let envSanity = Endpoint(.get, "/ops/env-sanity", .platformOperator)
+    public static let metrics = Endpoint(.get, "/metrics", .platformOperator)
+    public static let setFeature = Endpoint(.put, "/ops/agencies/{agency_id}/features/{name}", .platformOperator)
 
     public static let all: [Endpoint] = [
         health, healthLive, openAPI, signup, login, me, createAgency,
@@ -148,6 +152,7 @@ public enum API {
         listTeamMembers, addTeamMember, updateTeamMember, removeTeamMember,
         listWebhookEndpoints, createWebhookEndpoint, getWebhookEndpoint, updateWebhookEndpoint, deleteWebhookEndpoint,
         rotateWebhookSecret, testWebhookEndpoint, listWebhookDeliveries,
+        listInvitations, revokeInvitation, acceptInvitation, declineInvitation,
         auditLog, features, currentCommit, envSanity, metrics, setFeature,
     ]
 

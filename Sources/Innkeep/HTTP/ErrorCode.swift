@@ -17,7 +17,7 @@ public enum ErrorCode: String, CaseIterable, Sendable, Codable {
     case channelConnectionNotFound = "CHANNEL_CONNECTION_NOT_FOUND"
     case teamMemberNotFound = "TEAM_MEMBER_NOT_FOUND"
     case webhookEndpointNotFound = "WEBHOOK_ENDPOINT_NOT_FOUND"
-    case userNotFound = "USER_NOT_FOUND"
+    case invitationNotFound = "INVITATION_NOT_FOUND"
     case agencyNotFound = "AGENCY_NOT_FOUND"
     case featureNotFound = "FEATURE_NOT_FOUND"
     case feedNotFound = "FEED_NOT_FOUND"
@@ -29,6 +29,7 @@ public enum ErrorCode: String, CaseIterable, Sendable, Codable {
     case propertyHasBookings = "PROPERTY_HAS_BOOKINGS"
     case emailTaken = "EMAIL_TAKEN"
     case alreadyMember = "ALREADY_MEMBER"
+    case invitationNotPending = "INVITATION_NOT_PENDING"
     case lastAdmin = "LAST_ADMIN"
     case channelConnectionExists = "CHANNEL_CONNECTION_EXISTS"
     case channelConnectionPaused = "CHANNEL_CONNECTION_PAUSED"
@@ -50,10 +51,11 @@ public enum ErrorCode: String, CaseIterable, Sendable, Codable {
         case .authRequired, .invalidToken, .invalidCredentials: .unauthorized
         case .insufficientRole, .agencyAccessDenied, .featureDisabled: .forbidden
         case .routeNotFound, .propertyNotFound, .bookingNotFound, .blockNotFound, .channelConnectionNotFound,
-             .teamMemberNotFound, .webhookEndpointNotFound, .userNotFound, .agencyNotFound, .featureNotFound, .feedNotFound: .notFound
+             .teamMemberNotFound, .webhookEndpointNotFound, .invitationNotFound, .agencyNotFound, .featureNotFound, .feedNotFound: .notFound
         case .methodNotAllowed: .methodNotAllowed
         case .bookingConflict, .blockConflict, .blockManagedByChannel, .bookingAlreadyCancelled, .propertyHasBookings, .emailTaken,
-             .alreadyMember, .lastAdmin, .channelConnectionExists, .channelConnectionPaused, .idempotencyRequestInProgress: .conflict
+             .alreadyMember, .invitationNotPending, .lastAdmin, .channelConnectionExists, .channelConnectionPaused,
+             .idempotencyRequestInProgress: .conflict
         case .payloadTooLarge: .contentTooLarge
         case .unsupportedMediaType: .unsupportedMediaType
         case .validationError, .stayRulesViolated, .idempotencyKeyMismatch: .unprocessableContent
@@ -81,7 +83,7 @@ public enum ErrorCode: String, CaseIterable, Sendable, Codable {
         case .channelConnectionNotFound: "No such channel connection in this agency."
         case .teamMemberNotFound: "No such team member in this agency."
         case .webhookEndpointNotFound: "No such webhook endpoint in this agency."
-        case .userNotFound: "No user has that email."
+        case .invitationNotFound: "No such invitation for you (or, for an admin, in this agency)."
         case .agencyNotFound: "No such agency."
         case .featureNotFound: "No feature of that name exists."
         case .feedNotFound: "No iCal feed has that token (it may have been rotated)."
@@ -94,6 +96,7 @@ public enum ErrorCode: String, CaseIterable, Sendable, Codable {
         case .propertyHasBookings: "The property has confirmed future bookings; cancel them first."
         case .emailTaken: "A user with that email already exists."
         case .alreadyMember: "That user is already a member of this agency."
+        case .invitationNotPending: "The invitation was already accepted or declined, was revoked, or has expired."
         case .lastAdmin: "The agency's last admin cannot be demoted or removed."
         case .channelConnectionExists: "That channel listing is already connected in this agency."
         case .channelConnectionPaused: "The connection is paused; set its status to active to sync it."

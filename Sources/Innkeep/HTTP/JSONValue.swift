@@ -35,9 +35,9 @@ public enum JSONValue: Sendable, Equatable, Codable {
         }
     }
 
-    /// Parses bytes; nil when they are not valid JSON (or not UTF-8).
+    /// Parses bytes; nil when they are not valid JSON (or not UTF-8, or nested deeper than 64).
     public static func parse(_ bytes: some Collection<UInt8>) -> JSONValue? {
-        try? JSONDecoder().decode(JSONValue.self, from: Data(bytes))
+        try? JSONParser.parse(bytes)
     }
 
     /// Compact JSON with keys sorted, so equal values always serialize to equal bytes.

@@ -14,7 +14,8 @@ struct RouteBuilder {
         router.on(RouterPath(endpoint.routerPath), method: endpoint.method) { request, context in
             var request = request
             let body = try await BodyReader.collect(&request)
-            let reply = try await handler(Call(request: request, context: context, body: body, services: services))
+            let parsed = try await BodyReader.parseOffLoop(body)
+            let reply = try await handler(Call(request: request, context: context, body: body, services: services, parsedBody: parsed))
             return reply.response
         }
     }
@@ -36,18 +37,18 @@ struct RouteBuilder {
         }
     }
 
-    /// The ops token; or, for `.adminOrOpsToken`, an admin of the request's agency.
+    /// A platform operator: the ops token, or a user granted with `innkeep operator grant` (SPEC §14).
+    /// Anyone else with a valid token, agency admins included, gets 403 INSUFFICIENT_ROLE (never shadowed by
+    /// ENFORCE_RBAC=false, which concerns agency roles).
     func ops(_ endpoint: Endpoint, _ handler: @escaping @Sendable (Call) async throws -> Reply) {
-        let authenticator = authenticator, services = services
+        precondition(endpoint.access == .platformOperator, "\(endpoint) is not a platform endpoint")
+        let authenticator = authenticator
         register(endpoint) { call in
             if authenticator.hasOpsToken(call.request) { return try await handler(call) }
-            guard endpoint.access == .adminOrOpsToken else {
-                // A valid user token is a real identity without the right to this: 403, not 401.
-                _ = try authenticator.userId(call.request)
-                throw APIError(.insufficientRole, "This endpoint requires the ops token.", details: ["allowed_roles": []])
+            let userId = try authenticator.userId(call.request)
+            guard try await authenticator.isPlatformOperator(userId) else {
+                throw APIError(.insufficientRole, "This endpoint is for platform operators.", details: ["allowed_roles": []])
             }
-            let caller = try await authenticator.caller(call.request)
-            try Self.authorize(caller, endpoint, services: services, logger: call.context.logger)
             return try await handler(call)
         }
     }
@@ -63,7 +64,8 @@ struct RouteBuilder {
         register(endpoint) { call in
             if endpoint.idempotent, let key = call.request.headers[.idempotencyKey] {
                 let caller = try await authenticator.caller(call.request)
-                try await Self.admit(caller, endpoint, services: services, logger: call.context.logger)
+                try await Self.rateLimit(userId: caller.userId, agency: Authenticator.headerAgency(call.request), services: services)
+                try Self.authorize(caller, endpoint, services: services, logger: call.context.logger)
                 if let feature = endpoint.feature {
                     try await services.db.transaction(.tenant(caller.agencyId, user: caller.userId)) { conn in
                         try await FeatureRepository.require(feature, conn, agency: caller.agencyId)
@@ -74,6 +76,10 @@ struct RouteBuilder {
                 }
             }
             let userId = try authenticator.userId(call.request)
+            // The rate limit runs before the transaction opens: no Redis call may hold a pooled connection
+            // (SPEC §14). Its key is the token's user and the agency the header names ("default" without
+            // one, when the caller has a single membership).
+            try await Self.rateLimit(userId: userId, agency: Authenticator.headerAgency(call.request), services: services)
             // The transaction opens with the agency the header names, before membership is checked:
             // safe, because the one query run before the check reads only the caller's own
             // memberships (`WHERE user_id = caller`), and a non-member is refused right after it.
@@ -81,7 +87,7 @@ struct RouteBuilder {
             return try await services.db.transaction(scope) { conn in
                 let transaction = RequestTransaction(connection: conn, scope: scope)
                 let caller = try await authenticator.caller(call.request, userId: userId, in: transaction)
-                try await Self.admit(caller, endpoint, services: services, logger: call.context.logger)
+                try Self.authorize(caller, endpoint, services: services, logger: call.context.logger)
                 if let feature = endpoint.feature {
                     try await FeatureRepository.require(feature, conn, agency: caller.agencyId)
                 }
@@ -90,14 +96,12 @@ struct RouteBuilder {
         }
     }
 
-    /// The per-user rate limit (429 RATE_LIMITED), then the role check.
-    static func admit(_ caller: Caller, _ endpoint: Endpoint, services: AppServices, logger: Logger) async throws {
-        if let retry = await services.rateLimiter.hit(
-            "req:\(caller.agencyId):\(caller.userId)", limit: services.config.rateLimitPerMinute)
-        {
+    /// The per-user, per-agency rate limit (429 RATE_LIMITED). Never called with a database connection held.
+    static func rateLimit(userId: UUID, agency: UUID?, services: AppServices) async throws {
+        let agencyKey = agency?.uuidString.lowercased() ?? "default"
+        if let retry = await services.rateLimiter.hit("req:\(agencyKey):\(userId)", limit: services.config.rateLimitPerMinute) {
             throw APIError.retryLater(.rateLimited, seconds: retry)
         }
-        try authorize(caller, endpoint, services: services, logger: logger)
     }
 
     /// 403 INSUFFICIENT_ROLE unless the role may use the endpoint (or, when a handler narrows it

@@ -23,7 +23,19 @@ struct AuthController {
          "expires_in": .int(Self.tokenLifetime)]
     }
 
+    /// The budget the anonymous auth endpoints share per client address (SPEC §14): checked first, before
+    /// the body is read or a hash computed, and with no database connection held.
+    static func limitByAddress(_ call: Call) async throws {
+        let config = call.services.config
+        let address = ClientAddress.resolve(peer: call.context.peerAddress, forwardedFor: call.request.headers[.xForwardedFor],
+                                            trusted: config.trustedProxies)
+        if let retry = await call.services.authRateLimiter.hit("auth:" + address, limit: config.authRateLimitPerMinute) {
+            throw APIError.retryLater(.rateLimited, seconds: retry)
+        }
+    }
+
     @Sendable func signup(_ call: Call) async throws -> Reply {
+        try await Self.limitByAddress(call)
         var body = try call.json()
         let email = body.email("email", required: true)
         let password = body.string("password", required: true, length: 10...128)
@@ -52,25 +64,32 @@ struct AuthController {
     }
 
     @Sendable func login(_ call: Call) async throws -> Reply {
+        try await Self.limitByAddress(call)
         var body = try call.json()
         let email = body.string("email", required: true, length: 1...320)
         let password = body.string("password", required: true, length: 1...1024)
         try body.finish()
         let services = call.services
+        // Counted before the hash, atomically (INCR): concurrent attempts each take a place in the window, so
+        // no more than the limit can be checking a password at once; a success gives its place back.
         let limitKey = "login:" + email!.lowercased()
-        if await services.rateLimiter.count(limitKey) >= Self.loginFailuresPerMinute {
-            throw APIError.retryLater(.rateLimited, seconds: await services.rateLimiter.retryAfter(limitKey))
+        if let retry = await services.authRateLimiter.hit(limitKey, limit: Self.loginFailuresPerMinute) {
+            throw APIError.retryLater(.rateLimited, seconds: retry)
         }
-        let user = try await services.db.transaction(.none) { conn in
-            try await conn.run("SELECT id, password_hash FROM auth.users WHERE lower(email) = lower(\(email!))")
-                .collect().first?.decode((UUID, String).self)
+        let user: (UUID, String)?, valid: Bool
+        do {
+            user = try await services.db.transaction(.none) { conn in
+                try await conn.run("SELECT id, password_hash FROM auth.users WHERE lower(email) = lower(\(email!))")
+                    .collect().first?.decode((UUID, String).self)
+            }
+            // Same work and the same answer for an unknown email and a wrong password.
+            valid = try await services.passwords.verify(password!, hash: user?.1 ?? services.passwords.decoy)
+        } catch {
+            await services.authRateLimiter.undo(limitKey)  // a 503 is not a failed attempt
+            throw error
         }
-        // Same work and the same answer for an unknown email and a wrong password.
-        let valid = try await services.passwords.verify(password!, hash: user?.1 ?? services.passwords.decoy)
-        guard let user, valid else {
-            _ = await services.rateLimiter.hit(limitKey, limit: Int.max)
-            throw APIError(.invalidCredentials)
-        }
+        guard let user, valid else { throw APIError(.invalidCredentials) }
+        await services.authRateLimiter.undo(limitKey)
         return .json(.object(token(services, user.0)))
     }
 
@@ -86,7 +105,9 @@ struct AuthController {
                 let (id, name, role) = try row.decode((UUID, String, String).self)
                 return ["agency_id": JSONValue(id), "agency_name": .string(name), "role": .string(role)]
             }
-            return .json(["user": Self.userJSON(id: userId, email: email, fullName: fullName), "memberships": .array(memberships)])
+            let invitations = try await InvitationRepository.openForInvitee(conn)
+            return .json(["user": Self.userJSON(id: userId, email: email, fullName: fullName), "memberships": .array(memberships),
+                          "invitations": .array(invitations)])
         }
     }
 

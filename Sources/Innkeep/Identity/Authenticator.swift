@@ -88,6 +88,18 @@ struct Authenticator: Sendable {
         }
     }
 
+    /// Whether the user was granted platform operator (`auth.platform_operators`); 401 INVALID_TOKEN when
+    /// the user no longer exists.
+    func isPlatformOperator(_ userId: UUID) async throws -> Bool {
+        let found = try await services.db.transaction(.user(userId)) { conn in
+            try await conn.run("""
+                SELECT EXISTS (SELECT 1 FROM auth.platform_operators o WHERE o.user_id = u.id) FROM auth.users u WHERE u.id = \(userId)
+                """).collect().first?.decode(Bool.self)
+        }
+        guard let found else { throw APIError(.invalidToken, headers: [.wwwAuthenticate: "Bearer error=\"invalid_token\""]) }
+        return found
+    }
+
     /// Whether the request carries the ops token (compared in constant time).
     func hasOpsToken(_ request: Request) -> Bool {
         guard let expected = services.config.opsToken, let header = request.headers[.authorization] else { return false }
@@ -111,4 +123,5 @@ extension HTTPField.Name {
     static let requestId = Self("X-Request-Id")!
     static let idempotencyKey = Self("Idempotency-Key")!
     static let idempotentReplayed = Self("Idempotent-Replayed")!
+    static let xForwardedFor = Self("X-Forwarded-For")!
 }

@@ -1,25 +1,101 @@
 import HummingbirdBcrypt
+import NIOCore
 import NIOPosix
+import Synchronization
 
-/// bcrypt password hashing, run off the event loops (it is deliberately slow).
+/// bcrypt password hashing, run off the event loops (it is deliberately slow) and bounded (SPEC §14): at
+/// most `concurrency` hashes run at once, at most `queueLimit` wait, and anything beyond is refused at once
+/// with 503 SERVICE_UNAVAILABLE and `Retry-After`, so anonymous sign-ups and logins cannot queue unbounded
+/// work or take every core from the rest of the API.
 public struct PasswordHasher: Sendable {
     /// bcrypt cost; 12 in production. Tests may lower it to keep thousands of sign-ups fast.
     public let cost: UInt8
     /// A real hash of a password nobody has: verifying against it costs the same as against a
     /// user's, so an unknown email is not faster to reject than a wrong password.
     public let decoy: String
+    let gate: WorkGate
 
-    public init(cost: UInt8 = 12) {
+    /// - Parameters:
+    ///   - concurrency: hashes at once (default: the machine's cores).
+    ///   - queueLimit: hashes that may wait for a slot (default: four per core); more → 503.
+    public init(cost: UInt8 = 12, concurrency: Int = System.coreCount, queueLimit: Int? = nil) {
         self.cost = cost
         decoy = Bcrypt.hash("decoy password that is never valid", cost: cost)
+        gate = WorkGate(slots: max(1, concurrency), queueLimit: queueLimit ?? 4 * max(1, concurrency))
     }
 
     public func hash(_ password: String) async throws -> String {
         let cost = cost
-        return try await NIOThreadPool.singleton.runIfActive { Bcrypt.hash(password, cost: cost) }
+        return try await gate.run { try await NIOThreadPool.singleton.runIfActive { Bcrypt.hash(password, cost: cost) } }
     }
 
     public func verify(_ password: String, hash: String) async throws -> Bool {
-        try await NIOThreadPool.singleton.runIfActive { Bcrypt.verify(password, hash: hash) }
+        try await gate.run { try await NIOThreadPool.singleton.runIfActive { Bcrypt.verify(password, hash: hash) } }
+    }
+}
+
+/// A counting semaphore with a bounded wait queue: `run` waits for one of `slots`, or throws 503
+/// SERVICE_UNAVAILABLE at once when `queueLimit` callers are already waiting.
+final class WorkGate: Sendable {
+    private struct State {
+        var running = 0
+        var waiting: [CheckedContinuation<Bool, Never>] = []
+    }
+    let slots: Int
+    let queueLimit: Int
+    private let state = Mutex(State())
+    /// Seconds a refused caller is told to wait.
+    static let retryAfterSeconds = 1
+
+    init(slots: Int, queueLimit: Int) {
+        self.slots = slots
+        self.queueLimit = queueLimit
+    }
+
+    /// Work running now, and waiting.
+    var load: (running: Int, waiting: Int) { state.withLock { ($0.running, $0.waiting.count) } }
+
+    func run<T: Sendable>(_ work: () async throws -> T) async throws -> T {
+        guard await acquire() else {
+            throw APIError.retryLater(.serviceUnavailable, seconds: Self.retryAfterSeconds,
+                                      message: "Too many sign-ins and sign-ups at once; retry shortly.")
+        }
+        defer { release() }
+        return try await work()
+    }
+
+    private enum Admission { case run, queued, refused }
+
+    /// True once a slot is ours; false (at once) when the queue is full.
+    private func acquire() async -> Bool {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            // Decided and enqueued under one lock, so a release in between cannot be missed.
+            let admission = state.withLock { s -> Admission in
+                if s.running < slots {
+                    s.running += 1
+                    return .run
+                }
+                guard s.waiting.count < queueLimit else { return .refused }
+                s.waiting.append(continuation)
+                return .queued
+            }
+            switch admission {
+            case .run: continuation.resume(returning: true)
+            case .refused: continuation.resume(returning: false)
+            case .queued: break
+            }
+        }
+    }
+
+    /// Hands the slot to the longest waiter, or frees it.
+    private func release() {
+        let next = state.withLock { s -> CheckedContinuation<Bool, Never>? in
+            if s.waiting.isEmpty {
+                s.running -= 1
+                return nil
+            }
+            return s.waiting.removeFirst()
+        }
+        next?.resume(returning: true)
     }
 }

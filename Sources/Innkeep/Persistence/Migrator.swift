@@ -9,8 +9,18 @@ public struct Migration: Sendable, Equatable {
     public let name: String
     public let up: String
     public let down: String
-    /// sha256 of the up file; an applied migration whose file changed stops everything.
-    public var checksum: String { SHA256.hash(data: Array(up.utf8)).map { String(format: "%02x", $0) }.joined() }
+    /// sha256 over both files (SPEC §14); an applied migration whose up or down file changed stops everything.
+    /// Prefixed so it can never equal `upOnlyChecksum`.
+    public var checksum: String {
+        var hasher = SHA256()
+        hasher.update(data: Array("up \(up.utf8.count)\n".utf8) + Array(up.utf8))
+        hasher.update(data: Array("down \(down.utf8.count)\n".utf8) + Array(down.utf8))
+        return "v2:" + hasher.finalize().map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// The checksum earlier versions recorded (the up file only): accepted for rows they wrote, which
+    /// `migrate up` then rewrites to `checksum`.
+    var upOnlyChecksum: String { SHA256.hash(data: Array(up.utf8)).map { String(format: "%02x", $0) }.joined() }
 
     /// Reads every pair in `directory`, ordered by version; a missing half or a gap is an error.
     public static func load(from directory: URL) throws -> [Migration] {
@@ -88,6 +98,11 @@ public struct Migrator: Sendable {
         try await withLock(conn) {
             try await ensureTable(conn)
             let status = try await status(conn)
+            // Rows recorded with the older up-only checksum get the one that covers both files.
+            for applied in status.applied {
+                guard let file = migrations.first(where: { $0.version == applied.version }), applied.checksum != file.checksum else { continue }
+                try await conn.run("UPDATE schema_migrations SET checksum = \(file.checksum) WHERE version = \(applied.version)")
+            }
             for migration in status.pending {
                 let start = ContinuousClock.now
                 try await transaction(conn) {
@@ -107,7 +122,8 @@ public struct Migrator: Sendable {
     /// Reverts the last `steps` applied migrations, newest first.
     @discardableResult
     public func down(_ conn: PostgresConnection, steps: Int) async throws -> [Migration] {
-        try await withLock(conn) {
+        guard steps >= 1 else { throw MigrationError("migrate down takes a positive number of migrations to revert (got \(steps))") }
+        return try await withLock(conn) {
             let status = try await status(conn)
             let toRevert = status.applied.suffix(steps).reversed().map { a in migrations.first { $0.version == a.version }! }
             for migration in toRevert {
@@ -126,7 +142,7 @@ public struct Migrator: Sendable {
             guard let file = migrations.first(where: { $0.version == a.version }) else {
                 throw MigrationError(String(format: "migration %04d_%@ is applied but its files are missing", a.version, a.name))
             }
-            guard file.checksum == a.checksum else {
+            guard file.checksum == a.checksum || file.upOnlyChecksum == a.checksum else {
                 throw MigrationError(String(format: "migration %04d_%@ was changed after it was applied (checksum %@ in the database, %@ on disk); add a new migration instead", a.version, a.name, String(a.checksum.prefix(12)), String(file.checksum.prefix(12))))
             }
         }

@@ -1,4 +1,5 @@
 import Foundation
+import InnkeepRedis
 import Logging
 
 /// Configuration read once at start from the environment (SPEC §1).
@@ -14,6 +15,10 @@ public struct AppConfig: Sendable {
     public var opsToken: String?
     public var enforceRBAC: Bool
     public var rateLimitPerMinute: Int
+    /// Sign-ups and logins per client address per minute (SPEC §14).
+    public var authRateLimitPerMinute: Int
+    /// Peers whose `X-Forwarded-For` is believed (load balancers, reverse proxies).
+    public var trustedProxies: [IPNetwork]
     public var host: String
     public var port: Int
     public var logLevel: Logger.Level
@@ -34,9 +39,9 @@ public struct AppConfig: Sendable {
     public static let variables: [(name: String, required: Bool)] = [
         ("DATABASE_URL", true), ("MIGRATION_DATABASE_URL", false), ("REDIS_URL", false),
         ("JWT_SECRET", true), ("COMMIT_SHA", false), ("DEPLOYED_AT", false), ("OPS_TOKEN", false),
-        ("ENFORCE_RBAC", false), ("RATE_LIMIT_PER_MINUTE", false), ("HOST", false), ("PORT", false),
-        ("LOG_LEVEL", false), ("LOG_FORMAT", false), ("ALLOW_PRIVATE_URLS", false), ("PUBLIC_BASE_URL", false), ("WEBHOOK_RETRY_SCHEDULE", false),
-        ("WORKER_METRICS_PORT", false),
+        ("ENFORCE_RBAC", false), ("RATE_LIMIT_PER_MINUTE", false), ("AUTH_RATE_LIMIT_PER_MINUTE", false),
+        ("TRUSTED_PROXIES", false), ("HOST", false), ("PORT", false), ("LOG_LEVEL", false), ("LOG_FORMAT", false),
+        ("ALLOW_PRIVATE_URLS", false), ("PUBLIC_BASE_URL", false), ("WEBHOOK_RETRY_SCHEDULE", false), ("WORKER_METRICS_PORT", false),
     ]
 
     /// Parses the environment; the error names the first bad variable in one line.
@@ -62,8 +67,9 @@ public struct AppConfig: Sendable {
             try postgresURL("MIGRATION_DATABASE_URL", raw)
         } ?? databaseURL
         redisURL = value("REDIS_URL")
-        if let redisURL, !(redisURL.hasPrefix("redis://")) {
-            throw ConfigError(variable: "REDIS_URL", problem: "must start with redis://")
+        // Never the value, nor the parser's reason quoting it: the URL may carry a password.
+        if let redisURL, !redisURL.hasPrefix("redis://") || (try? RedisClient.Configuration(url: redisURL)) == nil {
+            throw ConfigError(variable: "REDIS_URL", problem: "must be a URL like redis://[:password@]host:port[/db]")
         }
         let secret = Array(try required("JWT_SECRET").utf8)
         guard secret.count >= 32 else {
@@ -82,6 +88,16 @@ public struct AppConfig: Sendable {
         default: throw ConfigError(variable: "ENFORCE_RBAC", problem: "must be true or false")
         }
         rateLimitPerMinute = try Self.integer(value("RATE_LIMIT_PER_MINUTE"), name: "RATE_LIMIT_PER_MINUTE", default: 600, range: 1...1_000_000)
+        authRateLimitPerMinute = try Self.integer(
+            value("AUTH_RATE_LIMIT_PER_MINUTE"), name: "AUTH_RATE_LIMIT_PER_MINUTE", default: 30, range: 1...1_000_000)
+        var proxies: [IPNetwork] = []
+        for entry in (value("TRUSTED_PROXIES") ?? "").split(separator: ",") {
+            guard let network = IPNetwork(entry.trimmingCharacters(in: .whitespaces)) else {
+                throw ConfigError(variable: "TRUSTED_PROXIES", problem: "must be a comma-separated list of IP addresses or CIDR networks")
+            }
+            proxies.append(network)
+        }
+        trustedProxies = proxies
         host = value("HOST") ?? "127.0.0.1"
         port = try Self.integer(value("PORT"), name: "PORT", default: 8080, range: 0...65535)
         guard let level = Logger.Level(rawValue: value("LOG_LEVEL")?.lowercased() ?? "info") else {
@@ -164,8 +180,10 @@ public struct PostgresURL: Sendable, Equatable {
         else { return nil }
         let database = String(c.path.drop(while: { $0 == "/" }))
         guard !database.isEmpty else { return nil }
-        self.user = user.removingPercentEncoding ?? user
-        self.password = c.password.map { $0.removingPercentEncoding ?? $0 }
+        // URLComponents.user/.password are already percent-decoded: decoding again would turn a literal
+        // "%41" in a password into "A".
+        self.user = user
+        self.password = c.password
         self.host = host
         self.port = c.port ?? 5432
         self.database = database

@@ -72,7 +72,7 @@ public struct Worker: Service {
             try await db.transaction(.worker) { conn in
                 if recurring {
                     try await conn.run("""
-                        UPDATE jobs SET locked_by = NULL, locked_at = NULL, last_error = NULL,
+                        UPDATE jobs SET locked_by = NULL, locked_at = NULL, last_error = NULL, attempts = 0,
                                run_at = now() + make_interval(secs => \(Self.purgeEverySeconds))
                         WHERE id = \(jobId)
                         """)
@@ -96,9 +96,7 @@ public struct Worker: Service {
     func perform(_ kind: String) async throws {
         switch kind {
         case Self.purgeJob:
-            let purged = try await db.transaction(.worker) { conn in
-                try await conn.run("DELETE FROM idempotency_keys WHERE expires_at < now() RETURNING 1").collect().count
-            }
+            let purged = try await purgeExpiredKeys()
             if purged > 0 { logger.info("purged expired idempotency keys", metadata: ["count": "\(purged)"]) }
         case "noop":
             break
@@ -108,4 +106,25 @@ public struct Worker: Service {
     }
 
     enum WorkerError: Error { case unknownJob(String) }
+
+    /// Rows deleted per purge transaction: a backlog is worked off in bounded steps, each well inside
+    /// the statement timeout, instead of one DELETE that fails forever once it grows too large.
+    public static let purgeBatchSize = 1000
+
+    /// Deletes every expired idempotency key, a batch per transaction; returns how many.
+    public func purgeExpiredKeys(batchSize: Int = purgeBatchSize) async throws -> Int {
+        var total = 0
+        while !Task.isCancelled {
+            let deleted = try await db.transaction(.worker) { conn in
+                try await conn.run("""
+                    DELETE FROM idempotency_keys WHERE (agency_id, user_id, key) IN (
+                        SELECT agency_id, user_id, key FROM idempotency_keys WHERE expires_at < now() LIMIT \(batchSize))
+                    RETURNING 1
+                    """).collect().count
+            }
+            total += deleted
+            if deleted < batchSize { break }
+        }
+        return total
+    }
 }

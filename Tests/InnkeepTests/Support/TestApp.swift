@@ -40,19 +40,22 @@ struct APIClient: Sendable {
 func withApp<T: Sendable>(
     database: String = SharedDatabase.name, port: Int = TestEnv.pgPort, redisPort: Int? = TestEnv.redisPort,
     env overrides: [String: String?] = [:], logger: Logger = TestEnv.logger,
-    databaseDeadline: Duration = TestEnv.functionalDeadline, _ body: @Sendable (APIClient) async throws -> T
+    databaseDeadline: Duration = TestEnv.functionalDeadline, redisTimeout: Duration = .seconds(1),
+    _ body: @Sendable (APIClient) async throws -> T
 ) async throws -> T {
     if database == SharedDatabase.name, port == TestEnv.pgPort { try await SharedDatabase.shared.prepare() }
     let config = try AppConfig(environment: TestEnv.environment(database: database, port: port, redisPort: redisPort, overrides))
     let services = try AppServices(config: config, logger: logger, migrations: try Migration.load(from: TestEnv.migrationsDir),
-                                   passwords: TestPasswords.hasher, databasePoolSize: 8, databaseDeadline: databaseDeadline)
+                                   passwords: TestPasswords.hasher, databasePoolSize: 8, databaseDeadline: databaseDeadline,
+                                   redisTimeout: redisTimeout)
     let app = buildApplication(services)
     return try await app.test(.router) { client in try await body(APIClient(client: client, services: services)) }
 }
 
 enum TestPasswords {
-    /// Cheap bcrypt for tests that sign up many users; the algorithm and checks are the same.
-    static let hasher = PasswordHasher(cost: 4)
+    /// Cheap bcrypt for tests that sign up many users; the algorithm and checks are the same. Dozens of
+    /// suites share it at once, so its queue is unbounded here (PasswordHashingTests test the real bound).
+    static let hasher = PasswordHasher(cost: 4, queueLimit: 1_000_000)
 }
 
 func uniqueEmail(_ prefix: String = "user") -> String { "\(prefix)-\(UUID().uuidString.prefix(12).lowercased())@test.innkeep" }
@@ -93,11 +96,21 @@ extension APIClient {
         var members: [Role: TestUser] = [.admin: admin]
         for role in Role.allCases where role != .admin {
             let user = try await signup()
-            let r = try await send(.post, "/api/v1/team-members", token: admin.token, json: ["email": .string(user.email), "role": .string(role.rawValue)])
-            guard r.status == .created else { throw TestFailure("add member failed: \(r.raw)") }
+            try await addMember(user, role: role, agency: agencyId, adminToken: admin.token)
             members[role] = user
         }
         return TestAgency(id: agencyId, members: members)
+    }
+
+    /// Invites `user` and has them accept (SPEC §14): the membership, as `POST …/accept` answered it.
+    @discardableResult
+    func addMember(_ user: TestUser, role: Role, agency: UUID, adminToken: String) async throws -> APIResponse {
+        let invite = try await send(.post, "/api/v1/team-members", token: adminToken, agency: agency,
+                                    json: ["email": .string(user.email), "role": .string(role.rawValue)])
+        guard invite.status == .created, let id = invite["id"]?.uuid else { throw TestFailure("invite failed: \(invite.raw)") }
+        let accepted = try await send(.post, "/api/v1/invitations/\(id)/accept", token: user.token)
+        guard accepted.status == .ok else { throw TestFailure("accept failed: \(accepted.raw)") }
+        return accepted
     }
 
     func createProperty(_ agency: TestAgency, name: String = "Villa", maxGuests: Int = 4, owner: UUID? = nil) async throws -> UUID {

@@ -44,6 +44,8 @@ enum TestEnv {
             "DATABASE_URL": "postgres://innkeep_api:api-test-password@127.0.0.1:\(port)/\(database)",
             "MIGRATION_DATABASE_URL": "postgres://innkeep_owner:owner-test-password@127.0.0.1:\(port)/\(database)",
             "JWT_SECRET": jwtSecret, "OPS_TOKEN": opsToken, "COMMIT_SHA": "test-commit",
+            // Every in-process request comes from one (unknown) address; the per-address limit has tests of its own.
+            "AUTH_RATE_LIMIT_PER_MINUTE": "1000000",
         ]
         if let redisPort { e["REDIS_URL"] = "redis://127.0.0.1:\(redisPort)" }
         for (k, v) in overrides { e[k] = v }

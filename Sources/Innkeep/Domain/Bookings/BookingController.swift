@@ -54,7 +54,9 @@ struct BookingController {
             body.fail("currency", "must be an ISO 4217 code such as EUR")
             currency = nil
         }
-        if total != nil, currency == nil, !body.has("currency") { body.fail("currency", "is required with total_amount_cents") }
+        if total != nil, currency == nil, !body.has("currency") || body.isNull("currency") {
+            body.fail("currency", "is required with total_amount_cents")
+        }
         let notes = body.string("notes", length: 0...5000)
         if let checkIn, let checkOut {
             if checkOut <= checkIn { body.fail("check_out", "must be after check_in") }

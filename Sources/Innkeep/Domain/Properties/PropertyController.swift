@@ -95,7 +95,9 @@ struct PropertyController {
         try body.finish()
         let caller = call.caller, sent = body.values.keys.sorted()
         return try await call.transaction { conn in
-            guard var p = try await PropertyRepository.find(conn, agency: caller.agencyId, id: id, forUpdate: true) else { throw Self.notFound }
+            // Owner-scoped: with ENFORCE_RBAC=false an owner gets here, and must not change what they cannot see.
+            guard var p = try await PropertyRepository.find(conn, agency: caller.agencyId, id: id, owner: caller.ownerScope, forUpdate: true)
+            else { throw Self.notFound }
             try await Self.checkOwner(f.ownerId, conn, agency: caller.agencyId)
             let before = p.json
             if let v = f.name { p.name = v }
@@ -117,7 +119,8 @@ struct PropertyController {
     @Sendable func delete(_ call: TenantCall) async throws -> Reply {
         let id = try call.call.pathId(), caller = call.caller
         return try await call.transaction { conn in
-            guard let p = try await PropertyRepository.find(conn, agency: caller.agencyId, id: id, forUpdate: true) else { throw Self.notFound }
+            guard let p = try await PropertyRepository.find(conn, agency: caller.agencyId, id: id, owner: caller.ownerScope, forUpdate: true)
+            else { throw Self.notFound }
             if let booking = try await PropertyRepository.futureBooking(conn, agency: caller.agencyId, id: id) {
                 throw APIError(.propertyHasBookings, details: ["booking_id": JSONValue(booking)])
             }

@@ -61,6 +61,8 @@ struct TeamController {
         }
     }
 
+    /// Invites: 201 with the invitation, whether or not an account has that email (SPEC §14); nobody joins
+    /// without accepting. Re-inviting a member → 409 ALREADY_MEMBER; re-inviting a pending email refreshes it.
     @Sendable func add(_ call: TenantCall) async throws -> Reply {
         var body = try call.call.json()
         let email = body.email("email", required: true)
@@ -68,18 +70,16 @@ struct TeamController {
         try body.finish()
         let caller = call.caller
         return try await call.transaction { conn in
-            // Users are global: looking one up by email is the documented exception to agency filtering.
-            guard let userId = try await conn.run("SELECT id FROM auth.users WHERE lower(email) = lower(\(email!))")
-                .collect().first?.decode(UUID.self)
-            else { throw APIError(.userNotFound) }
-            let inserted = try await conn.run("""
-                INSERT INTO team_members (agency_id, user_id, role) VALUES (\(caller.agencyId), \(userId), \(role!.rawValue))
-                ON CONFLICT (agency_id, user_id) DO NOTHING RETURNING id
+            // Only this agency's members are looked at: whether the email has an account elsewhere is never told.
+            let member = try await conn.run("""
+                SELECT 1 FROM team_members tm JOIN auth.users u ON u.id = tm.user_id
+                WHERE tm.agency_id = \(caller.agencyId) AND lower(u.email) = lower(\(email!))
                 """).collect()
-            guard let id = try inserted.first?.decode(UUID.self) else { throw APIError(.alreadyMember) }
-            let member = try await Self.find(conn, agency: caller.agencyId, id: id)!
-            try await AuditLog.record(conn, caller, "member.add", "team_member", id, details: ["user_id": JSONValue(userId), "role": .string(role!.rawValue)])
-            return .json(member.json, status: .created)
+            guard member.isEmpty else { throw APIError(.alreadyMember) }
+            let invitation = try await InvitationRepository.invite(conn, agency: caller.agencyId, email: email!, role: role!, by: caller.userId)
+            try await AuditLog.record(conn, caller, "member.invite", "invitation", invitation.id,
+                                      details: ["email": .string(email!), "role": .string(role!.rawValue)])
+            return .json(invitation.json, status: .created)
         }
     }
 
