@@ -42,9 +42,20 @@ public struct AppServices: Sendable {
         }
         redis = RedisGuard(client: redisClient, logger: logger, metrics: metrics)
         rateLimiter = RateLimiter(redis: redis)
-        jwt = JWTSigner(secret: config.jwtSecret)
+        jwt = JWTSigner(secret: config.jwtSecret, jwks: config.jwksSource.map { JWKSKeys(source: $0, logger: logger) })
         build = BuildInfo(config: config)
         self.passwords = passwords
+    }
+}
+
+extension AppServices {
+    /// What must be read before serving: the JWKS keys, when `JWT_JWKS_URL` is set.
+    public func loadKeys() async throws(StartupError) {
+        do throws(JWKSKeys.LoadError) {
+            try await jwt.jwks?.load()
+        } catch {
+            throw StartupError(description: error.description)
+        }
     }
 }
 

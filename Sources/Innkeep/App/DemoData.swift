@@ -24,7 +24,7 @@ public enum DemoData {
             var out = "Demo agency \"\(agencyName)\" (\(agencyId.uuidString.lowercased())) — users, passwords and 24-hour tokens:\n"
             for (role, email, password, id) in users {
                 out += "\n  \(role.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)) \(email)  password: \(password)\n"
-                out += "    TOKEN_\(role.rawValue.uppercased())=\(jwt.sign(subject: id, lifetime: 86_400))\n"
+                out += "    TOKEN_\(role.rawValue.uppercased())=\(await jwt.sign(subject: id, lifetime: 86_400))\n"
             }
             return out
         }

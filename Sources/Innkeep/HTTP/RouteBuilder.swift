@@ -30,7 +30,7 @@ struct RouteBuilder {
         precondition(endpoint.access == .user, "\(endpoint) is not a user endpoint")
         let authenticator = authenticator
         register(endpoint) { call in
-            let userId = try authenticator.userId(call.request)
+            let userId = try await authenticator.userId(call.request)
             _ = try await authenticator.memberships(of: userId)  // the user must still exist
             return try await handler(call, userId)
         }
@@ -43,7 +43,7 @@ struct RouteBuilder {
             if authenticator.hasOpsToken(call.request) { return try await handler(call) }
             guard endpoint.access == .adminOrOpsToken else {
                 // A valid user token is a real identity without the right to this: 403, not 401.
-                _ = try authenticator.userId(call.request)
+                _ = try await authenticator.userId(call.request)
                 throw APIError(.insufficientRole, "This endpoint requires the ops token.", details: ["allowed_roles": []])
             }
             let caller = try await authenticator.caller(call.request)
@@ -73,7 +73,7 @@ struct RouteBuilder {
                     try await handler(TenantCall(call: call, caller: caller, idempotency: claim))
                 }
             }
-            let userId = try authenticator.userId(call.request)
+            let userId = try await authenticator.userId(call.request)
             // The transaction opens with the agency the header names, before membership is checked:
             // safe, because the one query run before the check reads only the caller's own
             // memberships (`WHERE user_id = caller`), and a non-member is refused right after it.

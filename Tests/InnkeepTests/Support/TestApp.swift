@@ -46,6 +46,7 @@ func withApp<T: Sendable>(
     let config = try AppConfig(environment: TestEnv.environment(database: database, port: port, redisPort: redisPort, overrides))
     let services = try AppServices(config: config, logger: logger, migrations: try Migration.load(from: TestEnv.migrationsDir),
                                    passwords: TestPasswords.hasher, databasePoolSize: 8, databaseDeadline: databaseDeadline)
+    try await services.loadKeys()
     let app = buildApplication(services)
     return try await app.test(.router) { client in try await body(APIClient(client: client, services: services)) }
 }
