@@ -80,7 +80,7 @@ public struct DatabaseConnectError: Error, CustomStringConvertible {
         let ca = url.sslRootCert.map { $0 == "system" ? "the system's CA certificates" : "sslrootcert \($0)" }
             ?? "the system's CA certificates (no sslrootcert given)"
         if let e = error as? PSQLError {
-            if e.code == .sslUnsupported {
+            if e.code == PSQLError.Code.sslUnsupported {
                 return ("the server does not accept TLS connections, and sslmode=\(url.sslMode.rawValue) requires TLS", true)
             }
             if let state = e.serverInfo?[.sqlState] {
