@@ -165,7 +165,11 @@ struct Demo: AsyncParsableCommand {
     func run() async throws {
         let config = try loadConfig()
         LoggingSetup.bootstrap(format: .text, level: .warning)
-        print(try await DemoData.seed(config: config, logger: Logger(label: "innkeep.demo")))
+        do {
+            print(try await DemoData.seed(config: config, logger: Logger(label: "innkeep.demo")))
+        } catch let error as StartupError {
+            throw fail(error.description)
+        }
     }
 }
 

@@ -208,6 +208,33 @@ final class JWKSServer: Sendable {
         }
     }
 
+    @Test func aRevokedKeyStopsWorkingOnceTheKeysAreOlderThanTheMaximumAge() async throws {
+        let keys = try PyJWT.keys([("EC", "stays"), ("EC", "revoked")])
+        try await JWKSServer.with(PyJWT.jwks(keys)) { server in
+            let jwks = JWKSKeys(source: .url(server.url), maximumAge: .milliseconds(300), logger: TestEnv.logger)
+            try await jwks.load()
+            #expect(await jwks.kids == ["revoked", "stays"])
+            // ES256 signatures are randomized, so each token is new (JWKSKeys has no cache of its own anyway).
+            func accepted(_ kid: String, _ key: PyJWT.Key) async throws -> Bool {
+                let token = try PyJWT.mint([("ES256", key.privatePEM, kid, Self.claims(UUID()))])[0]
+                return (try? await jwks.verify(token, kid: kid, alg: "ES256")) != nil
+            }
+            #expect(try await accepted("revoked", keys[1]))
+            server.publish(PyJWT.jwks([keys[0]]))
+            try await Task.sleep(for: .milliseconds(400))
+            // The first token after the maximum age starts a refresh in the background; soon the key is gone.
+            var stillAccepted = true
+            for _ in 0..<50 where stillAccepted {
+                stillAccepted = try await accepted("revoked", keys[1])
+                if stillAccepted { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(!stillAccepted, "a key removed from the JWKS must stop verifying once the keys are refreshed")
+            #expect(await jwks.kids == ["stays"])
+            #expect(try await accepted("stays", keys[0]))
+            #expect(server.fetches >= 2)
+        }
+    }
+
     @Test func aJWKSFileWorksToo() async throws {
         let keys = try PyJWT.keys([("EC", "file-ec"), ("RSA", "file-rsa")])
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("innkeep-jwks-\(UUID().uuidString).json").path

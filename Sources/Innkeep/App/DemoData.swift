@@ -8,6 +8,7 @@ public enum DemoData {
     public static let agencyName = "Demo Rentals"
 
     public static func seed(config: AppConfig, logger: Logger) async throws -> String {
+        try await Runner.checkConnection(config.databaseURL, logger: logger)
         let db = Database(url: config.databaseURL, logger: logger, maximumConnections: 2, deadline: .seconds(30))
         let jwt = JWTSigner(secret: config.jwtSecret)
         let hasher = PasswordHasher(cost: 10)

@@ -8,7 +8,8 @@ import NIOCore
 /// or of a JWKS file (`/path` or `file:///path`), for `ES256` and `RS256` tokens (SPEC §15).
 ///
 /// Fetched at start; fetched again when a token names a `kid` it does not know (a key the issuer just added),
-/// but at most once per `minimumRefreshInterval`, so a flood of made-up `kid`s costs the JWKS URL one request.
+/// but at most once per `minimumRefreshInterval`, so a flood of made-up `kid`s costs the JWKS URL one request;
+/// and, in the background, when the keys are older than `maximumAge` (so a key the issuer revoked stops working).
 /// A token is checked only by the key its `kid` names, and only when that key is for the token's `alg`.
 public actor JWKSKeys {
     public enum Source: Sendable, Equatable, CustomStringConvertible {
@@ -49,18 +50,22 @@ public actor JWKSKeys {
 
     public let source: Source
     let minimumRefreshInterval: Duration
+    let maximumAge: Duration
     private let logger: Logger
     /// The keys by `kid`, and the algorithm each may verify. Replaced whole on each refresh.
     private var keys = JWTKeyCollection()
     private var algorithms: [String: String] = [:]
     private var lastRefresh: ContinuousClock.Instant?
+    /// When the keys were last read (or a refresh last failed).
+    private var loadedAt = ContinuousClock.now
     private var refreshing: Task<Void, Never>?
     /// Documents read so far (the first load included): tests check the rate limit with it.
     public private(set) var fetches = 0
 
-    public init(source: Source, minimumRefreshInterval: Duration = .seconds(30), logger: Logger) {
+    public init(source: Source, minimumRefreshInterval: Duration = .seconds(30), maximumAge: Duration = .seconds(600), logger: Logger) {
         self.source = source
         self.minimumRefreshInterval = minimumRefreshInterval
+        self.maximumAge = maximumAge
         self.logger = logger
     }
 
@@ -75,7 +80,11 @@ public actor JWKSKeys {
 
     /// Verifies a token whose header says `alg` and `kid`, with that key only.
     func verify(_ token: String, kid: String, alg: String) async throws -> AccessPayload {
-        if algorithms[kid] == nil { await refreshForUnknownKid() }
+        if algorithms[kid] == nil {
+            await refreshForUnknownKid()
+        } else if ContinuousClock.now - loadedAt >= maximumAge {
+            _ = startRefresh()  // this token is checked with the keys known now; later ones with the fresh set
+        }
         guard algorithms[kid] == alg else { throw JWTSigner.Failure.algorithm }
         return try await keys.verify(token, as: AccessPayload.self)
     }
@@ -89,16 +98,24 @@ public actor JWKSKeys {
         let now = ContinuousClock.now
         if let lastRefresh, now - lastRefresh < minimumRefreshInterval { return }
         lastRefresh = now
+        await startRefresh().value
+    }
+
+    /// The refresh in flight, or a new one; a failure keeps the keys known (and waits `maximumAge` before the next
+    /// background attempt).
+    private func startRefresh() -> Task<Void, Never> {
+        if let refreshing { return refreshing }
         let task = Task {
             do throws(LoadError) {
                 try await self.refresh()
             } catch {
+                self.loadedAt = .now
                 self.logger.warning("JWKS refresh failed; keeping the keys known", metadata: ["error": "\(error.description)"])
             }
+            self.refreshing = nil
         }
         refreshing = task
-        await task.value
-        refreshing = nil
+        return task
     }
 
     private func refresh() async throws(LoadError) {
@@ -121,6 +138,7 @@ public actor JWKSKeys {
         }
         guard !found.isEmpty else { throw LoadError(description: "JWT_JWKS_URL \(source) holds no ES256 or RS256 key with a kid") }
         keys = fresh
+        loadedAt = .now
         if found != algorithms {
             logger.info("JWKS keys loaded", metadata: ["kids": "\(found.keys.sorted().joined(separator: ","))"])
         }
