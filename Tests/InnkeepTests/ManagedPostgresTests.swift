@@ -29,13 +29,14 @@ enum TLSCluster {
     }
 }
 
-/// Runs the built `innkeep` with `args` and exactly `env`; returns its status, stdout and stderr.
+/// Runs the built `innkeep` with `args` and exactly `env` (60 s at most); returns its status, stdout and stderr.
 func innkeep(_ args: [String], env: [String: String]) throws -> (status: Int32, out: String, err: String) {
     let p = Process()
-    p.executableURL = URL(fileURLWithPath: MigrationFixture.binary)
-    p.arguments = args
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
+    p.arguments = ["-s", "KILL", "60", MigrationFixture.binary] + args
     p.environment = env.merging(["PATH": TestEnv.env["PATH"] ?? "/usr/bin:/bin", "LOG_LEVEL": "error"]) { a, _ in a }
     p.currentDirectoryURL = TestEnv.repo
+    p.standardInput = FileHandle.nullDevice
     let out = Pipe(), err = Pipe()
     p.standardOutput = out
     p.standardError = err
@@ -68,6 +69,31 @@ func innkeep(_ args: [String], env: [String: String]) throws -> (status: Int32, 
         #expect(migrated.out.contains("applied 0001_"))
         let status = try innkeep(["migrate", "status", "--dir", TestEnv.migrationsDir.path], env: env)
         #expect(status.out.contains(" 0 pending"), "\(status.out) \(status.err)")
+
+        // The built `innkeep serve` starts on it and reports the database healthy.
+        let port = try #require(Int(try TestEnv.shell(
+            "python3 -c \"import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])\"").output
+            .trimmingCharacters(in: .whitespacesAndNewlines)))
+        let serve = Process()
+        serve.executableURL = URL(fileURLWithPath: MigrationFixture.binary)
+        serve.arguments = ["serve"]
+        serve.environment = env.merging(["PATH": TestEnv.env["PATH"] ?? "/usr/bin:/bin", "PORT": "\(port)", "LOG_LEVEL": "error"]) { a, _ in a }
+        serve.currentDirectoryURL = TestEnv.repo
+        serve.standardInput = FileHandle.nullDevice
+        serve.standardOutput = FileHandle.nullDevice
+        serve.standardError = FileHandle.nullDevice
+        try serve.run()
+        defer { if serve.isRunning { kill(serve.processIdentifier, SIGKILL) } }
+        var health = ""
+        let clock = ContinuousClock(), deadline = clock.now + .seconds(60)
+        while !health.contains("\"db\":\"ok\""), serve.isRunning, clock.now < deadline {
+            try await Task.sleep(for: .milliseconds(200))
+            health = try TestEnv.shell("curl -s --max-time 2 http://127.0.0.1:\(port)/health").output
+        }
+        #expect(health.contains("\"db\":\"ok\""), "innkeep serve /health: \(health)")
+        serve.terminate()  // SIGTERM: a graceful shutdown
+        for _ in 0..<100 where serve.isRunning { try await Task.sleep(for: .milliseconds(100)) }
+        #expect(!serve.isRunning, "innkeep serve did not stop on SIGTERM")
 
         // serve: its start-up check (migrations) and worker check, then the API on the TLS pool.
         let config = try AppConfig(environment: env.merging(["OPS_TOKEN": TestEnv.opsToken]) { a, _ in a })
