@@ -58,7 +58,11 @@ struct WorkerCommand: AsyncParsableCommand {
     func run() async throws {
         let config = try loadConfig()
         LoggingSetup.bootstrap(format: config.logFormat, level: config.logLevel)
-        try await Runner.worker(config: config, logger: Logger(label: "innkeep.worker"))
+        do {
+            try await Runner.worker(config: config, logger: Logger(label: "innkeep.worker"))
+        } catch let error as StartupError {
+            throw fail(error.description)
+        }
     }
 }
 
@@ -79,6 +83,8 @@ struct Migrate: AsyncParsableCommand {
             do {
                 try await MigrateCommand.run(action, config: config, directory: directory, logger: Logger(label: "innkeep.migrate"))
             } catch let error as MigrationError {
+                throw fail(error.description)
+            } catch let error as DatabaseConnectError {
                 throw fail(error.description)
             } catch {
                 throw fail("migrate failed: \(loggable(error))")
@@ -140,12 +146,15 @@ struct DB: AsyncParsableCommand {
         func run() async throws {
             let config = try loadConfig()
             LoggingSetup.bootstrap(format: .text, level: config.logLevel)
-            guard let admin = PostgresURL(adminURL) else { throw fail("--admin-url must be a postgres:// URL with a user and database") }
+            let admin: PostgresURL
+            do { admin = try PostgresURL.parse(adminURL, source: "--admin-url") } catch { throw fail("\(error.variable) \(error.problem)") }
             do {
                 try await DatabaseSetup.initialize(adminURL: admin, owner: config.migrationDatabaseURL, runtime: config.databaseURL,
                                                    logger: Logger(label: "innkeep.db"))
                 print("database \(config.databaseURL.database) ready: owner \(config.migrationDatabaseURL.user), runtime \(config.databaseURL.user)")
             } catch let error as MigrationError {
+                throw fail(error.description)
+            } catch let error as DatabaseConnectError {
                 throw fail(error.description)
             } catch {
                 throw fail("db init failed: \(loggable(error))")
@@ -189,7 +198,11 @@ struct Demo: AsyncParsableCommand {
     func run() async throws {
         let config = try loadConfig()
         LoggingSetup.bootstrap(format: .text, level: .warning)
-        print(try await DemoData.seed(config: config, logger: Logger(label: "innkeep.demo")))
+        do {
+            print(try await DemoData.seed(config: config, logger: Logger(label: "innkeep.demo")))
+        } catch let error as StartupError {
+            throw fail(error.description)
+        }
     }
 }
 

@@ -71,8 +71,8 @@ import Testing
     @Test func everyBadTokenIsInvalidToken() async throws {
         try await withApp { api in
             let user = try await api.signup(agencyName: "Tokens")
-            let signer = JWTSigner(secret: Array(TestEnv.jwtSecret.utf8))
-            let other = JWTSigner(secret: Array("another-secret-of-enough-length-000000".utf8))
+            let signer = ForgingSigner(secret: Array(TestEnv.jwtSecret.utf8))
+            let other = ForgingSigner(secret: Array("another-secret-of-enough-length-000000".utf8))
             let now = Int64(Date().timeIntervalSince1970)
             let sub = JSONValue.string(user.id.uuidString.lowercased())
             func claims(_ extra: [String: JSONValue?]) -> JSONValue {
@@ -115,7 +115,7 @@ import Testing
             let user = try await api.signup(agencyName: "Supa")
             let now = Int64(Date().timeIntervalSince1970)
             // The shape Supabase Auth issues: extra claims, audience as given, session metadata.
-            let token = JWTSigner(secret: Array(TestEnv.jwtSecret.utf8)).sign(header: ["alg": "HS256", "typ": "JWT", "kid": "abc"], payload: [
+            let token = ForgingSigner(secret: Array(TestEnv.jwtSecret.utf8)).sign(header: ["alg": "HS256", "typ": "JWT", "kid": "abc"], payload: [
                 "aud": "authenticated", "exp": .int(now + 3600), "iat": .int(now), "iss": "https://x.supabase.co/auth/v1",
                 "sub": .string(user.id.uuidString.lowercased()), "email": .string(user.email), "phone": "", "role": "authenticated",
                 "aal": "aal1", "amr": [["method": "password", "timestamp": .int(now)]], "session_id": .string(UUID().uuidString),

@@ -161,7 +161,7 @@ import Testing
         /// A database that is not there at all: 503 fast, counted in degraded_responses_total.
         @Test func unreachableDatabaseIsCountedAsDegraded() async throws {
             try await withApp(database: "innkeep_nowhere", port: 1, databaseDeadline: TestEnv.productionDeadline) { api in
-                let token = api.services.jwt.sign(subject: UUID(), lifetime: 60)
+                let token = await api.services.jwt.sign(subject: UUID(), lifetime: 60)
                 for (method, path) in [(HTTPRequest.Method.get, "/health"), (.get, "/api/v1/properties"), (.get, "/api/v1/me")] {
                     let (r, elapsed) = try await timed { try await api.send(method, path, token: token) }
                     #expect(r.status == .serviceUnavailable, "\(path): \(r.raw)")

@@ -61,10 +61,21 @@ public struct AppServices: Sendable {
         quiet.logLevel = max(logger.logLevel, .error)
         authRateLimiter = RateLimiter(redis: RedisGuard(
             client: try redisClient(timeout: max(redisTimeout, .milliseconds(250))), logger: quiet, metrics: metrics, openFor: nil))
-        jwt = JWTSigner(secret: config.jwtSecret)
+        jwt = JWTSigner(secret: config.jwtSecret, jwks: config.jwksSource.map { JWKSKeys(source: $0, logger: logger) })
         build = BuildInfo(config: config)
         self.passwords = passwords
         idempotencyReleaser = IdempotencyReleaser(db: db, logger: logger)
+    }
+}
+
+extension AppServices {
+    /// What must be read before serving: the JWKS keys, when `JWT_JWKS_URL` is set.
+    public func loadKeys() async throws(StartupError) {
+        do throws(JWKSKeys.LoadError) {
+            try await jwt.jwks?.load()
+        } catch {
+            throw StartupError(description: error.description)
+        }
     }
 }
 

@@ -8,6 +8,7 @@ public enum DemoData {
     public static let agencyName = "Demo Rentals"
 
     public static func seed(config: AppConfig, logger: Logger) async throws -> String {
+        try await Runner.checkConnection(config.databaseURL, logger: logger)
         let db = Database(url: config.databaseURL, logger: logger, maximumConnections: 2, deadline: .seconds(30))
         let jwt = JWTSigner(secret: config.jwtSecret)
         let hasher = PasswordHasher(cost: 10)
@@ -24,7 +25,7 @@ public enum DemoData {
             var out = "Demo agency \"\(agencyName)\" (\(agencyId.uuidString.lowercased())) — users, passwords and 24-hour tokens:\n"
             for (role, email, password, id) in users {
                 out += "\n  \(role.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)) \(email)  password: \(password)\n"
-                out += "    TOKEN_\(role.rawValue.uppercased())=\(jwt.sign(subject: id, lifetime: 86_400))\n"
+                out += "    TOKEN_\(role.rawValue.uppercased())=\(await jwt.sign(subject: id, lifetime: 86_400))\n"
             }
             return out
         }

@@ -23,6 +23,7 @@ public enum Runner {
             throw StartupError(description: "cannot read the API document \(openAPIPath.path) (set OPENAPI_PATH): \(error)")
         }
         let services = try AppServices(config: config, logger: logger, migrations: migrations, openAPIDocument: openAPI)
+        try await services.loadKeys()
         let app = buildApplication(services)
         // A graceful shutdown waits for requests in flight, but never for a client: a half-sent request or a
         // silent connection is cut when the graceful period ends, and the process is gone within ~15 s.
@@ -43,6 +44,8 @@ public enum Runner {
             status = try await Migrator(migrations: migrations, logger: logger).status(conn)
         } catch let error as MigrationError {
             throw StartupError(description: error.description)
+        } catch let error as DatabaseConnectError {
+            throw StartupError(description: error.description)
         } catch {
             throw StartupError(description: "cannot reach the database at \(config.databaseURL.host):\(config.databaseURL.port) to check migrations: \(loggable(error))")
         }
@@ -53,6 +56,7 @@ public enum Runner {
     }
 
     public static func worker(config: AppConfig, logger: Logger) async throws {
+        try await checkConnection(config.databaseURL, logger: logger)
         let db = Database(url: config.databaseURL, logger: logger, maximumConnections: 8, deadline: .seconds(10))
         let worker = Worker(db: db, logger: logger)
         let metrics = AppMetrics()
@@ -74,6 +78,23 @@ public enum Runner {
         configuration.maximumGracefulShutdownDuration = HTTPLimits.gracefulShutdown
         configuration.maximumCancellationDuration = HTTPLimits.cancellation
         try await ServiceGroup(configuration: configuration).run()
+    }
+}
+
+extension Runner {
+    /// Opens and closes one connection: a TLS or login misconfiguration stops the process with one line
+    /// (a pool would retry it forever); a server that is merely down is left to the pool's retries.
+    static func checkConnection(_ url: PostgresURL, logger: Logger) async throws {
+        do {
+            let conn = try await PostgresConnection.open(url, logger: logger, connectTimeout: .seconds(5))
+            try? await conn.close()
+        } catch let error as DatabaseConnectError {
+            guard error.isMisconfiguration else {
+                logger.warning("database not reachable at start; will retry", metadata: ["error": "\(error.description)"])
+                return
+            }
+            throw StartupError(description: error.description)
+        }
     }
 }
 

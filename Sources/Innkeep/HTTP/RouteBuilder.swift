@@ -31,7 +31,7 @@ struct RouteBuilder {
         precondition(endpoint.access == .user, "\(endpoint) is not a user endpoint")
         let authenticator = authenticator
         register(endpoint) { call in
-            let userId = try authenticator.userId(call.request)
+            let userId = try await authenticator.userId(call.request)
             _ = try await authenticator.memberships(of: userId)  // the user must still exist
             return try await handler(call, userId)
         }
@@ -45,7 +45,7 @@ struct RouteBuilder {
         let authenticator = authenticator
         register(endpoint) { call in
             if authenticator.hasOpsToken(call.request) { return try await handler(call) }
-            let userId = try authenticator.userId(call.request)
+            let userId = try await authenticator.userId(call.request)
             guard try await authenticator.isPlatformOperator(userId) else {
                 throw APIError(.insufficientRole, "This endpoint is for platform operators.", details: ["allowed_roles": []])
             }
@@ -75,7 +75,7 @@ struct RouteBuilder {
                     try await handler(TenantCall(call: call, caller: caller, idempotency: claim))
                 }
             }
-            let userId = try authenticator.userId(call.request)
+            let userId = try await authenticator.userId(call.request)
             // The rate limit runs before the transaction opens: no Redis call may hold a pooled connection
             // (SPEC §14). Its key is the token's user and the agency the header names ("default" without
             // one, when the caller has a single membership).

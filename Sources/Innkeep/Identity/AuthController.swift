@@ -18,8 +18,8 @@ struct AuthController {
         ["id": JSONValue(id), "email": .string(email), "full_name": .string(fullName)]
     }
 
-    func token(_ services: AppServices, _ userId: UUID) -> [String: JSONValue] {
-        ["access_token": .string(services.jwt.sign(subject: userId, lifetime: Self.tokenLifetime)), "token_type": "bearer",
+    func token(_ services: AppServices, _ userId: UUID) async -> [String: JSONValue] {
+        ["access_token": .string(await services.jwt.sign(subject: userId, lifetime: Self.tokenLifetime)), "token_type": "bearer",
          "expires_in": .int(Self.tokenLifetime)]
     }
 
@@ -58,7 +58,7 @@ struct AuthController {
         } catch where isPostgresError(error, state: SQLState.uniqueViolation) {
             throw APIError(.emailTaken)
         }
-        var reply = token(call.services, userId)
+        var reply = await token(call.services, userId)
         reply["user"] = Self.userJSON(id: userId, email: email!, fullName: fullName!)
         return .json(.object(reply), status: .created)
     }
@@ -90,7 +90,7 @@ struct AuthController {
         }
         guard let user, valid else { throw APIError(.invalidCredentials) }
         await services.authRateLimiter.undo(limitKey)
-        return .json(.object(token(services, user.0)))
+        return .json(.object(await token(services, user.0)))
     }
 
     @Sendable func me(_ call: Call, _ userId: UUID) async throws -> Reply {

@@ -20,10 +20,10 @@ struct Authenticator: Sendable {
     }
 
     /// The user id of a valid token (the user's existence is checked with the membership lookup).
-    func userId(_ request: Request) throws -> UUID {
+    func userId(_ request: Request) async throws -> UUID {
         let token = try Self.bearerToken(request)
         do {
-            return try services.jwt.verify(token).subject
+            return try await services.jwt.verify(token).subject
         } catch {
             throw APIError(.invalidToken, headers: [.wwwAuthenticate: "Bearer error=\"invalid_token\""])
         }
@@ -50,7 +50,7 @@ struct Authenticator: Sendable {
 
     /// The caller inside the request's agency: `X-Agency-Id`, or the only membership (SPEC §2).
     func caller(_ request: Request) async throws -> Caller {
-        let userId = try userId(request)
+        let userId = try await userId(request)
         return try Self.caller(request, userId: userId, memberships: try await memberships(of: userId))
     }
 

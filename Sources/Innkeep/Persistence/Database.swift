@@ -37,7 +37,7 @@ public struct Database: Sendable, Service {
 
     static func configuration(_ url: PostgresURL, maximumConnections: Int) -> PostgresClient.Configuration {
         var config = PostgresClient.Configuration(
-            host: url.host, port: url.port, username: url.user, password: url.password, database: url.database, tls: .disable)
+            host: url.host, port: url.port, username: url.user, password: url.password, database: url.database, tls: url.clientTLS)
         config.options.connectTimeout = .seconds(1)
         config.options.maximumConnections = maximumConnections
         // A cancelled request must not leave a transaction holding locks.

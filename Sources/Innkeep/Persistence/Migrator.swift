@@ -194,12 +194,3 @@ public struct Migrator: Sendable {
         }
     }
 }
-
-extension PostgresConnection {
-    /// Opens one connection (for migrations and `db init`, outside the pool).
-    public static func open(_ url: PostgresURL, logger: Logger) async throws -> PostgresConnection {
-        let config = PostgresConnection.Configuration(
-            host: url.host, port: url.port, username: url.user, password: url.password, database: url.database, tls: .disable)
-        return try await PostgresConnection.connect(configuration: config, id: 1, logger: logger)
-    }
-}

@@ -110,10 +110,7 @@ final class PoolKeeper: Sendable {
 
     /// Whether a new connection can be opened and answers `SELECT 1`.
     private func reachable() async -> Bool {
-        var config = PostgresConnection.Configuration(
-            host: url.host, port: url.port, username: url.user, password: url.password, database: url.database, tls: .disable)
-        config.options.connectTimeout = .seconds(1)
-        guard let connection = try? await PostgresConnection.connect(configuration: config, id: 0, logger: logger) else { return false }
+        guard let connection = try? await PostgresConnection.open(url, logger: logger, connectTimeout: .seconds(1)) else { return false }
         let ok = (try? await connection.query("SELECT 1", logger: logger)) != nil
         try? await connection.close()
         return ok

@@ -10,6 +10,8 @@ public struct AppConfig: Sendable {
     public var migrationDatabaseURL: PostgresURL
     public var redisURL: String?
     public var jwtSecret: [UInt8]
+    /// `JWT_JWKS_URL`: a JWKS URL or file whose ES256/RS256 keys also sign access tokens (SPEC §15).
+    public var jwksSource: JWKSKeys.Source?
     public var commitSHA: String?
     public var deployedAt: String?
     public var opsToken: String?
@@ -38,7 +40,7 @@ public struct AppConfig: Sendable {
     /// Every variable the service reads, for env-sanity (names only, never values).
     public static let variables: [(name: String, required: Bool)] = [
         ("DATABASE_URL", true), ("MIGRATION_DATABASE_URL", false), ("REDIS_URL", false),
-        ("JWT_SECRET", true), ("COMMIT_SHA", false), ("DEPLOYED_AT", false), ("OPS_TOKEN", false),
+        ("JWT_SECRET", true), ("JWT_JWKS_URL", false), ("COMMIT_SHA", false), ("DEPLOYED_AT", false), ("OPS_TOKEN", false),
         ("ENFORCE_RBAC", false), ("RATE_LIMIT_PER_MINUTE", false), ("AUTH_RATE_LIMIT_PER_MINUTE", false),
         ("TRUSTED_PROXIES", false), ("HOST", false), ("PORT", false), ("LOG_LEVEL", false), ("LOG_FORMAT", false),
         ("ALLOW_PRIVATE_URLS", false), ("PUBLIC_BASE_URL", false), ("WEBHOOK_RETRY_SCHEDULE", false), ("WORKER_METRICS_PORT", false),
@@ -55,10 +57,7 @@ public struct AppConfig: Sendable {
             return v
         }
         func postgresURL(_ name: String, _ raw: String) throws(ConfigError) -> PostgresURL {
-            guard let url = PostgresURL(raw) else {
-                throw ConfigError(variable: name, problem: "must be a URL like postgres://user:password@host:5432/database")
-            }
-            return url
+            try PostgresURL.parse(raw, source: name)
         }
 
         setVariables = Set(Self.variables.map(\.name).filter { value($0) != nil })
@@ -76,6 +75,12 @@ public struct AppConfig: Sendable {
             throw ConfigError(variable: "JWT_SECRET", problem: "must be at least 32 bytes long (got \(secret.count))")
         }
         jwtSecret = secret
+        jwksSource = try value("JWT_JWKS_URL").map { raw throws(ConfigError) in
+            guard let source = JWKSKeys.Source(raw) else {
+                throw ConfigError(variable: "JWT_JWKS_URL", problem: "must be an http(s):// URL, a file:// URL or a file path")
+            }
+            return source
+        }
         commitSHA = value("COMMIT_SHA")
         deployedAt = value("DEPLOYED_AT")
         opsToken = value("OPS_TOKEN")
@@ -166,13 +171,18 @@ public struct ConfigError: Error, CustomStringConvertible, Equatable {
     public var description: String { "configuration error: \(variable) \(problem)" }
 }
 
-/// The parts of a postgres:// URL that PostgresNIO needs.
+/// The parts of a postgres:// URL that PostgresNIO needs, with libpq's `sslmode` and `sslrootcert` (SPEC §15).
 public struct PostgresURL: Sendable, Equatable {
     public var user: String
     public var password: String?
     public var host: String
     public var port: Int
     public var database: String
+    public var sslMode: SSLMode = .prefer
+    /// A PEM file of trusted CA certificates, or `system` for the system's; nil: the system's.
+    public var sslRootCert: String?
+    /// Where the URL came from (`DATABASE_URL`, `--admin-url`…): connection errors name it, never the URL.
+    public var source = "the database URL"
 
     public init?(_ string: String) {
         guard let c = URLComponents(string: string), c.scheme == "postgres" || c.scheme == "postgresql",
@@ -187,6 +197,43 @@ public struct PostgresURL: Sendable, Equatable {
         self.host = host
         self.port = c.port ?? 5432
         self.database = database
+        guard (try? readTLSParameters(c.queryItems ?? [])) != nil else { return nil }
+    }
+
+    /// Like `init?`, but says what is wrong (never quoting the URL, which may hold a password).
+    public static func parse(_ string: String, source: String) throws(ConfigError) -> PostgresURL {
+        let shape = "must be a URL like postgres://user:password@host:5432/database[?sslmode=verify-full&sslrootcert=/path/ca.pem]"
+        guard var url = PostgresURL(string) else {
+            if let c = URLComponents(string: string), let items = c.queryItems {
+                var probe = PostgresURL("postgres://u@h/d")!
+                do { try probe.readTLSParameters(items) } catch { throw ConfigError(variable: source, problem: error.problem) }
+            }
+            throw ConfigError(variable: source, problem: shape)
+        }
+        url.source = source
+        return url
+    }
+
+    /// `sslmode` and `sslrootcert` from the query; other parameters are ignored (poolers add their own).
+    private mutating func readTLSParameters(_ items: [URLQueryItem]) throws(ConfigError) {
+        for item in items {
+            switch item.name {
+            case "sslmode":
+                guard let mode = item.value.flatMap(SSLMode.init(rawValue:)) else {
+                    throw ConfigError(variable: "", problem: "has an unknown sslmode (use disable, prefer, require, verify-ca or verify-full)")
+                }
+                sslMode = mode
+            case "sslrootcert":
+                guard let path = item.value?.removingPercentEncoding, !path.isEmpty else {
+                    throw ConfigError(variable: "", problem: "has an empty sslrootcert")
+                }
+                if path != "system", !FileManager.default.isReadableFile(atPath: path) {
+                    throw ConfigError(variable: "", problem: "names an sslrootcert file that cannot be read: \(path)")
+                }
+                sslRootCert = path
+            default: continue
+            }
+        }
     }
 
     /// The same server and credentials, another database.

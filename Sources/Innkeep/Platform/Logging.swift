@@ -53,6 +53,8 @@ public func loggable(_ error: any Error) -> String {
         let state = e.serverInfo?[.sqlState].map { " sqlstate=\($0)" } ?? ""
         let message = e.serverInfo?[.message].map { " message=\($0)" } ?? ""
         return "PSQLError(\(e.code)\(state)\(message))"
+    case let e as DatabaseConnectError:
+        return e.description
     case let e as DatabaseUnavailable:
         return "DatabaseUnavailable(\(loggable(e.underlying)))"
     case let e as PostgresTransactionError:

@@ -48,6 +48,7 @@ func withApp<T: Sendable>(
     let services = try AppServices(config: config, logger: logger, migrations: try Migration.load(from: TestEnv.migrationsDir),
                                    passwords: TestPasswords.hasher, databasePoolSize: 8, databaseDeadline: databaseDeadline,
                                    redisTimeout: redisTimeout)
+    try await services.loadKeys()
     let app = buildApplication(services)
     return try await app.test(.router) { client in try await body(APIClient(client: client, services: services)) }
 }
