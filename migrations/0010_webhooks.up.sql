@@ -63,14 +63,13 @@ CREATE TABLE webhook_deliveries (
     FOREIGN KEY (agency_id, event_id) REFERENCES webhook_events (agency_id, id) ON DELETE CASCADE,
     CHECK ((status IN ('pending', 'retrying')) = (next_attempt_at IS NOT NULL))
 );
--- The worker's queue: due rows across every agency, oldest first.
-CREATE INDEX webhook_deliveries_due_idx ON webhook_deliveries (next_attempt_at) WHERE status IN ('pending', 'retrying');
--- The claim: an endpoint's due rows, oldest first (the worker takes a few per endpoint).
+-- The worker's queue (the claim takes an endpoint's due rows, oldest first, a few per endpoint). Partial: it
+-- holds only the waiting rows, so the queue gauges of /metrics read it whole, cheaply.
 CREATE INDEX webhook_deliveries_endpoint_due_idx ON webhook_deliveries (agency_id, endpoint_id, next_attempt_at)
     WHERE status IN ('pending', 'retrying');
--- An endpoint's log, newest first.
+-- An endpoint's log, newest first. (A delivery is found by its event through the unique key; every index
+-- here is paid for by each event's insert, in the action's transaction.)
 CREATE INDEX webhook_deliveries_endpoint_idx ON webhook_deliveries (agency_id, endpoint_id, created_at DESC, id DESC);
-CREATE INDEX webhook_deliveries_event_idx ON webhook_deliveries (agency_id, event_id);
 
 -- Tenant tables: a request sees its own agency's rows. The worker, which serves every agency, may
 -- read them all and update deliveries (its claims); it never inserts or deletes. It records an
