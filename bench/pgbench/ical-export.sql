@@ -11,10 +11,10 @@ SELECT c.id, c.property_id, p.timezone FROM channel_connections c
 JOIN properties p ON p.agency_id = c.agency_id AND p.id = c.property_id
 WHERE c.agency_id = md5('agency-' || :a)::uuid AND c.export_token = md5('feed-' || :a || '-' || :j) || md5('feed2-' || :a || '-' || :j) \gset conn_
 SELECT true, id, check_in::text, check_out::text, created_at FROM bookings
-WHERE agency_id = md5('agency-' || :a)::uuid AND property_id = :'conn_property_id'::uuid AND status = 'confirmed' AND check_out > CURRENT_DATE
+WHERE agency_id = md5('agency-' || :a)::uuid AND property_id = :conn_property_id::uuid AND status = 'confirmed' AND check_out > CURRENT_DATE
 UNION ALL
 SELECT false, id, start_date::text, end_date::text, created_at FROM blocks
-WHERE agency_id = md5('agency-' || :a)::uuid AND property_id = :'conn_property_id'::uuid AND end_date > CURRENT_DATE
-  AND channel_connection_id IS DISTINCT FROM :'conn_id'::uuid
+WHERE agency_id = md5('agency-' || :a)::uuid AND property_id = :conn_property_id::uuid AND end_date > CURRENT_DATE
+  AND channel_connection_id IS DISTINCT FROM :conn_id::uuid
 ORDER BY 3, 2;
 COMMIT;
