@@ -369,9 +369,7 @@ actor PinnedHTTPClients {
     func client(for destination: OutboundURLPolicy.Destination) -> HTTPClient {
         let key = "\(destination.host)|\(destination.pinnedAddress)"
         if let client = clients[key] { return client }
-        var configuration = HTTPClient.Configuration(
-            redirectConfiguration: .disallow, timeout: .init(connect: .seconds(10), read: .seconds(10)), decompression: .disabled)
-        if IPAddress(destination.host) == nil { configuration.dnsOverride = [destination.host: destination.pinnedAddress] }
+        var configuration = destination.pinnedClientConfiguration
         configuration.connectionPool = .init(idleTimeout: .seconds(30))
         let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
         clients[key] = client

@@ -5,8 +5,8 @@ import PostgresNIO
 public enum ChannelConflicts {
     /// The channel blocks of a property that overlap a confirmed booking, a manual block, or an older
     /// block of another connection (so a pair of channels conflicts once, on the later import).
-    private static func overlaps(agency: UUID, propertyId: UUID) -> String {
-        """
+    /// (`$1` is the agency, `$2` the property.)
+    private static let overlaps = """
         SELECT c.id AS block_id, c.channel_connection_id, c.start_date, c.end_date, b.id AS booking_id, NULL::uuid AS other_block_id
         FROM blocks c JOIN bookings b ON b.agency_id = c.agency_id AND b.property_id = c.property_id AND b.status = 'confirmed'
              AND daterange(b.check_in, b.check_out, '[)') && daterange(c.start_date, c.end_date, '[)')
@@ -18,7 +18,6 @@ public enum ChannelConflicts {
              AND daterange(k.start_date, k.end_date, '[)') && daterange(c.start_date, c.end_date, '[)')
         WHERE c.agency_id = $1 AND c.property_id = $2 AND c.kind = 'channel'
         """
-    }
 
     /// Brings a property's conflicts in line with its blocks and bookings: resolves the open ones whose
     /// overlap is gone, opens one for each new overlap; audits and emits each change. Call it in the
@@ -31,7 +30,7 @@ public enum ChannelConflicts {
         binds.append(agency)
         binds.append(propertyId)
         let resolved = try await conn.query(PostgresQuery(unsafeSQL: """
-            WITH o AS (\(overlaps(agency: agency, propertyId: propertyId)))
+            WITH o AS (\(overlaps))
             UPDATE channel_conflicts f SET status = 'resolved', resolved_at = now()
             WHERE f.agency_id = $1 AND f.property_id = $2 AND f.status = 'open'
               AND NOT EXISTS (SELECT 1 FROM o WHERE o.block_id = f.block_id
@@ -39,7 +38,7 @@ public enum ChannelConflicts {
             RETURNING \(ChannelConflict.columns)
             """, binds: binds), logger: conn.logger).collect().map(ChannelConflict.init(row:))
         let opened = try await conn.query(PostgresQuery(unsafeSQL: """
-            WITH o AS (\(overlaps(agency: agency, propertyId: propertyId)))
+            WITH o AS (\(overlaps))
             INSERT INTO channel_conflicts (agency_id, property_id, channel_connection_id, block_id, start_date, end_date,
                                            conflicting_booking_id, conflicting_block_id)
             SELECT $1, $2, o.channel_connection_id, o.block_id, o.start_date, o.end_date, o.booking_id, o.other_block_id FROM o

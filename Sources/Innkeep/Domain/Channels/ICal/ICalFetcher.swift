@@ -36,6 +36,9 @@ public struct ICalFetcher: Sendable {
             throw failure
         } catch is DeadlineExceeded {
             throw Failure(description: "timed out after \(timeout.components.seconds) s")
+        } catch let error as HTTPClientError where [.deadlineExceeded, .readTimeout, .connectTimeout].contains(error) {
+            // AsyncHTTPClient's own timer, set to the same bound, can fire first: the same failure.
+            throw Failure(description: "timed out after \(timeout.components.seconds) s")
         } catch {
             throw Failure(description: "request failed: \(Self.describe(error))")
         }
@@ -53,10 +56,7 @@ public struct ICalFetcher: Sendable {
             if let lastModified { request.headers.add(name: "If-Modified-Since", value: lastModified) }
             // A client per hop, pinned to the address the policy approved (the TLS name stays the URL's
             // host): a feed is fetched every half hour at most, so there is no connection worth keeping.
-            var configuration = HTTPClient.Configuration(
-                redirectConfiguration: .disallow, timeout: .init(connect: .seconds(10), read: .seconds(10)), decompression: .disabled)
-            if IPAddress(destination.host) == nil { configuration.dnsOverride = [destination.host: destination.pinnedAddress] }
-            let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+            let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: destination.pinnedClientConfiguration)
             let answer: Hop
             do {
                 answer = try await self.hop(client, request, base: destination.url)
