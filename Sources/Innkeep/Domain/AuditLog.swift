@@ -1,4 +1,5 @@
 import Foundation
+import Hummingbird
 import PostgresNIO
 
 /// The audit log (SPEC §7): written on the action's own connection, inside its transaction, so a
@@ -25,16 +26,16 @@ public enum AuditLog {
 /// `GET /api/v1/audit-log` with filters `action`, `resource_type`, `resource_id`.
 struct AuditLogController {
     func addRoutes(to routes: RouteBuilder) {
-        routes.tenant(API.auditLog) { call in
-            var query = FieldReader(query: call.call.query)
+        routes.tenant(API.auditLog) { request, context in
+            var query = FieldReader(query: request)
             let page = PageRequest(&query)
             let action = query.string("action", length: 1...100)
             let resourceType = query.string("resource_type", length: 1...100)
             let resourceId = query.uuid("resource_id")
             try query.finish()
             let cursor = try page.cursor()
-            let agency = call.caller.agencyId
-            return try await call.read { conn in
+            let agency = context.caller.agencyId
+            return try await context.read { conn in
                 let rows = try await conn.run("""
                     SELECT id, user_id, action, resource_type, resource_id, details::text, created_at FROM audit_log
                     WHERE agency_id = \(agency)

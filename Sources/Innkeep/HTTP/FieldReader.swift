@@ -1,4 +1,5 @@
 import Foundation
+import Hummingbird
 
 /// Reads typed fields from a JSON object or a query string and collects every problem,
 /// so one 422 names all bad fields at once. Unknown fields (including `id`, `agency_id`,
@@ -18,6 +19,13 @@ public struct FieldReader {
     public init(query: [String: String]) {
         self.values = query.mapValues(JSONValue.string)
         self.fromQuery = true
+    }
+
+    /// Builds a reader over a request's query string; a repeated parameter keeps its last value.
+    public init(query request: Request) {
+        var values: [String: String] = [:]
+        for (key, value) in request.uri.queryParameters { values[String(key)] = String(value) }
+        self.init(query: values)
     }
 
     public func has(_ name: String) -> Bool { values[name] != nil }

@@ -58,7 +58,7 @@ struct RouteBuilder {
     /// The caller is looked up in the transaction the handler then runs in (`RequestTransaction`), so a
     /// request pays one BEGIN/COMMIT pair. A create with an `Idempotency-Key` keeps separate ones: its
     /// claim must commit before the action runs, so a retry meanwhile sees it in progress.
-    func tenant(_ endpoint: Endpoint, _ handler: @escaping @Sendable (TenantCall) async throws -> Reply) {
+    func tenant(_ endpoint: Endpoint, _ handler: @escaping @Sendable (Request, TenantRequestContext) async throws -> Reply) {
         guard case .roles = endpoint.access else { preconditionFailure("\(endpoint) is not a tenant endpoint") }
         let authenticator = authenticator, services = services
         register(endpoint) { call in
@@ -72,7 +72,7 @@ struct RouteBuilder {
                     }
                 }
                 return try await Idempotency.run(key: key, call: call, caller: caller) { claim in
-                    try await handler(TenantCall(call: call, caller: caller, idempotency: claim))
+                    try await handler(call.request, call.admit(caller, idempotency: claim))
                 }
             }
             let userId = try await authenticator.userId(call.request)
@@ -91,7 +91,7 @@ struct RouteBuilder {
                 if let feature = endpoint.feature {
                     try await FeatureRepository.require(feature, conn, agency: caller.agencyId)
                 }
-                return try await handler(TenantCall(call: call, caller: caller, idempotency: nil, transaction: transaction))
+                return try await handler(call.request, call.admit(caller, transaction: transaction))
             }
         }
     }
@@ -118,5 +118,17 @@ struct RouteBuilder {
         guard enforced else { return }
         throw APIError(.insufficientRole, "Your role (\(caller.role.rawValue)) may not use this endpoint.",
                        details: ["allowed_roles": .array(allowed.map { .string($0.rawValue) })])
+    }
+}
+
+extension Call {
+    /// The tenant handler's context, once `caller` is verified.
+    fileprivate func admit(_ caller: Caller, idempotency: IdempotencyClaim? = nil, transaction: RequestTransaction? = nil) throws
+        -> TenantRequestContext
+    {
+        var parent = context
+        parent.admission = TenantAdmission(caller: caller, services: services, parsedBody: parsedBody, idempotency: idempotency,
+                                           transaction: transaction)
+        return try TenantRequestContext(context: parent)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Hummingbird
 import PostgresNIO
 
 /// `/api/v1/blocks` (SPEC §11): nights closed for an owner's stay, maintenance or a hold. A block and
@@ -20,24 +21,24 @@ struct BlockController {
 
     static let notFound = APIError(.blockNotFound)
 
-    @Sendable func list(_ call: TenantCall) async throws -> Reply {
-        var query = FieldReader(query: call.call.query)
+    @Sendable func list(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
+        var query = FieldReader(query: request)
         let page = PageRequest(&query)
         let filter = BlockRepository.Filter(
             propertyId: query.uuid("property_id"), kind: query.choice("kind", as: Block.Kind.self), from: query.date("from"), to: query.date("to"))
         if let from = filter.from, let to = filter.to, to <= from { query.fail("to", "must be after from") }
         try query.finish()
-        let cursor = try page.cursor(), caller = call.caller
-        return try await call.read { conn in
+        let cursor = try page.cursor(), caller = context.caller
+        return try await context.read { conn in
             let rows = try await BlockRepository.list(conn, agency: caller.agencyId, owner: caller.ownerScope, filter: filter,
                                                       cursor: cursor, limit: page.limit + 1)
             return page.reply(rows.map { ($0.createdAt, $0.id, $0.json) })
         }
     }
 
-    @Sendable func get(_ call: TenantCall) async throws -> Reply {
-        let id = try call.call.pathId(), caller = call.caller
-        return try await call.read { conn in
+    @Sendable func get(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
+        let id = try context.pathId(), caller = context.caller
+        return try await context.read { conn in
             guard let block = try await BlockRepository.find(conn, agency: caller.agencyId, id: id, owner: caller.ownerScope) else { throw Self.notFound }
             return .json(block.json)
         }
@@ -63,18 +64,18 @@ struct BlockController {
     }
 
     /// Owners may handle `owner_stay` blocks only; other kinds answer 403 as any role denial does.
-    static func checkKind(_ kind: Block.Kind, _ call: TenantCall, _ endpoint: Endpoint) throws {
-        guard call.caller.role == .owner, kind != .ownerStay else { return }
-        try RouteBuilder.authorize(call.caller, endpoint, allowed: rolesForOtherKinds, services: call.services, logger: call.call.context.logger)
+    static func checkKind(_ kind: Block.Kind, _ context: TenantRequestContext, _ endpoint: Endpoint) throws {
+        guard context.caller.role == .owner, kind != .ownerStay else { return }
+        try RouteBuilder.authorize(context.caller, endpoint, allowed: rolesForOtherKinds, services: context.services, logger: context.logger)
     }
 
-    @Sendable func create(_ call: TenantCall) async throws -> Reply {
-        var body = try call.call.json()
+    @Sendable func create(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
+        var body = try context.json()
         let new = try Self.readNew(&body)
-        try Self.checkKind(new.kind, call, API.createBlock)
-        let caller = call.caller
+        try Self.checkKind(new.kind, context, API.createBlock)
+        let caller = context.caller
         do {
-            return try await call.transaction { conn in
+            return try await context.transaction { conn in
                 guard try await PropertyRepository.find(conn, agency: caller.agencyId, id: new.propertyId, owner: caller.ownerScope) != nil else {
                     throw APIError(.propertyNotFound)
                 }
@@ -91,7 +92,7 @@ struct BlockController {
             }
         } catch where isPostgresError(error, state: SQLState.exclusionViolation) {
             // Lost a race with a concurrent booking or block: the constraint held; name the winner.
-            let holder = try await call.read { conn in
+            let holder = try await context.read { conn in
                 try await CalendarRepository.firstHolder(conn, agency: caller.agencyId, propertyId: new.propertyId, nights: new.nights)
             }
             throw Self.conflict(holder)
@@ -104,13 +105,13 @@ struct BlockController {
         APIError(.blockConflict, "The block overlaps a confirmed booking or another block of this property.", details: holder?.conflictDetails)
     }
 
-    @Sendable func delete(_ call: TenantCall) async throws -> Reply {
-        let id = try call.call.pathId(), caller = call.caller
-        return try await call.transaction { conn in
+    @Sendable func delete(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
+        let id = try context.pathId(), caller = context.caller
+        return try await context.transaction { conn in
             guard let block = try await BlockRepository.find(conn, agency: caller.agencyId, id: id, owner: caller.ownerScope, forUpdate: true) else {
                 throw Self.notFound
             }
-            try Self.checkKind(block.kind, call, API.deleteBlock)
+            try Self.checkKind(block.kind, context, API.deleteBlock)
             guard block.kind != .channel else { throw APIError(.blockManagedByChannel) }
             try await BlockRepository.delete(conn, agency: caller.agencyId, id: id)
             try await AuditLog.record(conn, caller, "block.delete", "block", id, details: [

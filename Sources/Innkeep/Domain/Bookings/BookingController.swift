@@ -1,4 +1,5 @@
 import Foundation
+import Hummingbird
 import PostgresNIO
 
 /// `/api/v1/bookings` (SPEC §4). Double booking is impossible: the database's `occupancy_no_overlap`
@@ -15,25 +16,25 @@ struct BookingController {
 
     static let notFound = APIError(.bookingNotFound)
 
-    @Sendable func list(_ call: TenantCall) async throws -> Reply {
-        var query = FieldReader(query: call.call.query)
+    @Sendable func list(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
+        var query = FieldReader(query: request)
         let page = PageRequest(&query)
         let filter = BookingRepository.Filter(
             propertyId: query.uuid("property_id"), status: query.choice("status", as: Booking.Status.self),
             from: query.date("from"), to: query.date("to"))
         if let from = filter.from, let to = filter.to, to < from { query.fail("to", "must not be before from") }
         try query.finish()
-        let cursor = try page.cursor(), caller = call.caller
-        return try await call.read { conn in
+        let cursor = try page.cursor(), caller = context.caller
+        return try await context.read { conn in
             let rows = try await BookingRepository.list(conn, agency: caller.agencyId, owner: caller.ownerScope, filter: filter,
                                                         cursor: cursor, limit: page.limit + 1)
             return page.reply(rows.map { ($0.createdAt, $0.id, $0.json) })
         }
     }
 
-    @Sendable func get(_ call: TenantCall) async throws -> Reply {
-        let id = try call.call.pathId(), caller = call.caller
-        return try await call.read { conn in
+    @Sendable func get(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
+        let id = try context.pathId(), caller = context.caller
+        return try await context.read { conn in
             guard let b = try await BookingRepository.find(conn, agency: caller.agencyId, id: id, owner: caller.ownerScope) else { throw Self.notFound }
             return .json(b.json)
         }
@@ -67,12 +68,12 @@ struct BookingController {
                      guests: Int(guests!), source: source, totalAmountCents: total, currency: currency, notes: notes)
     }
 
-    @Sendable func create(_ call: TenantCall) async throws -> Reply {
-        var body = try call.call.json()
+    @Sendable func create(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
+        var body = try context.json()
         let new = try Self.readNew(&body)
-        let caller = call.caller
+        let caller = context.caller
         do {
-            return try await call.transaction { conn in
+            return try await context.transaction { conn in
                 guard let property = try await PropertyRepository.find(conn, agency: caller.agencyId, id: new.propertyId) else {
                     throw APIError(.propertyNotFound)
                 }
@@ -98,7 +99,7 @@ struct BookingController {
             }
         } catch where isPostgresError(error, state: SQLState.exclusionViolation) {
             // Lost a race with a concurrent booking or block: the constraint held; name the winner.
-            let holder = try await call.read { conn in
+            let holder = try await context.read { conn in
                 try await CalendarRepository.firstHolder(conn, agency: caller.agencyId, propertyId: new.propertyId, nights: Nights(new.checkIn, new.checkOut))
             }
             throw Self.conflict(holder)
@@ -111,9 +112,9 @@ struct BookingController {
         APIError(.bookingConflict, "The stay overlaps a confirmed booking or a block of this property.", details: holder?.conflictDetails)
     }
 
-    @Sendable func cancel(_ call: TenantCall) async throws -> Reply {
-        let id = try call.call.pathId(), caller = call.caller
-        return try await call.transaction { conn in
+    @Sendable func cancel(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
+        let id = try context.pathId(), caller = context.caller
+        return try await context.transaction { conn in
             guard let booking = try await BookingRepository.find(conn, agency: caller.agencyId, id: id, owner: caller.ownerScope, forUpdate: true) else {
                 throw Self.notFound
             }

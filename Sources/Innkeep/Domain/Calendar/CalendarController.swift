@@ -1,4 +1,5 @@
 import Foundation
+import Hummingbird
 import PostgresNIO
 
 /// A property's nights at a glance and the agency-wide availability search (SPEC §11).
@@ -13,14 +14,14 @@ struct CalendarController {
 
     /// `GET /api/v1/properties/{id}/calendar?from=&to=`: one entry per night of `[from, to)`; `from`
     /// defaults to today in the property's time zone, `to` to 30 nights later.
-    @Sendable func calendar(_ call: TenantCall) async throws -> Reply {
-        let id = try call.call.pathId()
-        var query = FieldReader(query: call.call.query)
+    @Sendable func calendar(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
+        let id = try context.pathId()
+        var query = FieldReader(query: request)
         let from = query.date("from"), to = query.date("to")
         if let from, let to { Self.checkRange(&query, from, to) }
         try query.finish()
-        let caller = call.caller
-        return try await call.read { conn in
+        let caller = context.caller
+        return try await context.read { conn in
             guard let property = try await PropertyRepository.find(conn, agency: caller.agencyId, id: id, owner: caller.ownerScope) else {
                 throw PropertyController.notFound
             }
@@ -57,8 +58,8 @@ struct CalendarController {
 
     /// `GET /api/v1/availability?check_in=&check_out=&guests=`: the agency's active properties free
     /// for every night of the stay, fitting the guests and the stay rules; a list like any other.
-    @Sendable func availability(_ call: TenantCall) async throws -> Reply {
-        var query = FieldReader(query: call.call.query)
+    @Sendable func availability(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
+        var query = FieldReader(query: request)
         let page = PageRequest(&query)
         let checkIn = query.date("check_in", required: true), checkOut = query.date("check_out", required: true)
         let guests = query.int("guests", range: 1...100) ?? 1
@@ -67,8 +68,8 @@ struct CalendarController {
             else if checkOut - checkIn > BookingController.maxNights { query.fail("check_out", "a stay is at most \(BookingController.maxNights) nights") }
         }
         try query.finish()
-        let cursor = try page.cursor(), caller = call.caller, stay = Nights(checkIn!, checkOut!)
-        return try await call.read { conn in
+        let cursor = try page.cursor(), caller = context.caller, stay = Nights(checkIn!, checkOut!)
+        return try await context.read { conn in
             let rows = try await PropertyRepository.available(conn, agency: caller.agencyId, stay: stay, guests: Int(guests), cursor: cursor,
                                                               limit: page.limit + 1)
             return page.reply(rows.map { ($0.createdAt, $0.id, $0.json) })

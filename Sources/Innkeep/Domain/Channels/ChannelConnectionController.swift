@@ -1,4 +1,5 @@
 import Foundation
+import Hummingbird
 import PostgresNIO
 
 /// `/api/v1/channel-connections` (SPEC §4, §12), admin only: list, create, read, change, delete, sync
@@ -18,13 +19,13 @@ struct ChannelConnectionController {
 
     static let notFound = APIError(.channelConnectionNotFound)
 
-    @Sendable func list(_ call: TenantCall) async throws -> Reply {
-        var query = FieldReader(query: call.call.query)
+    @Sendable func list(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
+        var query = FieldReader(query: request)
         let page = PageRequest(&query)
         let propertyId = query.uuid("property_id")
         try query.finish()
-        let cursor = try page.cursor(), agency = call.caller.agencyId, base = call.services.config.publicBaseURL
-        return try await call.read { conn in
+        let cursor = try page.cursor(), agency = context.caller.agencyId, base = context.services.config.publicBaseURL
+        return try await context.read { conn in
             let rows = try await ChannelConnectionRepository.list(conn, agency: agency, propertyId: propertyId, cursor: cursor, limit: page.limit + 1)
             return page.reply(rows.map { ($0.createdAt, $0.id, $0.json(baseURL: base)) })
         }
@@ -46,22 +47,22 @@ struct ChannelConnectionController {
         return url
     }
 
-    @Sendable func create(_ call: TenantCall) async throws -> Reply {
-        var body = try call.call.json()
+    @Sendable func create(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
+        var body = try context.json()
         let propertyId = body.uuid("property_id", required: true)
         let channel = body.choice("channel", required: true, as: ChannelConnection.Channel.self)
         let listing = body.string("external_listing_id", required: true, length: 1...200)
         let interval = body.int("sync_interval_minutes", range: Self.intervals)
-        let icalURL = await Self.readICalURL(&body, services: call.services)
+        let icalURL = await Self.readICalURL(&body, services: context.services)
         if channel == .ical, icalURL == nil, !body.has("ical_url") || body.isNull("ical_url") {
             body.fail("ical_url", "is required for the ical channel")
         }
         try body.finish()
-        let caller = call.caller, base = call.services.config.publicBaseURL
+        let caller = context.caller, base = context.services.config.publicBaseURL
         let new = ChannelConnectionRepository.New(propertyId: propertyId!, channel: channel!, externalListingId: listing!, icalURL: icalURL,
                                                   syncIntervalMinutes: Int(interval ?? 30))
         do {
-            return try await call.transaction { conn in
+            return try await context.transaction { conn in
                 guard try await PropertyRepository.find(conn, agency: caller.agencyId, id: new.propertyId) != nil else {
                     throw APIError(.propertyNotFound)
                 }
@@ -75,25 +76,25 @@ struct ChannelConnectionController {
         }
     }
 
-    @Sendable func get(_ call: TenantCall) async throws -> Reply {
-        let id = try call.call.pathId(), agency = call.caller.agencyId, base = call.services.config.publicBaseURL
-        return try await call.read { conn in
+    @Sendable func get(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
+        let id = try context.pathId(), agency = context.caller.agencyId, base = context.services.config.publicBaseURL
+        return try await context.read { conn in
             guard let c = try await ChannelConnectionRepository.find(conn, agency: agency, id: id) else { throw Self.notFound }
             return .json(c.json(baseURL: base))
         }
     }
 
     /// PATCH `ical_url` (null clears it, except on the ical channel), `sync_interval_minutes`, `status`.
-    @Sendable func update(_ call: TenantCall) async throws -> Reply {
-        let id = try call.call.pathId()
-        var body = try call.call.json()
-        let icalURL = await Self.readICalURL(&body, services: call.services)
+    @Sendable func update(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
+        let id = try context.pathId()
+        var body = try context.json()
+        let icalURL = await Self.readICalURL(&body, services: context.services)
         let clearsURL = body.isNull("ical_url")
         let interval = body.int("sync_interval_minutes", range: Self.intervals)
         let status = body.choice("status", as: ChannelConnection.SettableStatus.self)
         try body.finish()
-        let caller = call.caller, base = call.services.config.publicBaseURL, sent = body.values.keys.sorted()
-        return try await call.transaction { conn in
+        let caller = context.caller, base = context.services.config.publicBaseURL, sent = body.values.keys.sorted()
+        return try await context.transaction { conn in
             guard var c = try await ChannelConnectionRepository.find(conn, agency: caller.agencyId, id: id, forUpdate: true) else { throw Self.notFound }
             if clearsURL, c.channel == .ical { throw APIError.validation("ical_url", "is required for the ical channel") }
             let before = c.icalURL
@@ -108,9 +109,9 @@ struct ChannelConnectionController {
         }
     }
 
-    @Sendable func delete(_ call: TenantCall) async throws -> Reply {
-        let id = try call.call.pathId(), caller = call.caller
-        return try await call.transaction { conn in
+    @Sendable func delete(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
+        let id = try context.pathId(), caller = context.caller
+        return try await context.transaction { conn in
             guard let deleted = try await ChannelConnectionRepository.delete(conn, agency: caller.agencyId, id: id) else { throw Self.notFound }
             // Its blocks are gone: conflicts other connections had with them are over.
             try await ChannelConflicts.reconcile(conn, agency: caller.agencyId, propertyId: deleted.propertyId, user: caller.userId)
@@ -121,9 +122,9 @@ struct ChannelConnectionController {
     }
 
     /// 202: the worker syncs it within its poll interval (SPEC §12: within 5 seconds).
-    @Sendable func sync(_ call: TenantCall) async throws -> Reply {
-        let id = try call.call.pathId(), agency = call.caller.agencyId, base = call.services.config.publicBaseURL
-        return try await call.transaction { conn in
+    @Sendable func sync(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
+        let id = try context.pathId(), agency = context.caller.agencyId, base = context.services.config.publicBaseURL
+        return try await context.transaction { conn in
             guard let c = try await ChannelConnectionRepository.find(conn, agency: agency, id: id, forUpdate: true) else { throw Self.notFound }
             guard c.status != .paused else { throw APIError(.channelConnectionPaused) }
             guard c.icalURL != nil else { throw APIError.validation("ical_url", "the connection has no ical_url to import") }
@@ -132,9 +133,9 @@ struct ChannelConnectionController {
         }
     }
 
-    @Sendable func rotate(_ call: TenantCall) async throws -> Reply {
-        let id = try call.call.pathId(), caller = call.caller, base = call.services.config.publicBaseURL
-        return try await call.transaction { conn in
+    @Sendable func rotate(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
+        let id = try context.pathId(), caller = context.caller, base = context.services.config.publicBaseURL
+        return try await context.transaction { conn in
             guard let c = try await ChannelConnectionRepository.rotateExportToken(conn, agency: caller.agencyId, id: id) else { throw Self.notFound }
             try await AuditLog.record(conn, caller, "channel_connection.update", "channel_connection", id, details: ["changed": ["export_url"]])
             return .json(c.json(baseURL: base))

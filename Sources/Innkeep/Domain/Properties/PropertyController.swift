@@ -1,4 +1,5 @@
 import Foundation
+import Hummingbird
 import PostgresNIO
 
 /// `/api/v1/properties` (SPEC §4). Owners see only their own; another agency's property is 404.
@@ -13,22 +14,22 @@ struct PropertyController {
 
     static let notFound = APIError(.propertyNotFound)
 
-    @Sendable func list(_ call: TenantCall) async throws -> Reply {
-        var query = FieldReader(query: call.call.query)
+    @Sendable func list(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
+        var query = FieldReader(query: request)
         let page = PageRequest(&query)
         let status = query.choice("status", as: Property.Status.self)
         try query.finish()
-        let cursor = try page.cursor(), caller = call.caller
-        return try await call.read { conn in
+        let cursor = try page.cursor(), caller = context.caller
+        return try await context.read { conn in
             let rows = try await PropertyRepository.list(conn, agency: caller.agencyId, owner: caller.ownerScope, status: status,
                                                          cursor: cursor, limit: page.limit + 1)
             return page.reply(rows.map { ($0.createdAt, $0.id, $0.json) })
         }
     }
 
-    @Sendable func get(_ call: TenantCall) async throws -> Reply {
-        let id = try call.call.pathId(), caller = call.caller
-        return try await call.read { conn in
+    @Sendable func get(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
+        let id = try context.pathId(), caller = context.caller
+        return try await context.read { conn in
             guard let p = try await PropertyRepository.find(conn, agency: caller.agencyId, id: id, owner: caller.ownerScope) else { throw Self.notFound }
             return .json(p.json)
         }
@@ -70,14 +71,14 @@ struct PropertyController {
         }
     }
 
-    @Sendable func create(_ call: TenantCall) async throws -> Reply {
-        var body = try call.call.json()
+    @Sendable func create(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
+        var body = try context.json()
         let f = Fields(&body, creating: true)
         try body.finish()
-        let caller = call.caller
+        let caller = context.caller
         let minNights = f.minNights ?? 1, maxNights = f.maxNights ?? 365
         try Self.checkStayRules(min: minNights, max: maxNights, sent: f)
-        return try await call.transaction { conn in
+        return try await context.transaction { conn in
             try await Self.checkOwner(f.ownerId, conn, agency: caller.agencyId)
             let p = try await PropertyRepository.insert(
                 conn, agency: caller.agencyId, ownerId: f.ownerId ?? nil, name: f.name!, address: f.address ?? "",
@@ -88,13 +89,13 @@ struct PropertyController {
         }
     }
 
-    @Sendable func update(_ call: TenantCall) async throws -> Reply {
-        let id = try call.call.pathId()
-        var body = try call.call.json()
+    @Sendable func update(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
+        let id = try context.pathId()
+        var body = try context.json()
         let f = Fields(&body, creating: false)
         try body.finish()
-        let caller = call.caller, sent = body.values.keys.sorted()
-        return try await call.transaction { conn in
+        let caller = context.caller, sent = body.values.keys.sorted()
+        return try await context.transaction { conn in
             // Owner-scoped: with ENFORCE_RBAC=false an owner gets here, and must not change what they cannot see.
             guard var p = try await PropertyRepository.find(conn, agency: caller.agencyId, id: id, owner: caller.ownerScope, forUpdate: true)
             else { throw Self.notFound }
@@ -116,9 +117,9 @@ struct PropertyController {
         }
     }
 
-    @Sendable func delete(_ call: TenantCall) async throws -> Reply {
-        let id = try call.call.pathId(), caller = call.caller
-        return try await call.transaction { conn in
+    @Sendable func delete(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
+        let id = try context.pathId(), caller = context.caller
+        return try await context.transaction { conn in
             guard let p = try await PropertyRepository.find(conn, agency: caller.agencyId, id: id, owner: caller.ownerScope, forUpdate: true)
             else { throw Self.notFound }
             if let booking = try await PropertyRepository.futureBooking(conn, agency: caller.agencyId, id: id) {

@@ -1,4 +1,5 @@
 import Foundation
+import Hummingbird
 import PostgresNIO
 
 /// An invitation to join an agency (SPEC §14): pending until the person with that email accepts it,
@@ -79,12 +80,12 @@ struct InvitationController {
         routes.user(API.declineInvitation, decline)
     }
 
-    @Sendable func list(_ call: TenantCall) async throws -> Reply {
-        var query = FieldReader(query: call.call.query)
+    @Sendable func list(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
+        var query = FieldReader(query: request)
         let page = PageRequest(&query)
         try query.finish()
-        let cursor = try page.cursor(), agency = call.caller.agencyId
-        return try await call.read { conn in
+        let cursor = try page.cursor(), agency = context.caller.agencyId
+        return try await context.read { conn in
             let rows = try await conn.run("""
                 SELECT \(unescaped: Invitation.columns) FROM invitations i
                 WHERE i.agency_id = \(agency) AND i.status = 'pending' AND i.expires_at > now()
@@ -96,9 +97,9 @@ struct InvitationController {
         }
     }
 
-    @Sendable func revoke(_ call: TenantCall) async throws -> Reply {
-        let id = try call.call.pathId(), caller = call.caller
-        return try await call.transaction { conn in
+    @Sendable func revoke(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
+        let id = try context.pathId(), caller = context.caller
+        return try await context.transaction { conn in
             guard let invitation = try await InvitationRepository.find(conn, agency: caller.agencyId, id: id) else {
                 throw APIError(.invitationNotFound)
             }

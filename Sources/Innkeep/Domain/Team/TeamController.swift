@@ -1,4 +1,5 @@
 import Foundation
+import Hummingbird
 import PostgresNIO
 
 /// `/api/v1/team-members` (SPEC §3). The agency's last admin can be neither demoted nor removed.
@@ -44,13 +45,13 @@ struct TeamController {
         return admins.count > 1
     }
 
-    @Sendable func list(_ call: TenantCall) async throws -> Reply {
-        var query = FieldReader(query: call.call.query)
+    @Sendable func list(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
+        var query = FieldReader(query: request)
         let page = PageRequest(&query)
         let role = query.choice("role", as: Role.self)
         try query.finish()
-        let cursor = try page.cursor(), agency = call.caller.agencyId
-        return try await call.read { conn in
+        let cursor = try page.cursor(), agency = context.caller.agencyId
+        return try await context.read { conn in
             let rows = try await conn.run("""
                 SELECT \(unescaped: Self.columns) FROM team_members tm JOIN auth.users u ON u.id = tm.user_id
                 WHERE tm.agency_id = \(agency) AND (\(role?.rawValue)::text IS NULL OR tm.role = \(role?.rawValue))
@@ -63,13 +64,13 @@ struct TeamController {
 
     /// Invites: 201 with the invitation, whether or not an account has that email (SPEC §14); nobody joins
     /// without accepting. Re-inviting a member → 409 ALREADY_MEMBER; re-inviting a pending email refreshes it.
-    @Sendable func add(_ call: TenantCall) async throws -> Reply {
-        var body = try call.call.json()
+    @Sendable func add(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
+        var body = try context.json()
         let email = body.email("email", required: true)
         let role = body.choice("role", required: true, as: Role.self)
         try body.finish()
-        let caller = call.caller
-        return try await call.transaction { conn in
+        let caller = context.caller
+        return try await context.transaction { conn in
             // Only this agency's members are looked at: whether the email has an account elsewhere is never told.
             let member = try await conn.run("""
                 SELECT 1 FROM team_members tm JOIN auth.users u ON u.id = tm.user_id
@@ -83,13 +84,13 @@ struct TeamController {
         }
     }
 
-    @Sendable func update(_ call: TenantCall) async throws -> Reply {
-        let id = try call.call.pathId()
-        var body = try call.call.json()
+    @Sendable func update(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
+        let id = try context.pathId()
+        var body = try context.json()
         let role = body.choice("role", required: true, as: Role.self)
         try body.finish()
-        let caller = call.caller
-        return try await call.transaction { conn in
+        let caller = context.caller
+        return try await context.transaction { conn in
             try await Self.lockTeam(conn, agency: caller.agencyId)
             guard let member = try await Self.find(conn, agency: caller.agencyId, id: id) else { throw APIError(.teamMemberNotFound) }
             if member.role == Role.admin.rawValue, role != .admin, try await !Self.hasOtherAdmin(conn, agency: caller.agencyId) {
@@ -103,9 +104,9 @@ struct TeamController {
         }
     }
 
-    @Sendable func remove(_ call: TenantCall) async throws -> Reply {
-        let id = try call.call.pathId(), caller = call.caller
-        return try await call.transaction { conn in
+    @Sendable func remove(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
+        let id = try context.pathId(), caller = context.caller
+        return try await context.transaction { conn in
             try await Self.lockTeam(conn, agency: caller.agencyId)
             guard let member = try await Self.find(conn, agency: caller.agencyId, id: id) else { throw APIError(.teamMemberNotFound) }
             if member.role == Role.admin.rawValue, try await !Self.hasOtherAdmin(conn, agency: caller.agencyId) {

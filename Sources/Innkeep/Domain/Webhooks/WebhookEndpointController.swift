@@ -1,4 +1,5 @@
 import Foundation
+import Hummingbird
 import PostgresNIO
 
 /// `/api/v1/webhook-endpoints` (SPEC §13, admin only): endpoints, secret rotation, a test event and
@@ -55,34 +56,34 @@ struct WebhookEndpointController {
         }
     }
 
-    @Sendable func list(_ call: TenantCall) async throws -> Reply {
-        var query = FieldReader(query: call.call.query)
+    @Sendable func list(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
+        var query = FieldReader(query: request)
         let page = PageRequest(&query)
         try query.finish()
-        let cursor = try page.cursor(), agency = call.caller.agencyId
-        return try await call.read { conn in
+        let cursor = try page.cursor(), agency = context.caller.agencyId
+        return try await context.read { conn in
             let rows = try await WebhookEndpointRepository.list(conn, agency: agency, cursor: cursor, limit: page.limit + 1)
             return page.reply(rows.map { ($0.createdAt, $0.id, $0.json) })
         }
     }
 
-    @Sendable func get(_ call: TenantCall) async throws -> Reply {
-        let id = try call.call.pathId(), agency = call.caller.agencyId
-        return try await call.read { conn in
+    @Sendable func get(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
+        let id = try context.pathId(), agency = context.caller.agencyId
+        return try await context.read { conn in
             guard let endpoint = try await WebhookEndpointRepository.find(conn, agency: agency, id: id) else { throw Self.notFound }
             return .json(endpoint.json)
         }
     }
 
-    @Sendable func create(_ call: TenantCall) async throws -> Reply {
-        var body = try call.call.json()
-        let policy = OutboundURLPolicy.webhooks(allowPrivate: call.services.config.allowPrivateURLs)
+    @Sendable func create(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
+        var body = try context.json()
+        let policy = OutboundURLPolicy.webhooks(allowPrivate: context.services.config.allowPrivateURLs)
         let url = await Self.readURL(&body, required: true, policy: policy)
         let events = Self.readEvents(&body, required: true)
         let description = body.string("description", length: 0...500) ?? ""
         try body.finish()
-        let caller = call.caller, secret = WebhookSignature.newSecret()
-        return try await call.transaction { conn in
+        let caller = context.caller, secret = WebhookSignature.newSecret()
+        return try await context.transaction { conn in
             let endpoint = try await WebhookEndpointRepository.insert(
                 conn, agency: caller.agencyId, url: url!, events: events!, description: description, secret: secret)
             try await AuditLog.record(conn, caller, "webhook_endpoint.create", "webhook_endpoint", endpoint.id,
@@ -91,10 +92,10 @@ struct WebhookEndpointController {
         }
     }
 
-    @Sendable func update(_ call: TenantCall) async throws -> Reply {
-        let id = try call.call.pathId()
-        var body = try call.call.json()
-        let policy = OutboundURLPolicy.webhooks(allowPrivate: call.services.config.allowPrivateURLs)
+    @Sendable func update(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
+        let id = try context.pathId()
+        var body = try context.json()
+        let policy = OutboundURLPolicy.webhooks(allowPrivate: context.services.config.allowPrivateURLs)
         var change = WebhookEndpointRepository.Change()
         if body.isNull("url") { body.fail("url", "must not be null") }
         change.url = await Self.readURL(&body, required: false, policy: policy)
@@ -103,8 +104,8 @@ struct WebhookEndpointController {
         if body.isNull("enabled") { body.fail("enabled", "must not be null") }
         change.enabled = body.bool("enabled")
         try body.finish()
-        let caller = call.caller, change2 = change
-        return try await call.transaction { conn in
+        let caller = context.caller, change2 = change
+        return try await context.transaction { conn in
             guard let endpoint = try await WebhookEndpointRepository.update(conn, agency: caller.agencyId, id: id, change2) else {
                 throw Self.notFound
             }
@@ -123,9 +124,9 @@ struct WebhookEndpointController {
         }
     }
 
-    @Sendable func delete(_ call: TenantCall) async throws -> Reply {
-        let id = try call.call.pathId(), caller = call.caller
-        return try await call.transaction { conn in
+    @Sendable func delete(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
+        let id = try context.pathId(), caller = context.caller
+        return try await context.transaction { conn in
             guard let endpoint = try await WebhookEndpointRepository.find(conn, agency: caller.agencyId, id: id, forUpdate: true),
                   try await WebhookEndpointRepository.delete(conn, agency: caller.agencyId, id: id)
             else { throw Self.notFound }
@@ -135,9 +136,9 @@ struct WebhookEndpointController {
     }
 
     /// A new secret; the old one keeps signing (a second signature) for 24 h.
-    @Sendable func rotate(_ call: TenantCall) async throws -> Reply {
-        let id = try call.call.pathId(), caller = call.caller, secret = WebhookSignature.newSecret()
-        return try await call.transaction { conn in
+    @Sendable func rotate(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
+        let id = try context.pathId(), caller = context.caller, secret = WebhookSignature.newSecret()
+        return try await context.transaction { conn in
             guard let endpoint = try await WebhookEndpointRepository.rotate(conn, agency: caller.agencyId, id: id, newSecret: secret) else {
                 throw Self.notFound
             }
@@ -148,9 +149,9 @@ struct WebhookEndpointController {
     }
 
     /// Queues a `webhook.test` event for this endpoint alone; 202 with its delivery.
-    @Sendable func test(_ call: TenantCall) async throws -> Reply {
-        let id = try call.call.pathId(), caller = call.caller
-        return try await call.transaction { conn in
+    @Sendable func test(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
+        let id = try context.pathId(), caller = context.caller
+        return try await context.transaction { conn in
             guard let endpoint = try await WebhookEndpointRepository.find(conn, agency: caller.agencyId, id: id) else { throw Self.notFound }
             let data: JSONValue = ["endpoint_id": JSONValue(endpoint.id), "message": "This is a test event from Innkeep."]
             guard let event = try await Outbox.emit(conn, agency: caller.agencyId, type: .webhookTest, data: data, onlyEndpoint: endpoint.id)
@@ -164,14 +165,14 @@ struct WebhookEndpointController {
         }
     }
 
-    @Sendable func deliveries(_ call: TenantCall) async throws -> Reply {
-        let id = try call.call.pathId()
-        var query = FieldReader(query: call.call.query)
+    @Sendable func deliveries(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
+        let id = try context.pathId()
+        var query = FieldReader(query: request)
         let page = PageRequest(&query)
         let status = query.choice("status", as: WebhookDelivery.Status.self)
         try query.finish()
-        let cursor = try page.cursor(), agency = call.caller.agencyId
-        return try await call.read { conn in
+        let cursor = try page.cursor(), agency = context.caller.agencyId
+        return try await context.read { conn in
             guard try await WebhookEndpointRepository.find(conn, agency: agency, id: id) != nil else { throw Self.notFound }
             let rows = try await WebhookEndpointRepository.deliveries(conn, agency: agency, endpoint: id, status: status,
                                                                       cursor: cursor, limit: page.limit + 1)
