@@ -4,11 +4,6 @@ import Logging
 import PostgresNIO
 import ServiceLifecycle
 
-/// A reason `serve` will not start, printed as one line.
-public struct StartupError: Error, CustomStringConvertible {
-    public let description: String
-}
-
 /// Runs the long-lived processes, each as a ServiceGroup that shuts down gracefully on SIGTERM/SIGINT.
 public enum Runner {
     public static func serve(config: AppConfig, migrationsDirectory: URL, logger: Logger) async throws {
@@ -95,84 +90,5 @@ extension Runner {
             }
             throw StartupError(description: error.description)
         }
-    }
-}
-
-/// `innkeep migrate …` as the owner role.
-public enum MigrateCommand {
-    public enum Action: Sendable { case up, down(Int), status }
-
-    /// Runs the action as the owner role; errors are thrown for the caller to print as one line.
-    public static func run(_ action: Action, config: AppConfig, directory: URL, logger: Logger) async throws {
-        let migrator = Migrator(migrations: try Migration.load(from: directory), logger: logger)
-        let conn = try await PostgresConnection.open(config.migrationDatabaseURL, logger: logger)
-        defer { Task { try? await conn.close() } }
-        switch action {
-        case .up:
-            let applied = try await migrator.up(conn)
-            print(applied.isEmpty ? "up to date" : applied.map { String(format: "applied %04d_%@", $0.version, $0.name) }.joined(separator: "\n"))
-        case .down(let steps):
-            let reverted = try await migrator.down(conn, steps: steps)
-            print(reverted.isEmpty ? "nothing to revert" : reverted.map { String(format: "reverted %04d_%@", $0.version, $0.name) }.joined(separator: "\n"))
-        case .status:
-            let status = try await migrator.status(conn)
-            for a in status.applied { print(String(format: "applied  %04d_%@", a.version, a.name)) }
-            for p in status.pending { print(String(format: "pending  %04d_%@", p.version, p.name)) }
-            print("\(status.applied.count) applied, \(status.pending.count) pending")
-        }
-    }
-}
-
-/// `innkeep migrate new NAME`: the next numbered pair, with a header to fill in.
-public enum MigrationFiles {
-    public static func create(name: String, in directory: URL) throws -> [URL] {
-        guard !name.isEmpty, name.count <= 60, name.allSatisfy({ $0.isLowercase || $0.isNumber || $0 == "_" }), name.first!.isLetter else {
-            throw MigrationError("name must be snake_case, e.g. add_property_photos")
-        }
-        let next = (try Migration.load(from: directory).last?.version ?? 0) + 1
-        let stem = String(format: "%04d_%@", next, name)
-        let up = directory.appendingPathComponent(stem + ".up.sql"), down = directory.appendingPathComponent(stem + ".down.sql")
-        try """
-            -- \(stem): <what this changes and why>
-            -- Checklist (migrations/README.md): agency_id NOT NULL, composite keys with agency_id, indexes lead with agency_id,
-            -- RLS enabled and forced with a policy, grants to innkeep_app, and a .down.sql that reverses it exactly.
-
-            """.write(to: up, atomically: true, encoding: .utf8)
-        try """
-            -- Reverts \(stem). If it cannot be exact (data was dropped), say so here.
-
-            """.write(to: down, atomically: true, encoding: .utf8)
-        return [up, down]
-    }
-}
-
-/// `innkeep worker`'s only HTTP answer, on `WORKER_METRICS_PORT`: `GET /metrics` with its own counters
-/// (webhook attempts by outcome, their latency). Not part of the API (no router, no endpoint table):
-/// it takes no token, so keep `HOST` private (the default is 127.0.0.1) or leave the port unset.
-struct WorkerMetricsResponder: HTTPResponder {
-    let metrics: AppMetrics
-
-    func respond(to request: Request, context: BasicRequestContext) async throws -> Response {
-        guard request.method == .get, request.uri.path == "/metrics" else { return Response(status: .notFound) }
-        return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-                        body: .init(byteBuffer: ByteBuffer(string: metrics.render())))
-    }
-}
-
-/// `innkeep operator grant|revoke EMAIL`: platform operators (SPEC §14) may use /ops/* and /metrics with
-/// their own token. Run as the owner role (MIGRATION_DATABASE_URL): the API's role may only read the list.
-public enum OperatorCommand {
-    public static func run(grant: Bool, email: String, config: AppConfig, logger: Logger) async throws -> String {
-        let conn = try await PostgresConnection.open(config.migrationDatabaseURL, logger: logger)
-        defer { Task { try? await conn.close() } }
-        guard let userId = try await conn.run("SELECT id FROM auth.users WHERE lower(email) = lower(\(email))")
-            .collect().first?.decode(UUID.self)
-        else { throw MigrationError("no user has the email \(email)") }
-        if grant {
-            try await conn.run("INSERT INTO auth.platform_operators (user_id) VALUES (\(userId)) ON CONFLICT (user_id) DO NOTHING")
-            return "\(email) is a platform operator"
-        }
-        try await conn.run("DELETE FROM auth.platform_operators WHERE user_id = \(userId)")
-        return "\(email) is not a platform operator"
     }
 }

@@ -138,10 +138,6 @@ public struct Database: Sendable, Service {
     }
 }
 
-final class InFlightCounter: Sendable {
-    let value = Atomic<Int>(0)
-}
-
 /// The database could not be reached in time; answered as 503 DATABASE_UNAVAILABLE.
 public struct DatabaseUnavailable: Error {
     public let underlying: any Error

@@ -4,12 +4,6 @@ import PostgresNIO
 import ServiceLifecycle
 import Synchronization
 
-final class Flag: Sendable {
-    private let value = Atomic<Bool>(false)
-    func set() { value.store(true, ordering: .relaxed) }
-    var isSet: Bool { value.load(ordering: .relaxed) }
-}
-
 /// Owns the `PostgresClient` and replaces it when it is stuck backing off (SPEC §6: serve again
 /// within 5 s of the database coming back).
 ///

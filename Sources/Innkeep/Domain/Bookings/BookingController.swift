@@ -64,7 +64,7 @@ struct BookingController {
             else if checkOut - checkIn > maxNights { body.fail("check_out", "a stay is at most \(maxNights) nights") }
         }
         try body.finish()
-        return .init(propertyId: propertyId!, guestName: guestName!, guestEmail: guestEmail, checkIn: checkIn!, checkOut: checkOut!,
+        return .init(propertyId: propertyId!, guestName: guestName!, guestEmail: guestEmail, stay: Nights(checkIn!, checkOut!),
                      guests: Int(guests!), source: source, totalAmountCents: total, currency: currency, notes: notes)
     }
 
@@ -81,7 +81,7 @@ struct BookingController {
                 if property.status != .active { issues.append(FieldIssue("property_id", "the property is inactive")) }
                 if new.guests > property.maxGuests { issues.append(FieldIssue("guests", "must be at most \(property.maxGuests), the property's max_guests")) }
                 if !issues.isEmpty { throw APIError.validation(issues) }
-                let stay = Nights(new.checkIn, new.checkOut)
+                let stay = new.stay
                 guard (property.minNights...property.maxNights).contains(stay.count) else {
                     throw APIError(.stayRulesViolated, "The property takes stays of \(property.minNights) to \(property.maxNights) nights.", details: [
                         "nights": .int(Int64(stay.count)), "min_nights": .int(Int64(property.minNights)), "max_nights": .int(Int64(property.maxNights)),
@@ -92,7 +92,7 @@ struct BookingController {
                 }
                 let booking = try await BookingRepository.insert(conn, agency: caller.agencyId, createdBy: caller.userId, new)
                 try await AuditLog.record(conn, caller, "booking.create", "booking", booking.id, details: [
-                    "property_id": JSONValue(booking.propertyId), "check_in": .string(booking.checkIn), "check_out": .string(booking.checkOut),
+                    "property_id": JSONValue(booking.propertyId), "check_in": .string(booking.stay.start.description), "check_out": .string(booking.stay.end.description),
                 ])
                 try await Outbox.emit(conn, agency: caller.agencyId, type: .bookingCreated, data: booking.json)
                 return .json(booking.json, status: .created)
@@ -100,7 +100,7 @@ struct BookingController {
         } catch where isPostgresError(error, state: SQLState.exclusionViolation) {
             // Lost a race with a concurrent booking or block: the constraint held; name the winner.
             let holder = try await context.read { conn in
-                try await CalendarRepository.firstHolder(conn, agency: caller.agencyId, propertyId: new.propertyId, nights: Nights(new.checkIn, new.checkOut))
+                try await CalendarRepository.firstHolder(conn, agency: caller.agencyId, propertyId: new.propertyId, nights: new.stay)
             }
             throw Self.conflict(holder)
         } catch where isPostgresError(error, state: SQLState.foreignKeyViolation) {
@@ -118,7 +118,7 @@ struct BookingController {
             guard let booking = try await BookingRepository.find(conn, agency: caller.agencyId, id: id, owner: caller.ownerScope, forUpdate: true) else {
                 throw Self.notFound
             }
-            guard booking.status == Booking.Status.confirmed.rawValue else { throw APIError(.bookingAlreadyCancelled) }
+            guard booking.status == .confirmed else { throw APIError(.bookingAlreadyCancelled) }
             let cancelled = try await BookingRepository.cancel(conn, agency: caller.agencyId, id: id)
             try await AuditLog.record(conn, caller, "booking.cancel", "booking", id)
             try await Outbox.emit(conn, agency: caller.agencyId, type: .bookingCancelled, data: cancelled.json)

@@ -55,7 +55,7 @@ struct TeamController {
             let rows = try await conn.run("""
                 SELECT \(unescaped: Self.columns) FROM team_members tm JOIN auth.users u ON u.id = tm.user_id
                 WHERE tm.agency_id = \(agency) AND (\(role?.rawValue)::text IS NULL OR tm.role = \(role?.rawValue))
-                  AND (\(cursor?.micros)::int8 IS NULL OR (tm.created_at, tm.id) < (timestamptz 'epoch' + \(cursor?.micros)::int8 * interval '1 microsecond', \(cursor?.id)))
+                  AND \(after: cursor, alias: "tm")
                 ORDER BY tm.created_at DESC, tm.id DESC LIMIT \(page.limit + 1)
                 """).collect().map(Member.init(row:))
             return page.reply(rows.map { ($0.createdAt, $0.id, $0.json) })

@@ -1,11 +1,5 @@
 import Foundation
 
-/// One event of an imported feed: the nights it holds in the property's time zone.
-public struct ImportedEvent: Sendable, Equatable {
-    public let uid: String
-    public let nights: Nights
-}
-
 /// Reads iCalendar (RFC 5545) feeds as channels really write them (SPEC §12): CRLF or LF, folded lines,
 /// parameters, `DATE` and `DATE-TIME` values (UTC, `TZID`, floating), missing or non-positive `DTEND`
 /// as one night, `STATUS:CANCELLED` and past events ignored, a broken event skipped and counted.

@@ -1,0 +1,82 @@
+import Foundation
+import Hummingbird
+import PostgresNIO
+
+/// `GET/DELETE /api/v1/invitations…` (the agency's admin) and `POST /api/v1/invitations/{id}/accept|decline`
+/// (the invitee, signed in, with no agency context).
+struct InvitationController {
+    func addRoutes(to routes: RouteBuilder) {
+        routes.tenant(API.listInvitations, list)
+        routes.tenant(API.revokeInvitation, revoke)
+        routes.user(API.acceptInvitation, accept)
+        routes.user(API.declineInvitation, decline)
+    }
+
+    @Sendable func list(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
+        var query = FieldReader(query: request)
+        let page = PageRequest(&query)
+        try query.finish()
+        let cursor = try page.cursor(), agency = context.caller.agencyId
+        return try await context.read { conn in
+            let rows = try await conn.run("""
+                SELECT \(unescaped: Invitation.columns) FROM invitations i
+                WHERE i.agency_id = \(agency) AND i.status = 'pending' AND i.expires_at > now()
+                  AND \(after: cursor, alias: "i")
+                ORDER BY i.created_at DESC, i.id DESC LIMIT \(page.limit + 1)
+                """).collect().map(Invitation.init(row:))
+            return page.reply(rows.map { ($0.createdAt, $0.id, $0.json) })
+        }
+    }
+
+    @Sendable func revoke(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
+        let id = try context.pathId(), caller = context.caller
+        return try await context.transaction { conn in
+            guard let invitation = try await InvitationRepository.find(conn, agency: caller.agencyId, id: id) else {
+                throw APIError(.invitationNotFound)
+            }
+            guard invitation.isOpen else { throw APIError(.invitationNotPending) }
+            try await InvitationRepository.setStatus(conn, agency: caller.agencyId, id: id, status: "revoked")
+            return .noContent
+        }
+    }
+
+    /// Accepting makes the caller a member with the invited role: 200 with the membership.
+    @Sendable func accept(_ call: Call, _ userId: UUID) async throws -> Reply {
+        let id = try call.pathId()
+        return try await call.services.db.transaction(.user(userId)) { conn in
+            let invitation = try await Self.open(conn, id: id)
+            // The invitation, addressed to this user's own email, is what admits them to its agency: the
+            // transaction now acts inside it, so RLS lets it add the membership and its audit entry.
+            try await conn.run("SELECT set_config('app.agency_id', \(invitation.agencyId.uuidString), true)")
+            let inserted = try await conn.run("""
+                INSERT INTO team_members (agency_id, user_id, role) VALUES (\(invitation.agencyId), \(userId), \(invitation.role))
+                ON CONFLICT (agency_id, user_id) DO NOTHING RETURNING id
+                """).collect()
+            guard let memberId = try inserted.first?.decode(UUID.self) else { throw APIError(.alreadyMember) }
+            try await InvitationRepository.setStatus(conn, agency: invitation.agencyId, id: id, status: "accepted")
+            try await AuditLog.record(conn, agency: invitation.agencyId, user: userId, action: "member.add", resourceType: "team_member",
+                                      resourceId: memberId, details: ["user_id": JSONValue(userId), "role": .string(invitation.role),
+                                                                      "invitation_id": JSONValue(id)])
+            guard let member = try await TeamController.find(conn, agency: invitation.agencyId, id: memberId) else {
+                throw APIError(.internalError)
+            }
+            return .json(member.json)
+        }
+    }
+
+    @Sendable func decline(_ call: Call, _ userId: UUID) async throws -> Reply {
+        let id = try call.pathId()
+        return try await call.services.db.transaction(.user(userId)) { conn in
+            let invitation = try await Self.open(conn, id: id)
+            try await InvitationRepository.setStatus(conn, agency: invitation.agencyId, id: id, status: "declined")
+            return .noContent
+        }
+    }
+
+    /// The caller's invitation if it is still open: someone else's (or none) → 404; answered, revoked or expired → 409.
+    static func open(_ conn: PostgresConnection, id: UUID) async throws -> Invitation {
+        guard let invitation = try await InvitationRepository.findForInvitee(conn, id: id) else { throw APIError(.invitationNotFound) }
+        guard invitation.isOpen else { throw APIError(.invitationNotPending) }
+        return invitation
+    }
+}
