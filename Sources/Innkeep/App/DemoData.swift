@@ -33,12 +33,12 @@ public enum DemoData {
 
     static func ensureUser(_ db: Database, email: String, password: String, name: String, hasher: PasswordHasher) async throws -> UUID {
         if let id = try await db.transaction(.none, { conn in
-            try await conn.run("SELECT id FROM auth.users WHERE lower(email) = lower(\(email))").collect().first?.decode(UUID.self)
+            try await UserRepository.id(conn, email: email)
         }) { return id }
         let hash = try await hasher.hash(password)
         let id = UUID()
         try await db.transaction(.none) { conn in
-            try await conn.run("INSERT INTO auth.users (id, email, password_hash, full_name) VALUES (\(id), \(email), \(hash), \(name))")
+            try await UserRepository.create(conn, id: id, email: email, passwordHash: hash, fullName: name)
         }
         return id
     }
@@ -55,7 +55,7 @@ public enum DemoData {
         try await db.transaction(.tenant(agencyId, user: admin)) { conn in
             try await AgencyRepository.create(conn, id: agencyId, name: agencyName, admin: admin)
             for (user, role) in members {
-                try await conn.run("INSERT INTO team_members (agency_id, user_id, role) VALUES (\(agencyId), \(user), \(role.rawValue))")
+                _ = try await TeamMemberRepository.add(conn, agency: agencyId, user: user, role: role)
             }
             let owner = members.first { $0.1 == .owner }?.0
             let beach = try await PropertyRepository.insert(conn, agency: agencyId, ownerId: owner, name: "Beach House",

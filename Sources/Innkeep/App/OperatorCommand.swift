@@ -10,14 +10,8 @@ public enum OperatorCommand {
     public static func run(grant: Bool, email: String, config: AppConfig, logger: Logger) async throws -> String {
         let conn = try await PostgresConnection.open(config.migrationDatabaseURL, logger: logger)
         defer { Task { try? await conn.close() } }
-        guard let userId = try await conn.run("SELECT id FROM auth.users WHERE lower(email) = lower(\(email))")
-            .collect().first?.decode(UUID.self)
-        else { throw MigrationError("no user has the email \(email)") }
-        if grant {
-            try await conn.run("INSERT INTO auth.platform_operators (user_id) VALUES (\(userId)) ON CONFLICT (user_id) DO NOTHING")
-            return "\(email) is a platform operator"
-        }
-        try await conn.run("DELETE FROM auth.platform_operators WHERE user_id = \(userId)")
-        return "\(email) is not a platform operator"
+        guard let userId = try await UserRepository.id(conn, email: email) else { throw MigrationError("no user has the email \(email)") }
+        try await UserRepository.setPlatformOperator(conn, id: userId, grant)
+        return grant ? "\(email) is a platform operator" : "\(email) is not a platform operator"
     }
 }

@@ -48,9 +48,7 @@ struct AuthController {
             // Scoped to the new agency (when there is one) so RLS lets us create it and its first admin.
             let scope: Database.Scope = agencyName == nil ? .none : .tenant(agencyId, user: userId)
             try await call.services.db.transaction(scope) { conn in
-                try await conn.run("""
-                    INSERT INTO auth.users (id, email, password_hash, full_name) VALUES (\(userId), \(email!), \(hash), \(fullName!))
-                    """)
+                try await UserRepository.create(conn, id: userId, email: email!, passwordHash: hash, fullName: fullName!)
                 if let agencyName {
                     try await AgencyRepository.create(conn, id: agencyId, name: agencyName, admin: userId)
                 }
@@ -79,8 +77,7 @@ struct AuthController {
         let user: (UUID, String)?, valid: Bool
         do {
             user = try await services.db.transaction(.none) { conn in
-                try await conn.run("SELECT id, password_hash FROM auth.users WHERE lower(email) = lower(\(email!))")
-                    .collect().first?.decode((UUID, String).self)
+                try await UserRepository.credentials(conn, email: email!)
             }
             // Same work and the same answer for an unknown email and a wrong password.
             valid = try await services.passwords.verify(password!, hash: user?.1 ?? services.passwords.decoy)
@@ -95,15 +92,9 @@ struct AuthController {
 
     @Sendable func me(_ call: Call, _ userId: UUID) async throws -> Reply {
         try await call.services.db.transaction(.user(userId)) { conn in
-            guard let (email, fullName) = try await conn.run("SELECT email, full_name FROM auth.users WHERE id = \(userId)")
-                .collect().first?.decode((String, String).self)
-            else { throw APIError(.invalidToken) }
-            let memberships = try await conn.run("""
-                SELECT a.id, a.name, tm.role FROM team_members tm JOIN agencies a ON a.id = tm.agency_id
-                WHERE tm.user_id = \(userId) ORDER BY a.name, a.id
-                """).collect().map { row -> JSONValue in
-                let (id, name, role) = try row.decode((UUID, String, String).self)
-                return ["agency_id": JSONValue(id), "agency_name": .string(name), "role": .string(role)]
+            guard let (email, fullName) = try await UserRepository.profile(conn, id: userId) else { throw APIError(.invalidToken) }
+            let memberships = try await UserRepository.memberships(conn, id: userId).map { m -> JSONValue in
+                ["agency_id": JSONValue(m.agencyId), "agency_name": .string(m.agencyName), "role": .string(m.role.rawValue)]
             }
             let invitations = try await InvitationRepository.openForInvitee(conn)
             return .json(["user": Self.userJSON(id: userId, email: email, fullName: fullName), "memberships": .array(memberships),

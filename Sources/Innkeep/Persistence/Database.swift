@@ -113,6 +113,12 @@ public struct Database: Sendable, Service {
             logger: logger)
     }
 
+    /// Moves an open transaction into `agencyId` (RLS reads `app.agency_id`): once the caller's membership
+    /// chose the agency, or an invitation admits its invitee.
+    static func enterAgency(_ agencyId: UUID, on conn: PostgresConnection) async throws {
+        try await conn.query("SELECT set_config('app.agency_id', \(agencyId.uuidString), true)", logger: conn.logger)
+    }
+
     /// `SELECT 1` within the deadline: the health check.
     public func ping() async -> Bool {
         (try? await transaction(.none) { conn in try await conn.query("SELECT 1", logger: logger) }) != nil

@@ -23,7 +23,7 @@ final class RequestTransaction: Sendable {
 
     /// Sets the agency once the caller's membership chose it (RLS reads `app.agency_id`).
     func setAgency(_ agencyId: UUID) async throws {
-        try await connection.query("SELECT set_config('app.agency_id', \(agencyId.uuidString), true)", logger: connection.logger)
+        try await Database.enterAgency(agencyId, on: connection)
         scope.withLock { $0.agencyId = agencyId }
     }
 

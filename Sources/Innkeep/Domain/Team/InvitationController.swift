@@ -18,12 +18,7 @@ struct InvitationController {
         try query.finish()
         let cursor = try page.cursor(), agency = context.caller.agencyId
         return try await context.read { conn in
-            let rows = try await conn.run("""
-                SELECT \(unescaped: Invitation.columns) FROM invitations i
-                WHERE i.agency_id = \(agency) AND i.status = 'pending' AND i.expires_at > now()
-                  AND \(after: cursor, alias: "i")
-                ORDER BY i.created_at DESC, i.id DESC LIMIT \(page.limit + 1)
-                """).collect().map(Invitation.init(row:))
+            let rows = try await InvitationRepository.listOpen(conn, agency: agency, cursor: cursor, limit: page.limit + 1)
             return page.reply(rows.map { ($0.createdAt, $0.id, $0.json) })
         }
     }
@@ -35,7 +30,7 @@ struct InvitationController {
                 throw APIError(.invitationNotFound)
             }
             guard invitation.isOpen else { throw APIError(.invitationNotPending) }
-            try await InvitationRepository.setStatus(conn, agency: caller.agencyId, id: id, status: "revoked")
+            try await InvitationRepository.setStatus(conn, agency: caller.agencyId, id: id, status: .revoked)
             return .noContent
         }
     }
@@ -47,17 +42,13 @@ struct InvitationController {
             let invitation = try await Self.open(conn, id: id)
             // The invitation, addressed to this user's own email, is what admits them to its agency: the
             // transaction now acts inside it, so RLS lets it add the membership and its audit entry.
-            try await conn.run("SELECT set_config('app.agency_id', \(invitation.agencyId.uuidString), true)")
-            let inserted = try await conn.run("""
-                INSERT INTO team_members (agency_id, user_id, role) VALUES (\(invitation.agencyId), \(userId), \(invitation.role))
-                ON CONFLICT (agency_id, user_id) DO NOTHING RETURNING id
-                """).collect()
-            guard let memberId = try inserted.first?.decode(UUID.self) else { throw APIError(.alreadyMember) }
-            try await InvitationRepository.setStatus(conn, agency: invitation.agencyId, id: id, status: "accepted")
+            try await Database.enterAgency(invitation.agencyId, on: conn)
+            guard let memberId = try await TeamMemberRepository.add(conn, agency: invitation.agencyId, user: userId, role: invitation.role) else { throw APIError(.alreadyMember) }
+            try await InvitationRepository.setStatus(conn, agency: invitation.agencyId, id: id, status: .accepted)
             try await AuditLog.record(conn, agency: invitation.agencyId, user: userId, action: "member.add", resourceType: "team_member",
-                                      resourceId: memberId, details: ["user_id": JSONValue(userId), "role": .string(invitation.role),
+                                      resourceId: memberId, details: ["user_id": JSONValue(userId), "role": .string(invitation.role.rawValue),
                                                                       "invitation_id": JSONValue(id)])
-            guard let member = try await TeamController.find(conn, agency: invitation.agencyId, id: memberId) else {
+            guard let member = try await TeamMemberRepository.find(conn, agency: invitation.agencyId, id: memberId) else {
                 throw APIError(.internalError)
             }
             return .json(member.json)
@@ -68,7 +59,7 @@ struct InvitationController {
         let id = try call.pathId()
         return try await call.services.db.transaction(.user(userId)) { conn in
             let invitation = try await Self.open(conn, id: id)
-            try await InvitationRepository.setStatus(conn, agency: invitation.agencyId, id: id, status: "declined")
+            try await InvitationRepository.setStatus(conn, agency: invitation.agencyId, id: id, status: .declined)
             return .noContent
         }
     }

@@ -1,5 +1,4 @@
 import Foundation
-import Hummingbird
 import PostgresNIO
 
 /// Bound-parameter SQL for invitations. Tenant reads filter by `agency_id`; the invitee's (`forInvitee`)
@@ -14,6 +13,16 @@ enum InvitationRepository {
                 DO UPDATE SET role = EXCLUDED.role, invited_by = EXCLUDED.invited_by, expires_at = EXCLUDED.expires_at
             RETURNING \(unescaped: Invitation.columns)
             """).collect().map(Invitation.init(row:))[0]
+    }
+
+    /// The agency's invitations still open, newest first.
+    static func listOpen(_ conn: PostgresConnection, agency: UUID, cursor: PageCursor?, limit: Int) async throws -> [Invitation] {
+        try await conn.run("""
+            SELECT \(unescaped: Invitation.columns) FROM invitations i
+            WHERE i.agency_id = \(agency) AND i.status = 'pending' AND i.expires_at > now()
+              AND \(after: cursor, alias: "i")
+            ORDER BY i.created_at DESC, i.id DESC LIMIT \(limit)
+            """).collect().map(Invitation.init(row:))
     }
 
     static func find(_ conn: PostgresConnection, agency: UUID, id: UUID) async throws -> Invitation? {
@@ -42,9 +51,9 @@ enum InvitationRepository {
         }
     }
 
-    static func setStatus(_ conn: PostgresConnection, agency: UUID, id: UUID, status: String) async throws {
+    static func setStatus(_ conn: PostgresConnection, agency: UUID, id: UUID, status: Invitation.Status) async throws {
         try await conn.run("""
-            UPDATE invitations SET status = \(status), responded_at = now() WHERE agency_id = \(agency) AND id = \(id)
+            UPDATE invitations SET status = \(status.rawValue), responded_at = now() WHERE agency_id = \(agency) AND id = \(id)
             """)
     }
 }
