@@ -1,5 +1,6 @@
 import Foundation
 import HTTPTypes
+import Hummingbird
 
 /// A field that failed validation: `{field, issue}` in `details.fields`.
 public struct FieldIssue: Sendable, Codable, Equatable {
@@ -43,4 +44,22 @@ public struct APIError: Error, Sendable {
     }
 
     public static var databaseUnavailable: APIError { retryLater(.databaseUnavailable, seconds: 2) }
+}
+
+extension APIError: HTTPResponseError {
+    public var status: HTTPResponse.Status { code.status }
+
+    /// The SPEC §5 envelope: `{"error": {code, message, request_id, details?}}`. The one place it is built:
+    /// error responses, `/health`'s 503 and stored idempotent replies all use it.
+    public func envelope(requestId: String) -> JSONValue {
+        var inner: [String: JSONValue] = ["code": .string(code.rawValue), "message": .string(message), "request_id": .string(requestId)]
+        if let details { inner["details"] = details }
+        return ["error": .object(inner)]
+    }
+
+    /// The error as a response (Hummingbird's `ResponseGenerator`), carrying the request's id.
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        let requestId = (context as? AppRequestContext)?.requestId ?? (context as? TenantRequestContext)?.requestId ?? ""
+        return Reply.error(self, requestId: requestId).response
+    }
 }

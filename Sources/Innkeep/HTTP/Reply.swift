@@ -27,11 +27,7 @@ public struct Reply: Sendable {
 
     /// The SPEC §5 envelope for an error.
     public static func error(_ error: APIError, requestId: String) -> Reply {
-        var inner: [String: JSONValue] = [
-            "code": .string(error.code.rawValue), "message": .string(error.message), "request_id": .string(requestId),
-        ]
-        if let details = error.details { inner["details"] = details }
-        return Reply(status: error.code.status, body: JSONValue.object(["error": .object(inner)]).serialized, headers: error.headers)
+        Reply(status: error.status, body: error.envelope(requestId: requestId).serialized, headers: error.headers)
     }
 
     public var response: Response {

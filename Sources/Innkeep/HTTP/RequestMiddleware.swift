@@ -28,7 +28,7 @@ struct RequestMiddleware: RouterMiddleware {
                 services.metrics.degradedResponse(code: apiError.code)
                 context.logger.warning("degraded response", metadata: ["code": "\(apiError.code.rawValue)", "error": "\(loggable(error))"])
             }
-            response = Reply.error(apiError, requestId: requestId).response
+            response = try apiError.response(from: request, context: context)
         }
         response.headers[.requestId] = requestId
         let route = context.endpointPath.map { $0 == "NotFound" ? "unmatched" : $0 } ?? "unmatched"

@@ -15,12 +15,9 @@ struct HealthController {
         guard db else {
             call.services.metrics.degradedResponse(code: .databaseUnavailable)
             let error = APIError.databaseUnavailable
-            var reply = Reply.json([
-                "status": "unavailable", "db": "unavailable", "redis": .string(redisStatus.rawValue),
-                "error": ["code": .string(error.code.rawValue), "message": .string(error.message), "request_id": .string(call.context.requestId)],
-            ], status: .serviceUnavailable)
-            reply.headers = error.headers
-            return reply
+            var body: [String: JSONValue] = ["status": "unavailable", "db": "unavailable", "redis": .string(redisStatus.rawValue)]
+            body["error"] = error.envelope(requestId: call.context.requestId)["error"]
+            return Reply(status: error.status, body: JSONValue.object(body).serialized, headers: error.headers)
         }
         return .json(["status": redisStatus == .unavailable ? "degraded" : "ok", "db": "ok", "redis": .string(redisStatus.rawValue)])
     }
