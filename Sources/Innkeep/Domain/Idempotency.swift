@@ -25,30 +25,14 @@ public enum Idempotency {
         let method = call.request.method.rawValue
 
         let previous = try await db.transaction(scope) { conn -> Reply? in
-            let claimed = try await conn.run("""
-                INSERT INTO idempotency_keys (agency_id, key, user_id, request_method, request_path, request_hash, expires_at)
-                VALUES (\(caller.agencyId), \(key), \(caller.userId), \(method), \(path), \(hash), now() + make_interval(secs => \(lifetime)))
-                ON CONFLICT (agency_id, user_id, key) DO UPDATE
-                    SET request_method = EXCLUDED.request_method, request_path = EXCLUDED.request_path,
-                        request_hash = EXCLUDED.request_hash, response_status = NULL, response_body = NULL,
-                        created_at = now(), expires_at = EXCLUDED.expires_at
-                    WHERE idempotency_keys.expires_at < now()
-                       OR (idempotency_keys.response_status IS NULL
-                           AND idempotency_keys.created_at < now() - make_interval(secs => \(abandonedAfterSeconds)))
-                RETURNING key
-                """).collect()
-            if !claimed.isEmpty { return nil }
-            let rows = try await conn.run("""
-                SELECT request_hash, response_status, response_body FROM idempotency_keys
-                WHERE agency_id = \(caller.agencyId) AND user_id = \(caller.userId) AND key = \(key)
-                """).collect()
-            guard let row = rows.first else { return nil }
-            // bytea travels as ByteBuffer ([UInt8] would be sent as a Postgres "char"[] array).
-            let (storedHash, status, body) = try row.decode((String, Int?, ByteBuffer?).self)
-            guard storedHash == hash else { throw APIError(.idempotencyKeyMismatch) }
-            guard let status else { throw APIError(.idempotencyRequestInProgress, headers: [.retryAfter: "1"]) }
-            return Reply(status: HTTPResponse.Status(code: status), body: body.map { String(buffer: $0) },
-                         headers: [.idempotentReplayed: "true"])
+            let claimed = try await IdempotencyRepository.claim(conn, agency: caller.agencyId, user: caller.userId, key: key, method: method,
+                                                                path: path, hash: hash, lifetimeSeconds: lifetime,
+                                                                abandonedAfterSeconds: abandonedAfterSeconds)
+            if claimed { return nil }
+            guard let stored = try await IdempotencyRepository.find(conn, agency: caller.agencyId, user: caller.userId, key: key) else { return nil }
+            guard stored.requestHash == hash else { throw APIError(.idempotencyKeyMismatch) }
+            guard let reply = stored.reply else { throw APIError(.idempotencyRequestInProgress, headers: [.retryAfter: "1"]) }
+            return reply
         }
         if let previous { return previous }
 

@@ -1,7 +1,4 @@
-import Crypto
 import Foundation
-import Hummingbird
-import Logging
 import PostgresNIO
 import Synchronization
 
@@ -23,10 +20,7 @@ public final class IdempotencyClaim: Sendable {
     /// Records the answer on `conn` (inside the action's own transaction when there is one).
     func store(_ reply: Reply, on conn: PostgresConnection) async throws {
         guard reply.status.code < 500 else { return }
-        try await conn.run("""
-            UPDATE idempotency_keys SET response_status = \(Int(reply.status.code)), response_body = \(reply.body.map { ByteBuffer(string: $0) })
-            WHERE agency_id = \(agencyId) AND user_id = \(userId) AND key = \(key)
-            """)
+        try await IdempotencyRepository.storeReply(conn, agency: agencyId, user: userId, key: key, reply)
         stored.withLock { $0 = true }
     }
 }

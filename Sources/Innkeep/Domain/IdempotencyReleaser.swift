@@ -1,6 +1,4 @@
-import Crypto
 import Foundation
-import Hummingbird
 import Logging
 import PostgresNIO
 import Synchronization
@@ -64,10 +62,7 @@ public final class IdempotencyReleaser: Sendable {
 
     static func delete(_ claim: IdempotencyClaim, db: Database) async throws {
         try await db.transaction(.tenant(claim.agencyId, user: claim.userId)) { conn in
-            try await conn.run("""
-                DELETE FROM idempotency_keys
-                WHERE agency_id = \(claim.agencyId) AND user_id = \(claim.userId) AND key = \(claim.key) AND response_status IS NULL
-                """)
+            try await IdempotencyRepository.release(conn, agency: claim.agencyId, user: claim.userId, key: claim.key)
         }
     }
 }

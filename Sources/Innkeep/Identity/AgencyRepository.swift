@@ -13,4 +13,8 @@ enum AgencyRepository {
                                   details: ["user_id": JSONValue(admin), "role": "admin"])
         return ["id": JSONValue(id), "name": .string(name), "created_at": JSONValue(created)]
     }
+
+    static func exists(_ conn: PostgresConnection, id: UUID) async throws -> Bool {
+        try await !conn.run("SELECT 1 FROM agencies WHERE id = \(id)").collect().isEmpty
+    }
 }

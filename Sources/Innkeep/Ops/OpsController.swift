@@ -42,34 +42,8 @@ struct OpsController {
         return .json(body, status: healthy && requiredSet ? .ok : .serviceUnavailable)
     }
 
-    struct DatabaseFacts: Sendable {
-        var rlsEnforced: Bool
-        var applied: Int
-        var pending: Int
-        var workerFresh: Bool
-    }
-
-    /// What the database says about itself, asked as the runtime role.
     static func databaseFacts(_ conn: PostgresConnection, services: AppServices) async throws -> DatabaseFacts {
-        // RLS binds the API only if its role is not superuser, not BYPASSRLS, owns no tenant table,
-        // and every table with an agency_id column has RLS enabled, forced, and a policy.
-        let rls = try await conn.run("""
-            SELECT NOT r.rolsuper AND NOT r.rolbypassrls
-               AND NOT EXISTS (
-                   SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                   WHERE c.relkind = 'r' AND n.nspname IN ('public', 'auth') AND pg_has_role(current_user, c.relowner, 'MEMBER'))
-               AND NOT EXISTS (
-                   SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                   JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'agency_id' AND NOT a.attisdropped
-                   WHERE c.relkind = 'r' AND n.nspname IN ('public', 'auth')
-                     AND NOT (c.relrowsecurity AND c.relforcerowsecurity AND EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid)))
-            FROM pg_roles r WHERE r.rolname = current_user
-            """).collect().first?.decode(Bool.self) ?? false
-        let status = try await Migrator(migrations: services.migrations, logger: services.logger).status(conn)
-        let fresh = try await conn.run("""
-            SELECT EXISTS (SELECT 1 FROM worker_heartbeats WHERE beat_at > now() - make_interval(secs => \(workerStaleAfterSeconds)))
-            """).collect().first?.decode(Bool.self) ?? false
-        return DatabaseFacts(rlsEnforced: rls, applied: status.applied.count, pending: status.pending.count, workerFresh: fresh)
+        try await DatabaseFacts.read(conn, migrations: services.migrations, logger: services.logger, workerStaleAfterSeconds: workerStaleAfterSeconds)
     }
 
     static func updateGauges(_ services: AppServices) async {
@@ -80,13 +54,7 @@ struct OpsController {
         services.metrics.gauge("db_pool_max_connections", "The API's connection pool size.").set(Double(services.db.maximumConnections))
         services.metrics.gauge("db_transactions_in_flight", "Database transactions running now.").set(Double(services.db.inFlight))
         // The webhook queue across every agency (a platform figure, read in the worker's scope).
-        if let (due, depth, oldest) = try? await services.db.transaction(.worker, { conn in
-            try await conn.run("""
-                SELECT count(*) FILTER (WHERE next_attempt_at <= now()), count(*),
-                       coalesce(extract(epoch FROM now() - min(next_attempt_at) FILTER (WHERE next_attempt_at <= now())), 0)::float8
-                FROM webhook_deliveries WHERE status IN ('pending', 'retrying')
-                """).collect().first?.decode((Int, Int, Double).self)
-        }) {
+        if let (due, depth, oldest) = try? await services.db.transaction(.worker, { conn in try await WebhookDeliveryRepository.queueStats(conn) }) {
             services.metrics.gauge("webhook_queue_depth", "Webhook deliveries waiting: due now or scheduled for a retry.").set(Double(depth))
             services.metrics.gauge("webhook_queue_due", "Webhook deliveries due now and not yet sent.").set(Double(due))
             services.metrics.gauge("webhook_oldest_due_age_seconds", "How long the oldest due webhook delivery has waited.").set(oldest)
@@ -109,7 +77,7 @@ struct OpsController {
         }
         try body.finish()
         return try await call.services.db.transaction(.tenant(agencyId, user: nil)) { conn in
-            guard try await !conn.run("SELECT 1 FROM agencies WHERE id = \(agencyId)").collect().isEmpty else {
+            guard try await AgencyRepository.exists(conn, id: agencyId) else {
                 throw APIError(.agencyNotFound)
             }
             let old = try await FeatureRepository.effective(conn, agency: agencyId).first { $0.feature == feature }!

@@ -73,7 +73,7 @@ public struct WebhookDispatcher: Service {
         await withDiscardingTaskGroup { group in
             while !Task.isShuttingDownGracefully, !Task.isCancelled {
                 let free = options.maxConcurrent - inFlight.total
-                var claimed: [Claimed] = []
+                var claimed: [WebhookDeliveryRepository.Claimed] = []
                 if free > 0 {
                     do {
                         claimed = try await claim(limit: min(free, options.batch), inFlight: inFlight.perEndpoint)
@@ -104,50 +104,16 @@ public struct WebhookDispatcher: Service {
         logger.info("webhook dispatcher stopped", metadata: ["worker_id": "\(id)"])
     }
 
-    /// A claimed delivery with what it takes to send it.
-    struct Claimed: Sendable {
-        let agencyId: UUID, id: UUID, endpointId: UUID, eventId: UUID, attempt: Int
-        let url: String, secrets: [String], type: String, payload: String, createdAt: Date
-    }
-
     /// Claims up to `limit` due deliveries, at most `perEndpoint` minus those already in flight per endpoint.
-    func claim(limit: Int, inFlight: [UUID: Int]) async throws -> [Claimed] {
+    func claim(limit: Int, inFlight: [UUID: Int]) async throws -> [WebhookDeliveryRepository.Claimed] {
         let me = id, per = options.perEndpoint, lease = options.leaseSeconds, only = options.onlyAgency
-        let endpoints = Array(inFlight.keys), counts = endpoints.map { inFlight[$0]! }
         return try await db.transaction(.worker) { conn in
-            try await conn.run("""
-                WITH inflight AS (SELECT * FROM unnest(\(endpoints)::uuid[], \(counts)::int8[]) AS i(endpoint_id, n)),
-                candidates AS (
-                    SELECT c.agency_id, c.id, c.next_attempt_at
-                    FROM webhook_endpoints w
-                    CROSS JOIN LATERAL (
-                        SELECT d.agency_id, d.id, d.next_attempt_at FROM webhook_deliveries d
-                        WHERE d.agency_id = w.agency_id AND d.endpoint_id = w.id AND d.status IN ('pending', 'retrying')
-                          AND d.next_attempt_at <= now() AND (d.locked_until IS NULL OR d.locked_until < now())
-                        ORDER BY d.next_attempt_at
-                        LIMIT greatest(\(per) - coalesce((SELECT n FROM inflight WHERE inflight.endpoint_id = w.id), 0), 0)) c
-                    WHERE w.enabled AND (\(only)::uuid IS NULL OR w.agency_id = \(only))),
-                picked AS (
-                    SELECT d.agency_id, d.id FROM webhook_deliveries d JOIN candidates c ON c.agency_id = d.agency_id AND c.id = d.id
-                    WHERE d.status IN ('pending', 'retrying') AND d.next_attempt_at <= now()
-                      AND (d.locked_until IS NULL OR d.locked_until < now())
-                    ORDER BY c.next_attempt_at LIMIT \(limit)
-                    FOR UPDATE OF d SKIP LOCKED)
-                UPDATE webhook_deliveries d
-                SET locked_by = \(me), locked_until = now() + make_interval(secs => \(lease)), attempt = d.attempt + 1, updated_at = now()
-                FROM picked p, webhook_endpoints w, webhook_events e
-                WHERE d.agency_id = p.agency_id AND d.id = p.id AND w.agency_id = d.agency_id AND w.id = d.endpoint_id
-                  AND e.agency_id = d.agency_id AND e.id = d.event_id
-                RETURNING d.agency_id, d.id, d.endpoint_id, d.event_id, d.attempt, w.url, w.secret,
-                          CASE WHEN w.previous_secret_expires_at > now() THEN w.previous_secret END, e.type, e.payload::text, e.created_at
-                """).collect().map { row in
-                let (agency, id, endpoint, event, attempt, url, secret, previous, type, payload, created) = try row.decode(
-                    (UUID, UUID, UUID, UUID, Int, String, String, String?, String, String, Date).self)
-                return Claimed(agencyId: agency, id: id, endpointId: endpoint, eventId: event, attempt: attempt, url: url,
-                               secrets: [secret] + (previous.map { [$0] } ?? []), type: type, payload: payload, createdAt: created)
-            }
+            try await WebhookDeliveryRepository.claim(conn, worker: me, limit: limit, perEndpoint: per, leaseSeconds: lease, onlyAgency: only,
+                                                      inFlight: inFlight)
         }
     }
+
+    static let goneReason = "the receiver answered 410 Gone"
 
     /// What one attempt came to.
     struct Attempt: Sendable {
@@ -165,7 +131,7 @@ public struct WebhookDispatcher: Service {
         return JSONValue.object(["type": .string(type), "timestamp": JSONValue(createdAt), "data": data]).serialized
     }
 
-    func deliver(_ d: Claimed) async {
+    func deliver(_ d: WebhookDeliveryRepository.Claimed) async {
         let attempt = await send(d)
         do {
             try await record(d, attempt)
@@ -175,7 +141,7 @@ public struct WebhookDispatcher: Service {
         }
     }
 
-    func send(_ d: Claimed) async -> Attempt {
+    func send(_ d: WebhookDeliveryRepository.Claimed) async -> Attempt {
         let started = ContinuousClock.now
         func elapsed() -> Int {
             let e = ContinuousClock.now - started
@@ -237,18 +203,14 @@ public struct WebhookDispatcher: Service {
         return Double(schedule[attempt - 1]) * Double.random(in: 0.9...1.1)
     }
 
-    func record(_ d: Claimed, _ a: Attempt) async throws {
+    func record(_ d: WebhookDeliveryRepository.Claimed, _ a: Attempt) async throws {
         let me = id
         if a.result == .abandoned {
             // Released at once (in a task of its own: this one is cancelled), so another worker sends it now
             // rather than after the lease; the attempt is not counted.
             try await Task {
                 try await db.transaction(.tenant(d.agencyId, user: nil)) { conn in
-                    try await conn.run("""
-                        UPDATE webhook_deliveries SET locked_by = NULL, locked_until = NULL, attempt = greatest(attempt - 1, 0),
-                               next_attempt_at = now(), updated_at = now()
-                        WHERE agency_id = \(d.agencyId) AND id = \(d.id) AND locked_by = \(me)
-                        """)
+                    try await WebhookDeliveryRepository.release(conn, agency: d.agencyId, id: d.id, worker: me)
                 }
             }.value
             return
@@ -266,29 +228,16 @@ public struct WebhookDispatcher: Service {
         metrics.webhookAttempt(outcome: outcome, duration: .milliseconds(a.durationMs))
         // In the delivery's agency: the 410 path changes the endpoint and writes an audit entry.
         try await db.transaction(.tenant(d.agencyId, user: nil)) { conn in
-            let updated = try await conn.run("""
-                WITH endpoint AS (SELECT enabled FROM webhook_endpoints WHERE agency_id = \(d.agencyId) AND id = \(d.endpointId))
-                UPDATE webhook_deliveries SET
-                       -- An endpoint disabled meanwhile (PATCH, or a 410 to another delivery) gets no more retries.
-                       status = CASE WHEN \(retryIn)::float8 IS NOT NULL AND NOT coalesce((SELECT enabled FROM endpoint), false)
-                                     THEN 'failed' ELSE \(status.rawValue) END,
-                       response_status = \(a.responseStatus), error = \(a.error), duration_ms = \(a.durationMs),
-                       next_attempt_at = CASE WHEN \(retryIn)::float8 IS NULL OR NOT coalesce((SELECT enabled FROM endpoint), false) THEN NULL
-                                              ELSE now() + make_interval(secs => \(retryIn)::float8) END,
-                       locked_by = NULL, locked_until = NULL, updated_at = now()
-                WHERE agency_id = \(d.agencyId) AND id = \(d.id) AND locked_by = \(me)
-                RETURNING 1
-                """).collect()
-            guard !updated.isEmpty, a.result == .gone else { return }
-            let disabled = try await conn.run("""
-                UPDATE webhook_endpoints SET enabled = false, disabled_reason = 'the receiver answered 410 Gone', updated_at = now()
-                WHERE agency_id = \(d.agencyId) AND id = \(d.endpointId) AND enabled RETURNING url
-                """).collect()
-            guard let url = try disabled.first?.decode(String.self) else { return }
+            let updated = try await WebhookDeliveryRepository.recordAttempt(conn, d, worker: me, status: status, retryIn: retryIn,
+                                                                            responseStatus: a.responseStatus, error: a.error, durationMs: a.durationMs)
+            guard updated, a.result == .gone else { return }
+            guard let url = try await WebhookEndpointRepository.disable(conn, agency: d.agencyId, id: d.endpointId, reason: Self.goneReason) else {
+                return
+            }
             try await WebhookEndpointRepository.failPending(conn, agency: d.agencyId, endpoint: d.endpointId, reason: "endpoint disabled")
             try await AuditLog.record(conn, agency: d.agencyId, user: nil, action: "webhook_endpoint.update", resourceType: "webhook_endpoint",
                                       resourceId: d.endpointId, details: [
-                                          "fields": ["enabled"], "url": .string(url), "enabled": false, "reason": "the receiver answered 410 Gone",
+                                          "fields": ["enabled"], "url": .string(url), "enabled": false, "reason": .string(Self.goneReason),
                                       ])
         }
         logger.info("webhook attempt", metadata: [

@@ -41,13 +41,8 @@ public struct Worker: Service {
     public func heartbeat() async throws {
         let id = id
         try await db.transaction(.worker) { conn in
-            try await conn.run("""
-                INSERT INTO worker_heartbeats (worker_id, hostname) VALUES (\(id), \(ProcessInfo.processInfo.hostName))
-                ON CONFLICT (worker_id) DO UPDATE SET beat_at = now()
-                """)
-            try await conn.run("""
-                INSERT INTO jobs (kind, unique_name) VALUES (\(Self.purgeJob), \(Self.purgeJob)) ON CONFLICT (unique_name) DO NOTHING
-                """)
+            try await JobRepository.beat(conn, worker: id)
+            try await JobRepository.ensureRecurring(conn, name: Self.purgeJob)
         }
     }
 
@@ -56,38 +51,23 @@ public struct Worker: Service {
     public func runNextJob() async throws -> Bool {
         let id = id
         let claimed = try await db.transaction(.worker) { conn in
-            try await conn.run("""
-                UPDATE jobs SET locked_by = \(id), locked_at = now(), attempts = attempts + 1
-                WHERE id = (
-                    SELECT id FROM jobs
-                    WHERE finished_at IS NULL AND run_at <= now()
-                      AND (locked_at IS NULL OR locked_at < now() - make_interval(secs => \(Self.lockTimeoutSeconds)))
-                    ORDER BY run_at FOR UPDATE SKIP LOCKED LIMIT 1)
-                RETURNING id, kind, unique_name IS NOT NULL
-                """).collect().first?.decode((UUID, String, Bool).self)
+            try await JobRepository.claimNext(conn, worker: id, lockTimeoutSeconds: Self.lockTimeoutSeconds)
         }
-        guard let (jobId, kind, recurring) = claimed else { return false }
+        guard let claimed else { return false }
+        let (jobId, kind) = (claimed.id, claimed.kind)
         do {
             try await perform(kind)
             try await db.transaction(.worker) { conn in
-                if recurring {
-                    try await conn.run("""
-                        UPDATE jobs SET locked_by = NULL, locked_at = NULL, last_error = NULL, attempts = 0,
-                               run_at = now() + make_interval(secs => \(Self.purgeEverySeconds))
-                        WHERE id = \(jobId)
-                        """)
+                if claimed.recurring {
+                    try await JobRepository.reschedule(conn, id: jobId, inSeconds: Self.purgeEverySeconds)
                 } else {
-                    try await conn.run("UPDATE jobs SET finished_at = now() WHERE id = \(jobId)")
+                    try await JobRepository.finish(conn, id: jobId)
                 }
             }
         } catch {
             logger.error("job failed", metadata: ["job_id": "\(jobId)", "kind": "\(kind)", "error": "\(loggable(error))"])
             try await db.transaction(.worker) { conn in
-                try await conn.run("""
-                    UPDATE jobs SET locked_by = NULL, locked_at = NULL, last_error = \(loggable(error)),
-                           run_at = now() + make_interval(secs => least(attempts * 30, 3600))
-                    WHERE id = \(jobId)
-                    """)
+                try await JobRepository.fail(conn, id: jobId, error: loggable(error))
             }
         }
         return true
@@ -116,11 +96,7 @@ public struct Worker: Service {
         var total = 0
         while !Task.isCancelled {
             let deleted = try await db.transaction(.worker) { conn in
-                try await conn.run("""
-                    DELETE FROM idempotency_keys WHERE (agency_id, user_id, key) IN (
-                        SELECT agency_id, user_id, key FROM idempotency_keys WHERE expires_at < now() LIMIT \(batchSize))
-                    RETURNING 1
-                    """).collect().count
+                try await IdempotencyRepository.purgeExpired(conn, limit: batchSize)
             }
             total += deleted
             if deleted < batchSize { break }

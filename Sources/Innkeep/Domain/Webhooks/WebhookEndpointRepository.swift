@@ -86,4 +86,12 @@ public enum WebhookEndpointRepository {
             WHERE d.agency_id = \(agency) AND d.endpoint_id = \(endpoint) AND d.event_id = \(event)
             """).collect().first.map(WebhookDelivery.init(row:))
     }
+
+    /// Disables an enabled endpoint, saying why; returns its URL, or nil when it was not enabled.
+    static func disable(_ conn: PostgresConnection, agency: UUID, id: UUID, reason: String) async throws -> String? {
+        try await conn.run("""
+            UPDATE webhook_endpoints SET enabled = false, disabled_reason = \(reason), updated_at = now()
+            WHERE agency_id = \(agency) AND id = \(id) AND enabled RETURNING url
+            """).collect().first?.decode(String.self)
+    }
 }
