@@ -58,4 +58,41 @@ public enum BlockRepository {
     public static func delete(_ conn: PostgresConnection, agency: UUID, id: UUID) async throws {
         try await conn.run("DELETE FROM blocks WHERE agency_id = \(agency) AND id = \(id)")
     }
+
+    /// The connection's imported blocks that have not ended by `today` (past stays stay on record).
+    static func currentChannelBlocks(_ conn: PostgresConnection, agency: UUID, connection: UUID, today: CalendarDate) async throws
+        -> [(id: UUID, uid: String, nights: Nights)]
+    {
+        try await conn.run("""
+            SELECT \(unescaped: Block.columns), k.external_uid FROM blocks k
+            WHERE k.agency_id = \(agency) AND k.channel_connection_id = \(connection) AND k.end_date > \(today.description)::date
+            """).collect().map { row in
+            let block = try Block(row: row)
+            let uid = try row.makeRandomAccess()[row.count - 1].decode(String.self)
+            return (block.id, uid, block.nights)
+        }
+    }
+
+    /// A block imported from a channel's event (SPEC §12); it gets no occupancy row, so it may overlap.
+    static func insertChannelBlock(_ conn: PostgresConnection, agency: UUID, property: UUID, connection: UUID, event: ImportedEvent) async throws
+        -> Block
+    {
+        try await conn.run("""
+            WITH k AS (
+                INSERT INTO blocks (agency_id, property_id, start_date, end_date, kind, channel_connection_id, external_uid)
+                VALUES (\(agency), \(property), \(event.nights.start.description)::date, \(event.nights.end.description)::date,
+                        'channel', \(connection), \(event.uid))
+                RETURNING *)
+            SELECT \(unescaped: Block.columns) FROM k
+            """).collect().map(Block.init(row:))[0]
+    }
+
+    /// Moves an imported block to its event's nights (same id), taking the event's current UID.
+    static func moveChannelBlock(_ conn: PostgresConnection, agency: UUID, id: UUID, to event: ImportedEvent) async throws {
+        try await conn.run("""
+            UPDATE blocks SET start_date = \(event.nights.start.description)::date, end_date = \(event.nights.end.description)::date,
+                   external_uid = \(event.uid)
+            WHERE agency_id = \(agency) AND id = \(id)
+            """)
+    }
 }

@@ -28,21 +28,7 @@ public enum ChannelSync {
     /// one connection syncs in one place at a time however many workers run. The next regular sync is
     /// scheduled at claim time, so a sync requested meanwhile still runs once this one ends.
     public static func claimDue(_ conn: PostgresConnection, limit: Int, leaseSeconds: Int, onlyAgency: UUID?) async throws -> [Claim] {
-        try await conn.run("""
-            UPDATE channel_connections c
-            SET sync_locked_until = now() + make_interval(secs => \(leaseSeconds)),
-                next_sync_at = now() + make_interval(mins => c.sync_interval_minutes)
-            FROM (SELECT agency_id, id FROM channel_connections
-                  WHERE status = 'active' AND ical_url IS NOT NULL AND next_sync_at <= now()
-                    AND (sync_locked_until IS NULL OR sync_locked_until < now())
-                    AND (\(onlyAgency)::uuid IS NULL OR agency_id = \(onlyAgency))
-                  ORDER BY next_sync_at FOR UPDATE SKIP LOCKED LIMIT \(limit)) due
-            WHERE c.agency_id = due.agency_id AND c.id = due.id
-            RETURNING c.agency_id, c.id, c.ical_url, c.feed_etag, c.feed_last_modified
-            """).collect().map { row in
-            let (agency, id, url, etag, modified) = try row.decode((UUID, UUID, String, String?, String?).self)
-            return Claim(agencyId: agency, connectionId: id, icalURL: url, etag: etag, lastModified: modified)
-        }
+        try await ChannelConnectionRepository.claimDueSyncs(conn, limit: limit, leaseSeconds: leaseSeconds, onlyAgency: onlyAgency)
     }
 
     /// The connection, locked, with its property's time zone; nil when it was deleted, paused or its URL
@@ -50,8 +36,7 @@ public enum ChannelSync {
     static func lock(_ conn: PostgresConnection, _ claim: Claim) async throws -> (ChannelConnection, TimeZone)? {
         guard let c = try await ChannelConnectionRepository.find(conn, agency: claim.agencyId, id: claim.connectionId, forUpdate: true),
               c.status == .active, c.icalURL == claim.icalURL else { return nil }
-        let zone = try await conn.run("SELECT timezone FROM properties WHERE agency_id = \(c.agencyId) AND id = \(c.propertyId)")
-            .collect().first?.decode(String.self)
+        let zone = try await PropertyRepository.timezone(conn, agency: c.agencyId, id: c.propertyId)
         return (c, zone.flatMap(TimeZone.init(identifier:)) ?? .gmt)
     }
 
@@ -69,34 +54,25 @@ public enum ChannelSync {
         var changes = Changes(skipped: feed.skipped, events: feed.events.count)
         let agency = connection.agencyId
         // Only current blocks are mirrored: a stay that has ended stays on record.
-        let existing = try await conn.run("""
-            SELECT id, external_uid, start_date::text, end_date::text FROM blocks
-            WHERE agency_id = \(agency) AND channel_connection_id = \(connection.id) AND end_date > \(today.description)::date
-            """).collect().map { row in try row.decode((UUID, String, String, String).self) }
+        let existing = try await BlockRepository.currentChannelBlocks(conn, agency: agency, connection: connection.id, today: today)
         var incoming = Dictionary(feed.events.map { ($0.uid, $0) }, uniquingKeysWith: { first, _ in first })
-        var gone: [(id: UUID, nights: String)] = []
-        for (id, uid, start, end) in existing {
-            guard let event = incoming.removeValue(forKey: uid) else { gone.append((id, "\(start)/\(end)")); continue }
-            if event.nights.start.description != start || event.nights.end.description != end {
-                try await move(conn, agency: agency, block: id, to: event)
+        var gone: [(id: UUID, nights: Nights)] = []
+        for (id, uid, nights) in existing {
+            guard let event = incoming.removeValue(forKey: uid) else { gone.append((id, nights)); continue }
+            if event.nights != nights {
+                try await BlockRepository.moveChannelBlock(conn, agency: agency, id: id, to: event)
                 changes.moved += 1
             }
         }
         // Feeds whose UIDs change between fetches (Airbnb's "Not available" windows) keep their blocks
         // when the nights are the same: no new ids, no events, for an unchanged calendar.
         for event in incoming.values.sorted(by: { $0.uid < $1.uid }) {
-            if let i = gone.firstIndex(where: { $0.nights == "\(event.nights.start)/\(event.nights.end)" }) {
-                try await move(conn, agency: agency, block: gone.remove(at: i).id, to: event)
+            if let i = gone.firstIndex(where: { $0.nights == event.nights }) {
+                try await BlockRepository.moveChannelBlock(conn, agency: agency, id: gone.remove(at: i).id, to: event)
                 continue
             }
-            let block = try await conn.run("""
-                WITH k AS (
-                    INSERT INTO blocks (agency_id, property_id, start_date, end_date, kind, channel_connection_id, external_uid)
-                    VALUES (\(agency), \(connection.propertyId), \(event.nights.start.description)::date, \(event.nights.end.description)::date,
-                            'channel', \(connection.id), \(event.uid))
-                    RETURNING *)
-                SELECT \(unescaped: Block.columns) FROM k
-                """).collect().map(Block.init(row:))[0]
+            let block = try await BlockRepository.insertChannelBlock(conn, agency: agency, property: connection.propertyId, connection: connection.id,
+                                                                     event: event)
             try await Outbox.emit(conn, agency: agency, type: .blockCreated, data: block.json)
             changes.added += 1
         }
@@ -107,30 +83,16 @@ public enum ChannelSync {
                 changes.removed += 1
             }
         }
-        try await conn.run("""
-            UPDATE channel_connections SET last_synced_at = now(), last_sync_status = 'ok', last_error = NULL,
-                   imported_events = \(feed.events.count), feed_etag = \(etag), feed_last_modified = \(lastModified), sync_locked_until = NULL
-            WHERE agency_id = \(agency) AND id = \(connection.id)
-            """)
+        try await ChannelConnectionRepository.recordSync(conn, agency: agency, id: connection.id, importedEvents: feed.events.count, etag: etag,
+                                                         lastModified: lastModified)
         try await ChannelConflicts.reconcile(conn, agency: agency, propertyId: connection.propertyId, user: nil)
         return .synced(changes)
-    }
-
-    static func move(_ conn: PostgresConnection, agency: UUID, block: UUID, to event: ImportedEvent) async throws {
-        try await conn.run("""
-            UPDATE blocks SET start_date = \(event.nights.start.description)::date, end_date = \(event.nights.end.description)::date,
-                   external_uid = \(event.uid)
-            WHERE agency_id = \(agency) AND id = \(block)
-            """)
     }
 
     /// A 304: the calendar is as it was; the sync still counts as done.
     public static func unchanged(_ conn: PostgresConnection, _ claim: Claim) async throws {
         guard let (connection, _) = try await lock(conn, claim) else { return }
-        try await conn.run("""
-            UPDATE channel_connections SET last_synced_at = now(), last_sync_status = 'ok', last_error = NULL, sync_locked_until = NULL
-            WHERE agency_id = \(connection.agencyId) AND id = \(connection.id)
-            """)
+        try await ChannelConnectionRepository.recordUnchanged(conn, agency: connection.agencyId, id: connection.id)
     }
 
     /// A failed fetch: every block stays as it was; the connection says why, and the change from a
@@ -141,11 +103,8 @@ public enum ChannelSync {
     }
 
     static func fail(_ conn: PostgresConnection, _ connection: ChannelConnection, reason: String, baseURL: String) async throws {
-        let updated = try await conn.run("""
-            UPDATE channel_connections SET last_sync_status = 'error', last_error = \(String(reason.prefix(1000))), sync_locked_until = NULL
-            WHERE agency_id = \(connection.agencyId) AND id = \(connection.id)
-            RETURNING \(unescaped: ChannelConnection.columns)
-            """).collect().map(ChannelConnection.init(row:))[0]
+        let updated = try await ChannelConnectionRepository.recordSyncFailure(conn, agency: connection.agencyId, id: connection.id,
+                                                                              reason: String(reason.prefix(1000)))
         if connection.lastSyncStatus != .error {
             try await Outbox.emit(conn, agency: connection.agencyId, type: .channelConnectionSyncFailed, data: updated.json(baseURL: baseURL))
         }

@@ -84,4 +84,9 @@ public enum PropertyRepository {
               AND check_out > CURRENT_DATE ORDER BY check_in LIMIT 1
             """).collect().first?.decode(UUID.self)
     }
+
+    /// The property's IANA time zone, if it exists.
+    static func timezone(_ conn: PostgresConnection, agency: UUID, id: UUID) async throws -> String? {
+        try await conn.run("SELECT timezone FROM properties WHERE agency_id = \(agency) AND id = \(id)").collect().first?.decode(String.self)
+    }
 }
