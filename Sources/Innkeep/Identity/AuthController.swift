@@ -34,21 +34,42 @@ struct AuthController {
         }
     }
 
+    /// `POST /auth/signup` body; with `agency_name` the new user also gets a new agency, as its admin.
+    struct Signup {
+        let email: String, password: String, fullName: String, agencyName: String?
+        init(_ body: inout FieldReader) throws {
+            let email = body.email("email", required: true)
+            let password = body.string("password", required: true, length: 10...128)
+            let fullName = body.string("full_name", required: true, length: 1...200)
+            agencyName = body.string("agency_name", length: 1...200)
+            try body.finish()
+            (self.email, self.password, self.fullName) = (email!, password!, fullName!)
+        }
+    }
+
+    /// `POST /auth/login` body.
+    struct Login {
+        let email: String, password: String
+        init(_ body: inout FieldReader) throws {
+            let email = body.string("email", required: true, length: 1...320)
+            let password = body.string("password", required: true, length: 1...1024)
+            try body.finish()
+            (self.email, self.password) = (email!, password!)
+        }
+    }
+
     @Sendable func signup(_ call: Call) async throws -> Reply {
         try await Self.limitByAddress(call)
         var body = try call.json()
-        let email = body.email("email", required: true)
-        let password = body.string("password", required: true, length: 10...128)
-        let fullName = body.string("full_name", required: true, length: 1...200)
-        let agencyName = body.string("agency_name", length: 1...200)
-        try body.finish()
-        let hash = try await call.services.passwords.hash(password!)
+        let signup = try Signup(&body)
+        let (email, fullName, agencyName) = (signup.email, signup.fullName, signup.agencyName)
+        let hash = try await call.services.passwords.hash(signup.password)
         let userId = UUID(), agencyId = UUID()
         do {
             // Scoped to the new agency (when there is one) so RLS lets us create it and its first admin.
             let scope: Database.Scope = agencyName == nil ? .none : .tenant(agencyId, user: userId)
             try await call.services.db.transaction(scope) { conn in
-                try await UserRepository.create(conn, id: userId, email: email!, passwordHash: hash, fullName: fullName!)
+                try await UserRepository.create(conn, id: userId, email: email, passwordHash: hash, fullName: fullName)
                 if let agencyName {
                     try await AgencyRepository.create(conn, id: agencyId, name: agencyName, admin: userId)
                 }
@@ -57,30 +78,29 @@ struct AuthController {
             throw APIError(.emailTaken)
         }
         var reply = await token(call.services, userId)
-        reply["user"] = Self.userJSON(id: userId, email: email!, fullName: fullName!)
+        reply["user"] = Self.userJSON(id: userId, email: email, fullName: fullName)
         return .json(.object(reply), status: .created)
     }
 
     @Sendable func login(_ call: Call) async throws -> Reply {
         try await Self.limitByAddress(call)
         var body = try call.json()
-        let email = body.string("email", required: true, length: 1...320)
-        let password = body.string("password", required: true, length: 1...1024)
-        try body.finish()
+        let login = try Login(&body)
+        let (email, password) = (login.email, login.password)
         let services = call.services
         // Counted before the hash, atomically (INCR): concurrent attempts each take a place in the window, so
         // no more than the limit can be checking a password at once; a success gives its place back.
-        let limitKey = "login:" + email!.lowercased()
+        let limitKey = "login:" + email.lowercased()
         if let retry = await services.authRateLimiter.hit(limitKey, limit: Self.loginFailuresPerMinute) {
             throw APIError.retryLater(.rateLimited, seconds: retry)
         }
         let user: (UUID, String)?, valid: Bool
         do {
             user = try await services.db.transaction(.none) { conn in
-                try await UserRepository.credentials(conn, email: email!)
+                try await UserRepository.credentials(conn, email: email)
             }
             // Same work and the same answer for an unknown email and a wrong password.
-            valid = try await services.passwords.verify(password!, hash: user?.1 ?? services.passwords.decoy)
+            valid = try await services.passwords.verify(password, hash: user?.1 ?? services.passwords.decoy)
         } catch {
             await services.authRateLimiter.undo(limitKey)  // a 503 is not a failed attempt
             throw error
@@ -106,9 +126,9 @@ struct AuthController {
         var body = try call.json()
         let name = body.string("name", required: true, length: 1...200)
         try body.finish()
-        let agencyId = UUID()
+        let agencyId = UUID(), agencyName = name!
         return try await call.services.db.transaction(.tenant(agencyId, user: userId)) { conn in
-            let agency = try await AgencyRepository.create(conn, id: agencyId, name: name!, admin: userId)
+            let agency = try await AgencyRepository.create(conn, id: agencyId, name: agencyName, admin: userId)
             return .json(agency, status: .created)
         }
     }

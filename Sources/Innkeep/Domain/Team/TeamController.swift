@@ -23,19 +23,37 @@ struct TeamController {
         }
     }
 
+    /// `POST` body: who to invite, with which role.
+    struct Invite {
+        let email: String, role: Role
+        init(_ body: inout FieldReader) throws {
+            let email = body.email("email", required: true), role = body.choice("role", required: true, as: Role.self)
+            try body.finish()
+            (self.email, self.role) = (email!, role!)
+        }
+    }
+
+    /// `PATCH` body: the new role.
+    struct RoleChange {
+        let role: Role
+        init(_ body: inout FieldReader) throws {
+            let role = body.choice("role", required: true, as: Role.self)
+            try body.finish()
+            self.role = role!
+        }
+    }
+
     /// Invites: 201 with the invitation, whether or not an account has that email (SPEC §14); nobody joins
     /// without accepting. Re-inviting a member → 409 ALREADY_MEMBER; re-inviting a pending email refreshes it.
     @Sendable func add(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
         var body = try context.json()
-        let email = body.email("email", required: true)
-        let role = body.choice("role", required: true, as: Role.self)
-        try body.finish()
-        let caller = context.caller
+        let invite = try Invite(&body)
+        let caller = context.caller, email = invite.email, role = invite.role
         return try await context.transaction { conn in
-            guard try await !TeamMemberRepository.hasMember(conn, agency: caller.agencyId, email: email!) else { throw APIError(.alreadyMember) }
-            let invitation = try await InvitationRepository.invite(conn, agency: caller.agencyId, email: email!, role: role!, by: caller.userId)
+            guard try await !TeamMemberRepository.hasMember(conn, agency: caller.agencyId, email: email) else { throw APIError(.alreadyMember) }
+            let invitation = try await InvitationRepository.invite(conn, agency: caller.agencyId, email: email, role: role, by: caller.userId)
             try await AuditLog.record(conn, caller, "member.invite", "invitation", invitation.id,
-                                      details: ["email": .string(email!), "role": .string(role!.rawValue)])
+                                      details: ["email": .string(email), "role": .string(role.rawValue)])
             return .json(invitation.json, status: .created)
         }
     }
@@ -43,8 +61,7 @@ struct TeamController {
     @Sendable func update(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
         let id = try context.pathId()
         var body = try context.json()
-        let role = body.choice("role", required: true, as: Role.self)
-        try body.finish()
+        let role = try RoleChange(&body).role
         let caller = context.caller
         return try await context.transaction { conn in
             try await TeamMemberRepository.lockTeam(conn, agency: caller.agencyId)
@@ -52,9 +69,9 @@ struct TeamController {
             if member.role == .admin, role != .admin, try await !TeamMemberRepository.hasOtherAdmin(conn, agency: caller.agencyId) {
                 throw APIError(.lastAdmin)
             }
-            try await TeamMemberRepository.setRole(conn, agency: caller.agencyId, id: id, role: role!)
+            try await TeamMemberRepository.setRole(conn, agency: caller.agencyId, id: id, role: role)
             try await AuditLog.record(conn, caller, "role.change", "team_member", id, details: [
-                "user_id": JSONValue(member.userId), "old_role": .string(member.role.rawValue), "new_role": .string(role!.rawValue),
+                "user_id": JSONValue(member.userId), "old_role": .string(member.role.rawValue), "new_role": .string(role.rawValue),
             ])
             return .json(try await TeamMemberRepository.find(conn, agency: caller.agencyId, id: id)!.json)
         }
