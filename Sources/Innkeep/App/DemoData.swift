@@ -45,10 +45,7 @@ public enum DemoData {
 
     static func ensureAgency(_ db: Database, admin: UUID, members: [(UUID, Role)]) async throws -> UUID {
         let existing = try await db.transaction(.user(admin)) { conn in
-            try await conn.run("""
-                SELECT a.id FROM team_members tm JOIN agencies a ON a.id = tm.agency_id
-                WHERE tm.user_id = \(admin) AND a.name = \(agencyName) LIMIT 1
-                """).collect().first?.decode(UUID.self)
+            try await UserRepository.memberships(conn, id: admin).first { $0.agencyName == agencyName }?.agencyId
         }
         if let existing { return existing }
         let agencyId = UUID()
@@ -64,10 +61,10 @@ public enum DemoData {
             _ = try await PropertyRepository.insert(conn, agency: agencyId, ownerId: nil, name: "City Loft",
                                                     address: "22 Market Street", timezone: "Europe/Lisbon", maxGuests: 2,
                                                     minNights: 1, maxNights: 365, status: .active)
-            try await conn.run("""
-                INSERT INTO bookings (agency_id, property_id, guest_name, guest_email, check_in, check_out, guests, source, created_by)
-                VALUES (\(agencyId), \(beach.id), 'Ada Guest', 'ada@example.com', CURRENT_DATE + 7, CURRENT_DATE + 10, 2, 'direct', \(admin))
-                """)
+            let checkIn = CalendarDate.today(in: TimeZone(identifier: "Europe/Lisbon")!) + 7
+            _ = try await BookingRepository.insert(conn, agency: agencyId, createdBy: admin, .init(
+                propertyId: beach.id, guestName: "Ada Guest", guestEmail: "ada@example.com", stay: Nights(checkIn, checkIn + 3), guests: 2,
+                source: .direct, totalAmountCents: nil, currency: nil, notes: nil))
         }
         return agencyId
     }
