@@ -281,5 +281,53 @@ import Testing
                 #expect(error == nil)
             }
         }
+
+        @Test func webhookEventsPastRetentionGoOnceTheirDeliveriesAreFinal() async throws {
+            try await Self.withJobsApp { api in
+                let db = api.services.db
+                let agency = try await api.makeAgency()
+                let days = Outbox.retentionDays
+                let (old, oldRetrying, recent) = try await db.transaction(.tenant(agency.id, user: nil)) { conn in
+                    let endpoint = try await conn.run("""
+                        INSERT INTO webhook_endpoints (agency_id, url, events, secret)
+                        VALUES (\(agency.id), 'https://hooks.example.com/x', ARRAY['booking.created'], 'whsec_test') RETURNING id
+                        """).collect()[0].decode(UUID.self)
+                    func event(ageDays: Int, status: String) async throws -> UUID {
+                        let id = try await conn.run("""
+                            INSERT INTO webhook_events (agency_id, type, payload, created_at)
+                            VALUES (\(agency.id), 'booking.created', '{}', now() - make_interval(days => \(ageDays)::int)) RETURNING id
+                            """).collect()[0].decode(UUID.self)
+                        try await conn.run("""
+                            INSERT INTO webhook_deliveries (agency_id, endpoint_id, event_id, status, next_attempt_at)
+                            VALUES (\(agency.id), \(endpoint), \(id), \(status),
+                                    CASE WHEN \(status)::text IN ('pending', 'retrying') THEN now() + interval '1 hour' END)
+                            """)
+                        return id
+                    }
+                    return (try await event(ageDays: days + 1, status: "succeeded"), try await event(ageDays: days + 1, status: "retrying"),
+                            try await event(ageDays: days - 1, status: "failed"))
+                }
+                let worker = Worker(db: db, logger: TestEnv.logger, id: "test-webhook-purge-\(UUID().uuidString.prefix(8))")
+                try await worker.heartbeat()
+                try await db.transaction(.worker) { conn in
+                    try await conn.run("UPDATE jobs SET run_at = now() WHERE unique_name = 'purge_webhook_events'")
+                }
+                _ = try await Self.drain(worker)
+
+                let (events, deliveries) = try await db.transaction(.tenant(agency.id, user: nil)) { conn in
+                    (try await conn.run("SELECT id FROM webhook_events WHERE agency_id = \(agency.id)").collect().map { try $0.decode(UUID.self) },
+                     try await conn.run("SELECT event_id FROM webhook_deliveries WHERE agency_id = \(agency.id)").collect()
+                        .map { try $0.decode(UUID.self) })
+                }
+                #expect(Set(events) == [oldRetrying, recent], "only the old event whose delivery is final goes")
+                #expect(Set(deliveries) == [oldRetrying, recent], "its delivery goes with it")
+                #expect(!events.contains(old))
+                let later = try await db.transaction(.worker) { conn in
+                    try await conn.run("SELECT run_at > now() + interval '30 minutes' FROM jobs WHERE unique_name = 'purge_webhook_events'")
+                        .collect().first?.decode(Bool.self)
+                }
+                #expect(later == true, "the webhook purge runs hourly")
+            }
+        }
     }
 }

@@ -13,8 +13,10 @@ public struct Worker: Service {
     let pollInterval: Duration
     /// A claimed job whose worker died is retried after this long.
     static let lockTimeoutSeconds = 300
+    /// The recurring jobs, each kept queued by the heartbeat, and how often each runs.
+    static let recurring: [(name: String, everySeconds: Int)] = [(purgeJob, 60), (webhookPurgeJob, 3600)]
     static let purgeJob = "purge_idempotency_keys"
-    static let purgeEverySeconds = 60
+    static let webhookPurgeJob = "purge_webhook_events"
 
     public init(db: Database, logger: Logger, id: String = "worker-\(UUID().uuidString.prefix(8).lowercased())", pollInterval: Duration = .seconds(1)) {
         self.id = id
@@ -42,7 +44,7 @@ public struct Worker: Service {
         let id = id
         try await db.transaction(.worker) { conn in
             try await JobRepository.beat(conn, worker: id)
-            try await JobRepository.ensureRecurring(conn, name: Self.purgeJob)
+            for job in Self.recurring { try await JobRepository.ensureRecurring(conn, name: job.name) }
         }
     }
 
@@ -59,7 +61,8 @@ public struct Worker: Service {
             try await perform(kind)
             try await db.transaction(.worker) { conn in
                 if claimed.recurring {
-                    try await JobRepository.reschedule(conn, id: jobId, inSeconds: Self.purgeEverySeconds)
+                    let every = Self.recurring.first { $0.name == kind }?.everySeconds ?? 60
+                    try await JobRepository.reschedule(conn, id: jobId, inSeconds: every)
                 } else {
                     try await JobRepository.finish(conn, id: jobId)
                 }
@@ -78,6 +81,9 @@ public struct Worker: Service {
         case Self.purgeJob:
             let purged = try await purgeExpiredKeys()
             if purged > 0 { logger.info("purged expired idempotency keys", metadata: ["count": "\(purged)"]) }
+        case Self.webhookPurgeJob:
+            let purged = try await purgeExpiredWebhookEvents()
+            if purged > 0 { logger.info("purged webhook events past retention", metadata: ["count": "\(purged)"]) }
         case "noop":
             break
         default:
@@ -100,6 +106,29 @@ public struct Worker: Service {
             }
             total += deleted
             if deleted < batchSize { break }
+        }
+        return total
+    }
+
+    /// Deletes the webhook events past `Outbox.retentionDays` whose deliveries are all final, agency by
+    /// agency (each in its own scope) and a batch per transaction; returns how many.
+    public func purgeExpiredWebhookEvents(batchSize: Int = purgeBatchSize) async throws -> Int {
+        var total = 0
+        while !Task.isCancelled {
+            let agencies = try await db.transaction(.worker) { conn in try await Outbox.agenciesWithExpiredEvents(conn, limit: 100) }
+            var deletedThisRound = 0
+            for agency in agencies {
+                while !Task.isCancelled {
+                    let deleted = try await db.transaction(.tenant(agency, user: nil)) { conn in
+                        try await Outbox.purgeExpired(conn, agency: agency, limit: batchSize)
+                    }
+                    deletedThisRound += deleted
+                    if deleted < batchSize { break }
+                }
+            }
+            total += deletedThisRound
+            // Agencies whose old events all still wait for a delivery delete nothing: stop rather than loop.
+            if agencies.count < 100 || deletedThisRound == 0 { break }
         }
         return total
     }

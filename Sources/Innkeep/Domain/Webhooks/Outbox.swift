@@ -41,4 +41,35 @@ public enum Outbox {
         let (event, _) = try row.decode((UUID, Int).self)
         return event
     }
+
+    /// Events (with their deliveries) are kept this long after they happen, then purged by the worker once
+    /// none of their deliveries is still pending or retrying. A failed delivery is redelivered by
+    /// `POST …/test` or by the receiver asking for it within that window; after it, the event is history.
+    public static let retentionDays = 30
+
+    /// The agencies holding events past retention that may go (read in the worker's scope, across agencies).
+    static func agenciesWithExpiredEvents(_ conn: PostgresConnection, limit: Int) async throws -> [UUID] {
+        try await conn.run("""
+            SELECT DISTINCT e.agency_id FROM webhook_events e
+            WHERE e.created_at < now() - make_interval(days => \(retentionDays)::int)
+              AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d
+                              WHERE d.agency_id = e.agency_id AND d.event_id = e.id AND d.status IN ('pending', 'retrying'))
+            LIMIT \(limit)
+            """).collect().map { try $0.decode(UUID.self) }
+    }
+
+    /// Deletes up to `limit` of the agency's events past retention whose deliveries are all final
+    /// (their deliveries go with them); returns how many. Runs in the agency's scope, like any tenant write.
+    static func purgeExpired(_ conn: PostgresConnection, agency: UUID, limit: Int) async throws -> Int {
+        try await conn.run("""
+            DELETE FROM webhook_events WHERE agency_id = \(agency) AND id IN (
+                SELECT e.id FROM webhook_events e
+                WHERE e.agency_id = \(agency) AND e.created_at < now() - make_interval(days => \(retentionDays)::int)
+                  AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d
+                                  WHERE d.agency_id = e.agency_id AND d.event_id = e.id AND d.status IN ('pending', 'retrying'))
+                LIMIT \(limit))
+            RETURNING 1
+            """).collect().count
+    }
 }
+
