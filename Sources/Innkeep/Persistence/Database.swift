@@ -144,11 +144,6 @@ public struct Database: Sendable, Service {
     }
 }
 
-/// The database could not be reached in time; answered as 503 DATABASE_UNAVAILABLE.
-public struct DatabaseUnavailable: Error {
-    public let underlying: any Error
-}
-
 extension PSQLError {
     /// The SQLSTATE of a server error, such as 23505 unique_violation.
     public var sqlState: String? { serverInfo?[.sqlState] }
