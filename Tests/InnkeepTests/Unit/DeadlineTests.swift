@@ -1,0 +1,63 @@
+import Dispatch
+import Foundation
+@testable import Innkeep
+import NIOConcurrencyHelpers
+import Testing
+
+extension Unit {
+    /// `withDeadline` (Platform/Deadline.swift) answers by its deadline even when the operation ignores
+    /// cancellation (a hung socket), which is what keeps a request from hanging on the database.
+    @Suite struct DeadlineTests {
+        /// Sleeps on a dispatch timer that no cancellation reaches.
+        static func uncancellableSleep(_ seconds: Double) async {
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { c.resume() }
+            }
+        }
+
+        @Test func aFastOperationReturnsItsValue() async throws {
+            let value = try await withDeadline(.seconds(5)) { 42 }
+            #expect(value == 42)
+        }
+
+        @Test func theOperationsErrorIsRethrown() async {
+            struct Boom: Error {}
+            await #expect(throws: Boom.self) { try await withDeadline(.seconds(5)) { () async throws -> Int in throw Boom() } }
+        }
+
+        @Test func anOperationThatIgnoresCancellationIsAbandonedAtTheDeadline() async {
+            let clock = ContinuousClock()
+            let start = clock.now
+            await #expect(throws: DeadlineExceeded.self) {
+                try await withDeadline(.milliseconds(100)) { await Self.uncancellableSleep(5); return 1 }
+            }
+            let elapsed = clock.now - start
+            // 100 ms, with room for a loaded two-core machine; the operation itself takes 5 s.
+            #expect(elapsed < .seconds(2), "returned after \(elapsed)")
+        }
+
+        @Test func anOperationThatHonoursCancellationIsCancelledAtTheDeadline() async throws {
+            let cancelled = NIOLockedValueBox(false)
+            await #expect(throws: DeadlineExceeded.self) {
+                try await withDeadline(.milliseconds(50)) { () async throws -> Int in
+                    do { try await Task.sleep(for: .seconds(30)) } catch { cancelled.withLockedValue { $0 = true }; throw error }
+                    return 1
+                }
+            }
+            for _ in 0..<200 where !cancelled.withLockedValue({ $0 }) { try await Task.sleep(for: .milliseconds(10)) }
+            #expect(cancelled.withLockedValue { $0 }, "the abandoned operation was not cancelled")
+        }
+
+        /// Cancelling the caller (a client gone) cancels the operation, which ends the wait well before the deadline.
+        @Test func cancellingTheCallerCancelsTheOperation() async {
+            let clock = ContinuousClock()
+            let start = clock.now
+            let task = Task { try await withDeadline(.seconds(30)) { () async throws -> Int in try await Task.sleep(for: .seconds(30)); return 1 } }
+            try? await Task.sleep(for: .milliseconds(50))
+            task.cancel()
+            let result = await task.result
+            #expect(throws: CancellationError.self) { try result.get() }
+            #expect(clock.now - start < .seconds(10), "the caller waited for the deadline")
+        }
+    }
+}
