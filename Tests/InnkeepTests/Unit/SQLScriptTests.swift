@@ -42,7 +42,8 @@ extension Unit {
 
         @Test func followsPostgresLexicalRulesAtTheEdges() {
             // Block comments nest; a trailing comment is not a statement of its own.
-            #expect(SQLScript.statements("SELECT /* outer /* inner */ still; comment */ 1; SELECT 2") == ["SELECT /* outer /* inner */ still; comment */ 1", "SELECT 2"])
+            #expect(SQLScript.statements("SELECT /* outer /* inner */ still; comment */ 1; SELECT 2")
+                == ["SELECT /* outer /* inner */ still; comment */ 1", "SELECT 2"])
             #expect(SQLScript.statements("SELECT 1; /* trailing; */") == ["SELECT 1"])
             #expect(SQLScript.statements("/* only */ -- comments\n/* here */") == [])
             // E'' strings escape with a backslash; plain strings do not.
