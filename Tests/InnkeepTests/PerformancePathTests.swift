@@ -1,5 +1,6 @@
 import Foundation
 @testable import Innkeep
+import InnkeepRedis
 import Logging
 import PostgresNIO
 import Testing
@@ -111,5 +112,76 @@ import Testing
             + #""z":[1,-2,0,9223372036854775807,-9223372036854775808]}"#
         #expect(value.serialized == expected)
         #expect(JSONValue.parse(Array(value.serialized.utf8)) == value)
+    }
+}
+
+/// The per-request limiter leases hits from Redis (`RateLimiter`, `LeaseBook`): several processes (here:
+/// several limiters with their own lease books on one Redis) together never allow more than the limit.
+@Suite struct RateLimitLeaseTests {
+    static func limiters(_ n: Int, _ client: RedisClient) -> [RateLimiter] {
+        (0..<n).map { _ in RateLimiter(redis: RedisGuard(client: client, logger: TestEnv.logger), leases: LeaseBook()) }
+    }
+
+    static func withRedis(_ body: (RedisClient) async throws -> Void) async throws {
+        let client = RedisClient(configuration: .init(host: "127.0.0.1", port: TestEnv.redisPort, password: nil, database: 0))
+        do {
+            try await body(client)
+        } catch {
+            await client.shutdown()
+            throw error
+        }
+        await client.shutdown()
+    }
+
+    @Test(arguments: [5, 100, 1000])
+    func threeProcessesTogetherAllowExactlyTheLimit(limit: Int) async throws {
+        try await Self.withRedis { client in
+            let limiters = Self.limiters(3, client)
+            let key = "lease-test:\(UUID().uuidString)"
+            var allowed = 0, refused = 0
+            for i in 0..<(limit * 2 + 30) {
+                if await limiters[i % 3].hit(key, limit: limit) == nil { allowed += 1 } else { refused += 1 }
+            }
+            // Never past the shared count; and with requests reaching every process, no leased hit is left unused.
+            #expect(allowed == limit)
+            #expect(refused == limit + 30)
+            let counted = try await client.get("rl:" + key).flatMap { Int($0) } ?? 0
+            #expect(counted >= limit)
+        }
+    }
+
+    @Test func farFromTheLimitOneEvalLeasesSeveralHitsAndNearItOne() async throws {
+        try await Self.withRedis { client in
+            let limiter = Self.limiters(1, client)[0]
+            let key = "lease-test:\(UUID().uuidString)"
+            #expect(await limiter.hit(key, limit: 1000) == nil)
+            let leased = try await client.get("rl:" + key)
+            #expect(leased == String(LeaseBook.largest))  // one lease of 16 hits
+            for _ in 1..<LeaseBook.largest { #expect(await limiter.hit(key, limit: 1000) == nil) }
+            let after = try await client.get("rl:" + key)
+            #expect(after == String(LeaseBook.largest))  // served locally
+            // A small limit is exact: one hit per EVAL, the refusal carries the window's Retry-After.
+            let small = "lease-test:\(UUID().uuidString)"
+            for n in 1...5 {
+                #expect(await limiter.hit(small, limit: 5) == nil)
+                let counted = try await client.get("rl:" + small)
+                #expect(counted == String(n))
+            }
+            let retry = await limiter.hit(small, limit: 5)
+            #expect(retry.map { (1...60).contains($0) } == true)
+        }
+    }
+
+    @Test func leaseWindowNeverGrantsPastTheLimit() async throws {
+        try await Self.withRedis { client in
+            let key = "lease-test:\(UUID().uuidString)"
+            let first = try await client.leaseWindow(key: key, window: .seconds(60), limit: 20, want: 16)
+            #expect(first.count == 16 && first.granted == 16 && (59_000...60_000).contains(first.ttlMilliseconds))
+            let second = try await client.leaseWindow(key: key, window: .seconds(60), limit: 20, want: 16)
+            #expect(second.count == 20 && second.granted == 4)
+            let over = try await client.leaseWindow(key: key, window: .seconds(60), limit: 20, want: 16)
+            #expect(over.count == 21 && over.granted == 1)
+            try await client.del(key)
+        }
     }
 }
