@@ -185,3 +185,31 @@ import Testing
         }
     }
 }
+
+/// The export's DTSTAMP and ETag writers answer what the Foundation ones did.
+@Suite struct ICalWriterSpeedTests {
+    static func reference(_ date: Date) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
+        return String(format: "%04d%02d%02dT%02d%02d%02dZ", c.year!, c.month!, c.day!, c.hour!, c.minute!, c.second!)
+    }
+
+    @Test func utcStampsMatchTheCalendarOnes() {
+        let dates = [0, 1, 59.999, 951_782_400.5, 1_700_000_000.25, 4_102_444_799.999_999, 1_234_567_890.000_001, 253_402_300_799]
+            .map { Date(timeIntervalSince1970: $0) } + (0..<200).map { _ in Date(timeIntervalSince1970: .random(in: 0..<4_102_444_800)) }
+        for date in dates { #expect(ICalWriter.utc(date) == Self.reference(date), "\(date.timeIntervalSince1970)") }
+        #expect(ICalWriter.escape("Reserved") == "Reserved")
+        #expect(ICalWriter.escape("a,b;c\\d\ne") == "a\\,b\\;c\\\\d\\ne")
+    }
+}
+
+@Suite struct UUIDStringTests {
+    @Test func lowercasedStringIsUUIDStringLowercased() {
+        for uuid in [UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)), UUID(uuidString: "FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF")!]
+            + (0..<500).map({ _ in UUID() }) {
+            #expect(uuid.lowercasedString == uuid.uuidString.lowercased())
+            #expect(JSONValue(uuid) == .string(uuid.uuidString.lowercased()))
+        }
+    }
+}

@@ -150,6 +150,28 @@ extension JSONValue {
     public init(_ value: String?) { self = value.map(JSONValue.string) ?? .null }
     public init(_ value: Int?) { self = value.map { .int(Int64($0)) } ?? .null }
     public init(_ value: Int64?) { self = value.map(JSONValue.int) ?? .null }
-    public init(_ value: UUID?) { self = value.map { .string($0.uuidString.lowercased()) } ?? .null }
+    public init(_ value: UUID?) { self = value.map { .string($0.lowercasedString) } ?? .null }
     public init(_ value: Date?) { self = value.map { .string(RFC3339.format($0)) } ?? .null }
+}
+
+extension UUID {
+    /// `uuidString.lowercased()`, written from the 16 bytes: Foundation's `uuidString` formats with
+    /// `sprintf` and `lowercased()` copies again, and a page of 50 properties has 150 of them.
+    public var lowercasedString: String {
+        let hex: StaticString = "0123456789abcdef"
+        return withUnsafeBytes(of: uuid) { bytes in
+            String(unsafeUninitializedCapacity: 36) { out in
+                hex.withUTF8Buffer { hex in
+                    var i = 0
+                    for (n, byte) in bytes.enumerated() {
+                        if n == 4 || n == 6 || n == 8 || n == 10 { out[i] = UInt8(ascii: "-"); i += 1 }
+                        out[i] = hex[Int(byte >> 4)]
+                        out[i + 1] = hex[Int(byte & 0x0F)]
+                        i += 2
+                    }
+                }
+                return 36
+            }
+        }
+    }
 }
