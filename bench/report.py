@@ -116,7 +116,7 @@ def markdown(results_path, a):
               f"{ebase} | {eratio} | {r['rss_kib'] / 1024:.0f} | {errors(r)} |")
     if redis:
         p("")
-        p("Rate-limit EVAL alone (redis-benchmark, every tenant request runs one): " +
+        p("Rate-limit lease EVAL alone (redis-benchmark; a tenant request runs one per lease of up to 16 requests): " +
           "; ".join(f"c={c}: {fmt(redis[c])}/s" for c in sorted(redis)) + ".")
 
     scales = sorted({k[2] for k in wrk})
