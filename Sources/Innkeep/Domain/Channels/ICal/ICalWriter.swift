@@ -41,8 +41,8 @@ public enum ICalWriter {
 
     /// TEXT escaping (RFC 5545 §3.3.11). Most texts (UIDs, the two summaries) need none: returned as they are.
     static func escape(_ text: String) -> String {
-        guard text.utf8.contains(where: { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: ";") || $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "\n") })
-        else { return text }
+        let special: Set<UInt8> = [UInt8(ascii: "\\"), UInt8(ascii: ";"), UInt8(ascii: ","), UInt8(ascii: "\n")]
+        guard text.utf8.contains(where: special.contains) else { return text }
         return text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: ";", with: "\\;")
             .replacingOccurrences(of: ",", with: "\\,").replacingOccurrences(of: "\n", with: "\\n")
     }
