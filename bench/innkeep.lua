@@ -1,7 +1,8 @@
 -- wrk script for the Innkeep benchmark (bench/run). Authenticated requests against the seeded data
 -- set, chosen at random per request. Environment:
---   BENCH_SCENARIO  health | health-live | properties-admin | properties-owner | bookings-list | bookings-create |
---                   bookings-create-idem | mix | calendar | availability
+--   BENCH_SCENARIO  health | health-live | properties-admin | properties-owner | properties-50 | bookings-list |
+--                   bookings-create | bookings-create-idem | bookings-create-hooks | mix | calendar | availability |
+--                   ical-export
 --   BENCH_LARGE_TARGETS  the same for the large agency (agency 0) that `availability` searches
 --   BENCH_FEED_TARGETS   export feed paths (/ical/<token>.ics), one per line, for `ical-export`
 --   BENCH_TARGETS   the file bench/targets.py wrote (one agency per line)
@@ -123,7 +124,10 @@ function request()
   elseif scenario == "properties-admin" then return list_properties("admin")
   elseif scenario == "properties-owner" then return list_properties("owner")
   elseif scenario == "bookings-list" then return list_bookings()
-  elseif scenario == "bookings-create" then return create_booking(false)
+  elseif scenario == "properties-50" then
+    -- a full page of 50 properties: the large agency (agency 0) has BENCH_LARGE_PROPERTIES of them
+    return wrk.format("GET", "/api/v1/properties?limit=50", auth(large_admin))
+  elseif scenario == "bookings-create" or scenario == "bookings-create-hooks" then return create_booking(false)
   elseif scenario == "bookings-create-idem" then return create_booking(true)
   elseif scenario == "calendar" then return calendar()
   elseif scenario == "availability" then return availability()

@@ -50,6 +50,20 @@ SELECT b.id, b.agency_id, b.property_id, b.guest_name, b.guest_email, b.check_in
 INSERT INTO audit_log (agency_id, user_id, action, resource_type, resource_id, details)
 VALUES (md5('agency-' || :a)::uuid, md5('user-admin-' || :a)::uuid, 'booking.create', 'booking', :ins_id::uuid,
         ('{"check_in":"' || :ins_check_in || '","check_out":"' || :ins_check_out || '","property_id":"' || :ins_property_id || '"}')::jsonb);
+WITH targets AS (
+    SELECT id FROM webhook_endpoints
+    WHERE agency_id = md5('agency-' || (:a)::text)::uuid AND (NULL::uuid IS NULL AND enabled AND 'booking.created' = ANY (events) OR id = NULL::uuid)),
+e AS (
+    INSERT INTO webhook_events (agency_id, type, payload)
+    SELECT md5('agency-' || (:a)::text)::uuid, 'booking.created', jsonb_build_object('id', (:ins_id)::text, 'property_id', (:ins_property_id)::text, 'guest_name', 'Bench Guest ' || (:seq)::text,
+        'guest_email', 'bench' || (:seq)::text || '@example.com', 'check_in', (:ins_check_in)::text, 'check_out', (:ins_check_out)::text,
+        'guests', 2, 'status', 'confirmed', 'source', 'direct', 'total_amount_cents', 12000, 'currency', 'EUR', 'notes', NULL)
+    WHERE EXISTS (SELECT 1 FROM targets)
+    RETURNING id),
+d AS (
+    INSERT INTO webhook_deliveries (agency_id, endpoint_id, event_id)
+    SELECT md5('agency-' || (:a)::text)::uuid, targets.id, e.id FROM targets, e RETURNING 1)
+SELECT e.id, (SELECT count(*) FROM d) FROM e;
 UPDATE idempotency_keys SET response_status = 201, response_body = convert_to(repeat('x', 620), 'UTF8')
 WHERE agency_id = md5('agency-' || :a)::uuid AND key = 'bench-pg-' || :runid || '-' || :seq;
 COMMIT;

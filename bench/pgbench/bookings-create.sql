@@ -1,7 +1,8 @@
 -- pgbench baseline for bench/run: the statements the API runs for this endpoint, in the same
 -- transactions, as the runtime role (so row-level security applies). Variables come from bench/run
 -- (-D agencies, props, bookings, nclients, daybase, runid, n=0). Ids follow bench/seed.sql.
--- POST /api/v1/bookings as an admin, each on a free night (a unique number per transaction across
+-- POST /api/v1/bookings as an admin (bookings-create-hooks: the same while 3 webhook endpoints per agency
+-- subscribe to booking.created, so the outbox statement writes the event and 3 deliveries), each on a free night (a unique number per transaction across
 -- clients, mapped one-to-one onto property × night, exactly as bench/innkeep.lua does).
 \set n :n + 1
 \set total :agencies * :props
@@ -34,4 +35,18 @@ SELECT b.id, b.agency_id, b.property_id, b.guest_name, b.guest_email, b.check_in
 INSERT INTO audit_log (agency_id, user_id, action, resource_type, resource_id, details)
 VALUES (md5('agency-' || :a)::uuid, md5('user-admin-' || :a)::uuid, 'booking.create', 'booking', :ins_id::uuid,
         ('{"check_in":"' || :ins_check_in || '","check_out":"' || :ins_check_out || '","property_id":"' || :ins_property_id || '"}')::jsonb);
+WITH targets AS (
+    SELECT id FROM webhook_endpoints
+    WHERE agency_id = md5('agency-' || (:a)::text)::uuid AND (NULL::uuid IS NULL AND enabled AND 'booking.created' = ANY (events) OR id = NULL::uuid)),
+e AS (
+    INSERT INTO webhook_events (agency_id, type, payload)
+    SELECT md5('agency-' || (:a)::text)::uuid, 'booking.created', jsonb_build_object('id', (:ins_id)::text, 'property_id', (:ins_property_id)::text, 'guest_name', 'Bench Guest ' || (:seq)::text,
+        'guest_email', 'bench' || (:seq)::text || '@example.com', 'check_in', (:ins_check_in)::text, 'check_out', (:ins_check_out)::text,
+        'guests', 2, 'status', 'confirmed', 'source', 'direct', 'total_amount_cents', 12000, 'currency', 'EUR', 'notes', NULL)
+    WHERE EXISTS (SELECT 1 FROM targets)
+    RETURNING id),
+d AS (
+    INSERT INTO webhook_deliveries (agency_id, endpoint_id, event_id)
+    SELECT md5('agency-' || (:a)::text)::uuid, targets.id, e.id FROM targets, e RETURNING 1)
+SELECT e.id, (SELECT count(*) FROM d) FROM e;
 COMMIT;

@@ -51,7 +51,7 @@ public struct AppServices: Sendable {
         // Every tenant request pays the per-user limit: a hung Redis may cost it at most this much before the
         // circuit opens (SPEC §14: ~50 ms).
         redis = RedisGuard(client: try redisClient(timeout: redisTimeout), logger: logger, metrics: metrics)
-        rateLimiter = RateLimiter(redis: redis)
+        rateLimiter = RateLimiter(redis: redis, leases: LeaseBook())
         // The anonymous auth endpoints' limits are what stops password guessing, and each of those requests
         // costs a bcrypt (hundreds of ms) anyway: their own connection, a longer timeout that a flood of logins
         // loading the event loops does not trip, and no circuit (one slow answer must not switch the limits off

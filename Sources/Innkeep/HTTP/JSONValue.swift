@@ -42,58 +42,83 @@ public enum JSONValue: Sendable, Equatable, Codable {
 
     /// Compact JSON with keys sorted, so equal values always serialize to equal bytes.
     public var serialized: String {
-        var out = ""
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
         write(to: &out)
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
 
-    private func write(to out: inout String) {
+    /// Writes the value as UTF-8 bytes: one growing buffer for a whole response, entries of an object
+    /// sorted once (no second lookup per key), integers written digit by digit.
+    func write(to out: inout [UInt8]) {
         switch self {
-        case .null: out += "null"
-        case .bool(let b): out += b ? "true" : "false"
-        case .int(let i): out += String(i)
-        case .double(let d): out += d.isFinite ? "\(d)" : "null"
+        case .null: out.append(contentsOf: "null".utf8)
+        case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
+        case .int(let i): Self.writeInt(i, to: &out)
+        case .double(let d): out.append(contentsOf: (d.isFinite ? "\(d)" : "null").utf8)
         case .string(let s): Self.writeString(s, to: &out)
         case .array(let a):
-            out += "["
-            for (i, v) in a.enumerated() {
-                if i > 0 { out += "," }
+            out.append(UInt8(ascii: "["))
+            var first = true
+            for v in a {
+                if !first { out.append(UInt8(ascii: ",")) }
+                first = false
                 v.write(to: &out)
             }
-            out += "]"
+            out.append(UInt8(ascii: "]"))
         case .object(let o):
-            out += "{"
-            for (i, key) in o.keys.sorted().enumerated() {
-                if i > 0 { out += "," }
+            out.append(UInt8(ascii: "{"))
+            var first = true
+            for (key, value) in o.sorted(by: { $0.key < $1.key }) {
+                if !first { out.append(UInt8(ascii: ",")) }
+                first = false
                 Self.writeString(key, to: &out)
-                out += ":"
-                o[key]!.write(to: &out)
+                out.append(UInt8(ascii: ":"))
+                value.write(to: &out)
             }
-            out += "}"
+            out.append(UInt8(ascii: "}"))
         }
     }
 
-    private static func writeString(_ s: String, to out: inout String) {
-        out += "\""
+    static func writeInt(_ value: Int64, to out: inout [UInt8]) {
+        if value == 0 { out.append(UInt8(ascii: "0")); return }
+        if value == .min { out.append(contentsOf: String(value).utf8); return }
+        var v = value
+        if v < 0 { out.append(UInt8(ascii: "-")); v = -v }
+        var divisor: Int64 = 1
+        while divisor <= v / 10 { divisor *= 10 }
+        while divisor > 0 {
+            out.append(UInt8(ascii: "0") + UInt8(v / divisor))
+            v %= divisor
+            divisor /= 10
+        }
+    }
+
+    static func writeString(_ s: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
         // Most strings need no escaping: append them whole instead of scalar by scalar.
-        guard s.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else {
-            out += s
-            out += "\""
+        let utf8 = s.utf8
+        guard utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else {
+            out.append(contentsOf: utf8)
+            out.append(UInt8(ascii: "\""))
             return
         }
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count) + String(scalar.value, radix: 16)
-            default: out.unicodeScalars.append(scalar)
+        let hex = Array("0123456789abcdef".utf8)
+        for byte in utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): out.append(contentsOf: "\\\"".utf8)
+            case UInt8(ascii: "\\"): out.append(contentsOf: "\\\\".utf8)
+            case UInt8(ascii: "\n"): out.append(contentsOf: "\\n".utf8)
+            case UInt8(ascii: "\r"): out.append(contentsOf: "\\r".utf8)
+            case UInt8(ascii: "\t"): out.append(contentsOf: "\\t".utf8)
+            case 0..<0x20:
+                out.append(contentsOf: "\\u00".utf8)
+                out.append(hex[Int(byte >> 4)])
+                out.append(hex[Int(byte & 0xF)])
+            default: out.append(byte)  // UTF-8 bytes of other scalars pass through unchanged
             }
         }
-        out += "\""
+        out.append(UInt8(ascii: "\""))
     }
 
     public subscript(key: String) -> JSONValue? {
@@ -125,6 +150,28 @@ extension JSONValue {
     public init(_ value: String?) { self = value.map(JSONValue.string) ?? .null }
     public init(_ value: Int?) { self = value.map { .int(Int64($0)) } ?? .null }
     public init(_ value: Int64?) { self = value.map(JSONValue.int) ?? .null }
-    public init(_ value: UUID?) { self = value.map { .string($0.uuidString.lowercased()) } ?? .null }
+    public init(_ value: UUID?) { self = value.map { .string($0.lowercasedString) } ?? .null }
     public init(_ value: Date?) { self = value.map { .string(RFC3339.format($0)) } ?? .null }
+}
+
+extension UUID {
+    /// `uuidString.lowercased()`, written from the 16 bytes: Foundation's `uuidString` formats with
+    /// `sprintf` and `lowercased()` copies again, and a page of 50 properties has 150 of them.
+    public var lowercasedString: String {
+        let hex: StaticString = "0123456789abcdef"
+        return withUnsafeBytes(of: uuid) { bytes in
+            String(unsafeUninitializedCapacity: 36) { out in
+                hex.withUTF8Buffer { hex in
+                    var i = 0
+                    for (n, byte) in bytes.enumerated() {
+                        if n == 4 || n == 6 || n == 8 || n == 10 { out[i] = UInt8(ascii: "-"); i += 1 }
+                        out[i] = hex[Int(byte >> 4)]
+                        out[i + 1] = hex[Int(byte & 0x0F)]
+                        i += 2
+                    }
+                }
+                return 36
+            }
+        }
+    }
 }

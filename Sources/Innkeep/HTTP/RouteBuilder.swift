@@ -80,10 +80,11 @@ struct RouteBuilder {
             // (SPEC §14). Its key is the token's user and the agency the header names ("default" without
             // one, when the caller has a single membership).
             try await Self.rateLimit(userId: userId, agency: Authenticator.headerAgency(call.request), services: services)
-            // The transaction opens with the agency the header names, before membership is checked:
-            // safe, because the one query run before the check reads only the caller's own
-            // memberships (`WHERE user_id = caller`), and a non-member is refused right after it.
-            let scope = Database.Scope(agencyId: Authenticator.headerAgency(call.request), userId: userId)
+            // The transaction's first statement (`app_enter_request`, see `RequestTransaction.enter`) sets the
+            // user and the agency the header names, before membership is checked, and returns the memberships:
+            // safe, because it reads only the caller's own memberships (`WHERE user_id = caller`), and a
+            // non-member is refused right after it, before any tenant statement.
+            let scope = Database.Scope.entering(user: userId, agency: Authenticator.headerAgency(call.request))
             return try await services.db.transaction(scope) { conn in
                 let transaction = RequestTransaction(connection: conn, scope: scope)
                 let caller = try await authenticator.caller(call.request, userId: userId, in: transaction)

@@ -29,10 +29,17 @@ struct Authenticator: Sendable {
         }
     }
 
-    /// A user's memberships, or 401 INVALID_TOKEN when the user no longer exists.
+    /// A user's memberships, or 401 INVALID_TOKEN when the user no longer exists (one statement,
+    /// `app_enter_request`, in its own transaction).
     func memberships(of userId: UUID) async throws -> [(agencyId: UUID, role: Role)] {
-        try await services.db.transaction(.user(userId)) { conn in try await Self.memberships(of: userId, on: conn) }
+        let scope = Database.Scope.entering(user: userId, agency: nil)
+        return try await services.db.transaction(scope) { conn in
+            guard let found = try await RequestTransaction(connection: conn, scope: scope).enter() else { throw Self.unknownUser }
+            return found
+        }
     }
+
+    static var unknownUser: APIError { APIError(.invalidToken, headers: [.wwwAuthenticate: "Bearer error=\"invalid_token\""]) }
 
     /// The lookup itself, on a connection whose transaction set `app.user_id` to `userId`.
     static func memberships(of userId: UUID, on conn: PostgresConnection) async throws -> [(agencyId: UUID, role: Role)] {
@@ -54,13 +61,22 @@ struct Authenticator: Sendable {
         return try Self.caller(request, userId: userId, memberships: try await memberships(of: userId))
     }
 
-    /// The caller, looked up inside the request's own transaction (which `RouteBuilder.tenant` opened
-    /// with `app.user_id` and, when the header names one, `app.agency_id` already set); sets the
-    /// agency when it came from the only membership.
+    /// The caller, looked up inside the request's own transaction. Opened with `.entering`, its first
+    /// statement (`RequestTransaction.enter`) sets the user and the agency and returns the memberships;
+    /// opened with the settings already applied (`app.user_id`, and `app.agency_id` when the header names
+    /// one), the lookup is a statement of its own. Either way the agency is set before the handler runs.
     func caller(_ request: Request, userId: UUID, in transaction: RequestTransaction) async throws -> Caller {
-        let memberships = try await Self.memberships(of: userId, on: transaction.connection)
+        let memberships: [(agencyId: UUID, role: Role)]
+        let entering = transaction.isEntering
+        if entering {
+            guard let found = try await transaction.enter() else { throw Self.unknownUser }
+            memberships = found
+        } else {
+            memberships = try await Self.memberships(of: userId, on: transaction.connection)
+        }
         let caller = try Self.caller(request, userId: userId, memberships: memberships)
-        if Self.headerAgency(request) != caller.agencyId { try await transaction.setAgency(caller.agencyId) }
+        let set = entering ? transaction.agencyId : Self.headerAgency(request)
+        if set != caller.agencyId { try await transaction.setAgency(caller.agencyId) }
         return caller
     }
 

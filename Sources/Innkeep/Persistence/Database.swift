@@ -54,6 +54,17 @@ public struct Database: Sendable, Service {
         var agencyId: UUID?
         var userId: UUID?
         var worker = false
+        /// The transaction's first statement is `RequestTransaction.enter` (`app_enter_request`), which sets
+        /// the settings and returns the caller's memberships in one round trip; `transaction` sends no
+        /// `set_config` of its own. A body that did not enter runs with no agency and no user: row-level
+        /// security then shows it nothing (it fails closed).
+        var entering = false
+
+        /// A tenant request before its caller's membership is known: `userId` from a verified token,
+        /// `agencyId` from `X-Agency-Id` (nil without it). See `RequestTransaction.enter`.
+        public static func entering(user: UUID, agency: UUID?) -> Scope {
+            Scope(agencyId: agency, userId: user, entering: true)
+        }
 
         /// A request inside one agency.
         public static func tenant(_ agencyId: UUID, user: UUID?) -> Scope { Scope(agencyId: agencyId, userId: user) }
@@ -83,7 +94,7 @@ public struct Database: Sendable, Service {
                     defer { pool.released() }
                     try await conn.query("BEGIN", logger: logger)
                     do {
-                        try await Self.apply(scope, on: conn, logger: logger)
+                        if !scope.entering { try await Self.apply(scope, on: conn, logger: logger) }
                         let result = try await body(conn)
                         // Past the deadline the caller was already answered 503 (and an idempotency key
                         // released): an abandoned transaction must roll back, never commit behind its back.
@@ -119,9 +130,25 @@ public struct Database: Sendable, Service {
         try await conn.query("SELECT set_config('app.agency_id', \(agencyId.uuidString), true)", logger: conn.logger)
     }
 
-    /// `SELECT 1` within the deadline: the health check.
+    /// `SELECT 1` within the deadline: the health check. One statement on its own (no transaction, no
+    /// settings: it reads no table), so the check costs one round trip.
     public func ping() async -> Bool {
-        (try? await transaction(.none) { conn in try await conn.query("SELECT 1", logger: logger) }) != nil
+        let pool = pool, client = pool.client, logger = logger
+        let leased = Flag()
+        do {
+            try await withDeadline(deadline) {
+                try await client.withConnection { conn in
+                    leased.set()
+                    pool.leased()
+                    defer { pool.released() }
+                    try await conn.query("SELECT 1", logger: logger)
+                }
+            }
+            return true
+        } catch {
+            if Self.isUnavailable(error), !leased.isSet { pool.leaseFailed() }
+            return false
+        }
     }
 
     /// True for errors that mean "the database cannot be reached", as opposed to a bad query.

@@ -23,7 +23,9 @@ struct ICalFeedController {
             return ICalWriter.render(events, productId: Self.productId)
         }
         guard let body else { throw APIError(.feedNotFound) }
-        let etag = "\"" + SHA256.hash(data: Array(body.utf8)).prefix(16).map { String(format: "%02x", $0) }.joined() + "\""
+        let hex = Array("0123456789abcdef".utf8)
+        let digest = SHA256.hash(data: Array(body.utf8)).prefix(16).flatMap { [hex[Int($0 >> 4)], hex[Int($0 & 0xF)]] }
+        let etag = "\"" + String(decoding: digest, as: UTF8.self) + "\""
         var headers = HTTPFields()
         headers[.eTag] = etag
         headers[.cacheControl] = "private, max-age=0, must-revalidate"

@@ -1,0 +1,215 @@
+import Foundation
+@testable import Innkeep
+import InnkeepRedis
+import Logging
+import PostgresNIO
+import Testing
+
+/// The cheaper request path of issue 17 (docs/benchmarks.md) keeps its guarantees: the one statement that
+/// opens a tenant request sets what row-level security reads, and a request that skipped it sees nothing.
+@Suite struct RequestEntryTests {
+    struct Entered: Sendable {
+        let memberships: [UUID]?
+        let agency: String
+        let user: String
+        let worker: String
+        let visible: [UUID]
+    }
+
+    /// Opens an `.entering` transaction, runs `app_enter_request` and reads back the settings and the
+    /// properties row-level security lets through.
+    static func enter(_ api: APIClient, user: UUID, agency: UUID?) async throws -> Entered {
+        let scope = Database.Scope.entering(user: user, agency: agency)
+        return try await api.services.db.transaction(scope) { conn in
+            let transaction = RequestTransaction(connection: conn, scope: scope)
+            let memberships = try await transaction.enter()
+            let settings = try await conn.run("""
+                SELECT current_setting('app.agency_id', true), current_setting('app.user_id', true), current_setting('app.worker', true)
+                """).collect()[0].decode((String?, String?, String?).self)
+            let visible = try await conn.run("SELECT id FROM properties").collect().map { try $0.decode(UUID.self) }
+            return Entered(memberships: memberships?.map(\.agencyId), agency: settings.0 ?? "", user: settings.1 ?? "",
+                           worker: settings.2 ?? "", visible: visible)
+        }
+    }
+
+    @Test func theOnlyMembershipChoosesTheAgencyAndRLSShowsOnlyItsRows() async throws {
+        try await withApp { api in
+            let a = try await api.makeAgency(), b = try await api.makeAgency()
+            let propertyA = try await api.createProperty(a), propertyB = try await api.createProperty(b)
+            let entered = try await Self.enter(api, user: a.admin.id, agency: nil)
+            #expect(entered.memberships == [a.id])
+            #expect(entered.agency == a.id.uuidString.lowercased())
+            #expect(entered.user == a.admin.id.uuidString.lowercased())
+            #expect(entered.worker == "")
+            #expect(entered.visible.contains(propertyA))
+            #expect(!entered.visible.contains(propertyB))
+        }
+    }
+
+    @Test func aForeignAgencyInTheHeaderIsNotAMembershipAndIsRefused() async throws {
+        try await withApp { api in
+            let a = try await api.makeAgency(), b = try await api.makeAgency()
+            let entered = try await Self.enter(api, user: a.admin.id, agency: b.id)
+            // The function only returns the caller's own memberships; the API refuses before any tenant statement.
+            #expect(entered.memberships == [a.id])
+            let r = try await api.send(.get, "/api/v1/properties", token: a.admin.token, agency: b.id)
+            #expect(r.status == .forbidden)
+            #expect(r.errorCode == "AGENCY_ACCESS_DENIED")
+            let own = try await api.send(.get, "/api/v1/properties", token: a.admin.token, agency: a.id)
+            #expect(own.status == .ok)
+        }
+    }
+
+    @Test func severalMembershipsWithoutHeaderLeaveTheAgencyUnsetSoNothingIsVisible() async throws {
+        try await withApp { api in
+            let a = try await api.makeAgency(), b = try await api.makeAgency()
+            _ = try await api.createProperty(a)
+            _ = try await api.createProperty(b)
+            let staff = a.members[.staff]!
+            try await api.addMember(staff, role: .staff, agency: b.id, adminToken: b.admin.token)
+            let entered = try await Self.enter(api, user: staff.id, agency: nil)
+            #expect(Set(entered.memberships ?? []) == [a.id, b.id])
+            #expect(entered.agency == "")
+            #expect(entered.visible.isEmpty)
+            let r = try await api.send(.get, "/api/v1/properties", token: staff.token)
+            #expect(r.errorCode == "AGENCY_REQUIRED")
+        }
+    }
+
+    @Test func anUnknownUserHasNoRowsAndAUserWithoutAgencyOneRowOfNulls() async throws {
+        try await withApp { api in
+            let nobody = try await Self.enter(api, user: UUID(), agency: nil)
+            #expect(nobody.memberships == nil)
+            #expect(nobody.visible.isEmpty)
+            let loner = try await api.signup()
+            let entered = try await Self.enter(api, user: loner.id, agency: nil)
+            #expect(entered.memberships == [])
+            #expect(entered.agency == "")
+        }
+    }
+
+    /// A transaction opened to be entered that never was runs without agency or user: it fails closed.
+    @Test func aTransactionThatDidNotEnterSeesNoTenantRows() async throws {
+        try await withApp { api in
+            let a = try await api.makeAgency()
+            _ = try await api.createProperty(a)
+            let count = try await api.services.db.transaction(.entering(user: a.admin.id, agency: a.id)) { conn in
+                try await conn.run("SELECT count(*) FROM properties").collect()[0].decode(Int.self)
+            }
+            #expect(count == 0)
+        }
+    }
+}
+
+/// The byte-level JSON writer answers what the `String` one did: sorted keys, escapes, integers.
+@Suite struct JSONWriterTests {
+    @Test func writesSortedKeysEscapesAndIntegers() {
+        let value: JSONValue = [
+            "z": [1, -2, 0, .int(Int64.max), .int(Int64.min)], "a": "quote \" back \\ nl \n tab \t ctl \u{01} é ✓",
+            "m": ["nested": true, "n": nil, "d": .double(1.5)],
+        ]
+        let expected = #"{"a":"quote \" back \\ nl \n tab \t ctl \u0001 é ✓","m":{"d":1.5,"n":null,"nested":true},"#
+            + #""z":[1,-2,0,9223372036854775807,-9223372036854775808]}"#
+        #expect(value.serialized == expected)
+        #expect(JSONValue.parse(Array(value.serialized.utf8)) == value)
+    }
+}
+
+/// The per-request limiter leases hits from Redis (`RateLimiter`, `LeaseBook`): several processes (here:
+/// several limiters with their own lease books on one Redis) together never allow more than the limit.
+@Suite struct RateLimitLeaseTests {
+    static func limiters(_ n: Int, _ client: RedisClient) -> [RateLimiter] {
+        (0..<n).map { _ in RateLimiter(redis: RedisGuard(client: client, logger: TestEnv.logger), leases: LeaseBook()) }
+    }
+
+    static func withRedis(_ body: (RedisClient) async throws -> Void) async throws {
+        let client = RedisClient(configuration: .init(host: "127.0.0.1", port: TestEnv.redisPort, password: nil, database: 0))
+        do {
+            try await body(client)
+        } catch {
+            await client.shutdown()
+            throw error
+        }
+        await client.shutdown()
+    }
+
+    @Test(arguments: [5, 100, 1000])
+    func threeProcessesTogetherAllowExactlyTheLimit(limit: Int) async throws {
+        try await Self.withRedis { client in
+            let limiters = Self.limiters(3, client)
+            let key = "lease-test:\(UUID().uuidString)"
+            var allowed = 0, refused = 0
+            for i in 0..<(limit * 2 + 30) {
+                if await limiters[i % 3].hit(key, limit: limit) == nil { allowed += 1 } else { refused += 1 }
+            }
+            // Never past the shared count; and with requests reaching every process, no leased hit is left unused.
+            #expect(allowed == limit)
+            #expect(refused == limit + 30)
+            let counted = try await client.get("rl:" + key).flatMap { Int($0) } ?? 0
+            #expect(counted >= limit)
+        }
+    }
+
+    @Test func farFromTheLimitOneEvalLeasesSeveralHitsAndNearItOne() async throws {
+        try await Self.withRedis { client in
+            let limiter = Self.limiters(1, client)[0]
+            let key = "lease-test:\(UUID().uuidString)"
+            #expect(await limiter.hit(key, limit: 1000) == nil)
+            let leased = try await client.get("rl:" + key)
+            #expect(leased == String(LeaseBook.largest))  // one lease of 16 hits
+            for _ in 1..<LeaseBook.largest { #expect(await limiter.hit(key, limit: 1000) == nil) }
+            let after = try await client.get("rl:" + key)
+            #expect(after == String(LeaseBook.largest))  // served locally
+            // A small limit is exact: one hit per EVAL, the refusal carries the window's Retry-After.
+            let small = "lease-test:\(UUID().uuidString)"
+            for n in 1...5 {
+                #expect(await limiter.hit(small, limit: 5) == nil)
+                let counted = try await client.get("rl:" + small)
+                #expect(counted == String(n))
+            }
+            let retry = await limiter.hit(small, limit: 5)
+            #expect(retry.map { (1...60).contains($0) } == true)
+        }
+    }
+
+    @Test func leaseWindowNeverGrantsPastTheLimit() async throws {
+        try await Self.withRedis { client in
+            let key = "lease-test:\(UUID().uuidString)"
+            let first = try await client.leaseWindow(key: key, window: .seconds(60), limit: 20, want: 16)
+            #expect(first.count == 16 && first.granted == 16 && (59_000...60_000).contains(first.ttlMilliseconds))
+            let second = try await client.leaseWindow(key: key, window: .seconds(60), limit: 20, want: 16)
+            #expect(second.count == 20 && second.granted == 4)
+            let over = try await client.leaseWindow(key: key, window: .seconds(60), limit: 20, want: 16)
+            #expect(over.count == 21 && over.granted == 1)
+            try await client.del(key)
+        }
+    }
+}
+
+/// The export's DTSTAMP and ETag writers answer what the Foundation ones did.
+@Suite struct ICalWriterSpeedTests {
+    static func reference(_ date: Date) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
+        return String(format: "%04d%02d%02dT%02d%02d%02dZ", c.year!, c.month!, c.day!, c.hour!, c.minute!, c.second!)
+    }
+
+    @Test func utcStampsMatchTheCalendarOnes() {
+        let dates = [0, 1, 59.999, 951_782_400.5, 1_700_000_000.25, 4_102_444_799.999_999, 1_234_567_890.000_001, 253_402_300_799]
+            .map { Date(timeIntervalSince1970: $0) } + (0..<200).map { _ in Date(timeIntervalSince1970: .random(in: 0..<4_102_444_800)) }
+        for date in dates { #expect(ICalWriter.utc(date) == Self.reference(date), "\(date.timeIntervalSince1970)") }
+        #expect(ICalWriter.escape("Reserved") == "Reserved")
+        #expect(ICalWriter.escape("a,b;c\\d\ne") == "a\\,b\\;c\\\\d\\ne")
+    }
+}
+
+@Suite struct UUIDStringTests {
+    @Test func lowercasedStringIsUUIDStringLowercased() {
+        for uuid in [UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)), UUID(uuidString: "FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF")!]
+            + (0..<500).map({ _ in UUID() }) {
+            #expect(uuid.lowercasedString == uuid.uuidString.lowercased())
+            #expect(JSONValue(uuid) == .string(uuid.uuidString.lowercased()))
+        }
+    }
+}

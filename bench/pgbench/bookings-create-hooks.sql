@@ -1,0 +1,1 @@
+bookings-create.sql

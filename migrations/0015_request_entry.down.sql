@@ -1,0 +1,1 @@
+DROP FUNCTION app_enter_request(uuid, uuid);
