@@ -133,7 +133,7 @@ import Testing
                 #expect(found.contains { $0.key == "\(schema).bad bad_agency_overlap" && $0.detail.contains("does not compare agency_id with =") })
                 #expect(!keys.contains { $0.hasPrefix("\(schema).good ") }, "a correct table is not reported")
             } catch {
-                try? await conn.run("ROLLBACK")
+                _ = try? await conn.run("ROLLBACK")
                 throw TestFailure(String(reflecting: error))  // the default description hides the server's message
             }
             try await conn.run("ROLLBACK")
