@@ -69,6 +69,8 @@ let package = Package(
                 "InnkeepRedis",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                // The cluster tests talk to nginx and the worker processes over real HTTP.
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
     ]

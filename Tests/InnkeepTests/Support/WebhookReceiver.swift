@@ -20,7 +20,7 @@ struct ReceivedWebhook: Sendable {
 
 /// An HTTP server on loopback that records every request and answers by the path's last part, as
 /// scripted: `ok` 200, `flaky` 500 on the first try of each webhook-id then 200, `gone` 410, `redirect`
-/// 302 to `ok`, `slow` 200 after 4 s, `fail` 500 always.
+/// 302 to `ok`, `slow` 200 after 4 s, `brief` 200 after 150 ms, `fail` 500 always.
 final class WebhookReceiver: Sendable {
     private let received = Mutex<[ReceivedWebhook]>([])
     let port: Int
@@ -63,6 +63,9 @@ final class WebhookReceiver: Sendable {
                 try await Task.sleep(for: .seconds(4))
                 return Response(status: .ok)
             case "fail": return Response(status: .internalServerError)
+            case "brief":  // 200 after 150 ms: keeps a worker's per-endpoint slots busy, so two workers share the load
+                try await Task.sleep(for: .milliseconds(150))
+                return Response(status: .ok)
             default: return Response(status: .ok)
             }
         }
