@@ -55,8 +55,8 @@ extension RedisClient {
         """
 
     /// Takes up to `want` hits of the fixed window at `key` at once (a lease), never granting past `limit`:
-    /// when the window has room for fewer, it grants what is left; when it has none, it counts the one hit
-    /// (as `incrementWindow` would) and grants it, so the returned count exceeds `limit`.
+    /// at most an eighth of the room left, at least one hit; when the window has no room, it counts the one
+    /// hit (as `incrementWindow` would) and grants it, so the returned count exceeds `limit`.
     /// - Returns: The count after this lease, the window's remaining milliseconds, and the hits granted.
     public func leaseWindow(key: String, window: Duration, limit: Int, want: Int) async throws -> (count: Int, ttlMilliseconds: Int, granted: Int) {
         let reply = try await send(["EVAL", Self.leaseWindowScript, "1", key, String(Self.milliseconds(window)), String(limit), String(max(1, want))])
@@ -66,13 +66,14 @@ extension RedisClient {
         return (count, ttl, granted)
     }
 
-    /// GET, INCRBY and (P)EXPIRE in one script: the grant never takes the count past the limit, and no crash
-    /// can leave a counter without expiry.
+    /// GET, INCRBY and (P)EXPIRE in one script: the grant is at most `want` and an eighth of the room left
+    /// (at least one hit), so it never takes the count past the limit; and no crash can leave a counter
+    /// without expiry.
     static let leaseWindowScript = """
         local limit = tonumber(ARGV[2])
         local count = tonumber(redis.call('GET', KEYS[1]) or '0')
         local grant = 1
-        if count < limit then grant = math.min(tonumber(ARGV[3]), limit - count) end
+        if count < limit then grant = math.min(tonumber(ARGV[3]), math.max(1, math.floor((limit - count) / 8))) end
         count = redis.call('INCRBY', KEYS[1], grant)
         local ttl = redis.call('PTTL', KEYS[1])
         if count == grant or ttl < 0 then

@@ -5,12 +5,13 @@ import Synchronization
 /// Fixed-window counters in Redis: per user per agency per minute, and failed logins per email.
 ///
 /// Redis holds the one count every API process shares. A process takes hits from it in small leases
-/// (`LeaseBook`): far from the limit one `EVAL` grants up to 16 hits, which this process then allows
-/// without a round trip; as the window fills the leases shrink to one hit (at most an eighth of what is
-/// left), and Redis never grants past the limit. So every allowed request was counted in Redis first:
-/// N processes together never allow more than the limit. The slack is the other way only: hits a
-/// process leased but was not asked for are counted without being used, so the other processes may
-/// refuse up to that many (at most 15 per process, and at most an eighth of the room left) early.
+/// (`LeaseBook`): one `EVAL` grants up to 16 hits, which this process then allows without a round trip.
+/// Redis sizes each lease by the room left in the window (at most an eighth of it, so one hit within 16 of
+/// the limit) and never grants past the limit: every allowed request was counted in Redis first, so N
+/// processes together never allow more than the limit. A process asks for one lease at a time per key;
+/// requests that miss while it is being asked for count one hit each. The slack is the other way only:
+/// hits a process leased but was not asked for are counted without being used, so the other processes may
+/// refuse that many early (at most an eighth of the room left when the lease was granted).
 /// With a limit under 16 every lease is a single hit, exactly as one `INCR` per request.
 ///
 /// Only the per-request limiter leases (`AppServices.rateLimiter`); without a `LeaseBook` (the sign-up and
@@ -28,19 +29,21 @@ public struct RateLimiter: Sendable {
             }
             return count > limit ? max(ttl, 1) : nil
         }
+        guard let ask = leases.take(key, now: .now) else { return nil }
+        let answer = await redis.run("rate_limit") {
+            try await $0.leaseWindow(key: "rl:" + key, window: window, limit: limit, want: ask.hits)
+        }
         let now = ContinuousClock.now
-        if leases.take(key, now: now) { return nil }
-        let want = leases.size(key, limit: limit, now: now)
-        guard let (count, ttl, granted) = await redis.run("rate_limit", {
-            try await $0.leaseWindow(key: "rl:" + key, window: window, limit: limit, want: want)
-        }) else {
+        guard let (count, ttl, granted) = answer else {
+            leases.settle(key, ask, spare: 0, until: now)
             return nil
         }
+        let until = now + .milliseconds(ttl)
         if count > limit {
-            leases.forget(key)
+            leases.settle(key, ask, spare: 0, until: until)
             return max((ttl + 999) / 1000, 1)
         }
-        leases.store(key, spare: granted - 1, count: count, until: now + .milliseconds(ttl))
+        leases.settle(key, ask, spare: granted - 1, until: until)
         return nil
     }
 
@@ -68,42 +71,48 @@ public struct RateLimiter: Sendable {
 /// The rate-limit hits this process leased from Redis and has not used yet, per key (see `RateLimiter`).
 final class LeaseBook: Sendable {
     struct Lease {
-        var spare: Int
-        /// The window's count in Redis after the lease was granted.
-        var count: Int
+        var spare = 0
         var until: ContinuousClock.Instant
+        /// A lease for this key is being asked for: other misses ask for one hit instead of a second lease.
+        var asking = false
+    }
+    /// What to ask Redis for: `hits`, and whether this is the key's one lease in flight.
+    struct Ask {
+        let hits: Int
+        let leasing: Bool
     }
     static let largest = 16
     private let leases = Mutex<[String: Lease]>([:])
 
-    /// Uses one leased hit of `key`'s current window, if one is left.
-    func take(_ key: String, now: ContinuousClock.Instant) -> Bool {
+    /// Uses one leased hit of `key`'s current window and answers nil, or says what to ask Redis for.
+    func take(_ key: String, now: ContinuousClock.Instant) -> Ask? {
         leases.withLock { leases in
-            guard var lease = leases[key], lease.spare > 0, now < lease.until else { return false }
-            lease.spare -= 1
+            var lease = leases[key] ?? Lease(until: now)
+            if lease.spare > 0, now < lease.until {
+                lease.spare -= 1
+                leases[key] = lease
+                return nil
+            }
+            if lease.asking { return Ask(hits: 1, leasing: false) }
+            lease.asking = true
             leases[key] = lease
-            return true
+            return Ask(hits: Self.largest, leasing: true)
         }
     }
 
-    /// How many hits to ask for: an eighth of the room the last lease left in this window (1 without one
-    /// known and a limit under 16), between 1 and `largest`.
-    func size(_ key: String, limit: Int, now: ContinuousClock.Instant) -> Int {
-        let count = leases.withLock { leases in leases[key].flatMap { now < $0.until ? $0.count : nil } ?? 0 }
-        return min(Self.largest, max(1, (limit - count) / 8))
-    }
-
-    func store(_ key: String, spare: Int, count: Int, until: ContinuousClock.Instant) {
+    /// Records Redis's answer to `ask`: `spare` more hits to use until `until` (added to what is left of the
+    /// same window, so two answers arriving together lose none).
+    func settle(_ key: String, _ ask: Ask, spare: Int, until: ContinuousClock.Instant) {
         leases.withLock { leases in
             if leases.count >= 50_000 {  // one entry per active user and agency; drop the finished windows
                 let now = ContinuousClock.now
-                leases = leases.filter { now < $0.value.until }
+                leases = leases.filter { now < $0.value.until || $0.value.asking }
             }
-            leases[key] = Lease(spare: spare, count: count, until: until)
+            var lease = leases[key] ?? Lease(until: until)
+            if ask.leasing { lease.asking = false }
+            lease.spare = ContinuousClock.now < lease.until ? lease.spare + spare : spare
+            lease.until = until
+            leases[key] = lease
         }
-    }
-
-    func forget(_ key: String) {
-        _ = leases.withLock { $0.removeValue(forKey: key) }
     }
 }

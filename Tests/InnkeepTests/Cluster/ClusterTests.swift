@@ -191,9 +191,10 @@ func runClusterScript(_ args: [String]) async throws -> (status: Int32, output: 
                 sent += wave
             }
             let ok = answers.filter { $0.status == 200 }, limited = answers.filter { $0.status == 429 }
-            // One counter in Redis for all processes: exactly `limit` pass. Per-process counters would pass all of them.
-            #expect(ok.count == limit, "200: \(ok.count), 429: \(limited.count), limit \(limit)")
-            #expect(limited.count == extra)
+            // One counter in Redis for all processes: never more than `limit` pass (per-process counters would pass
+            // all of them). A few fewer may: hits a process leased and was not asked for again (RateLimiter).
+            #expect((limit - 3...limit).contains(ok.count), "200: \(ok.count), 429: \(limited.count), limit \(limit)")
+            #expect(limited.count == limit + extra - ok.count)
             #expect(limited.allSatisfy { $0.headers.first(name: "Retry-After").flatMap { Int($0) }.map { $0 >= 1 } ?? false })
             #expect(limited.allSatisfy { $0["error"]?["code"]?.stringValue == "RATE_LIMITED" })
             #expect(Set(ok.map(\.upstream)).count >= 2, "\(Set(ok.map(\.upstream)))")
