@@ -21,6 +21,8 @@ struct ClusterEnv: Sendable {
     let apiPorts: [Int]
     let workerMetricsPorts: [Int]
     let rateLimit: Int
+    /// The cluster's database on the stack's Postgres (read by the superuser, past RLS, to inspect the job queue).
+    let database: String
 
     static func load() throws -> ClusterEnv {
         let env = ProcessInfo.processInfo.environment
@@ -32,7 +34,10 @@ struct ClusterEnv: Sendable {
         guard ports.count >= 2, workers.count >= 2, let limit = env["INNKEEP_CLUSTER_RATE_LIMIT"].flatMap({ Int($0) }) else {
             throw TestFailure("the cluster needs at least 2 API processes and 2 workers (scripts/cluster up API=3 WORKERS=2)")
         }
-        return ClusterEnv(url: url, apiPorts: ports, workerMetricsPorts: workers, rateLimit: limit)
+        guard let database = env["INNKEEP_CLUSTER_DATABASE"], !database.isEmpty else {
+            throw TestFailure("INNKEEP_CLUSTER_DATABASE is not set: eval \"$(scripts/cluster env)\"")
+        }
+        return ClusterEnv(url: url, apiPorts: ports, workerMetricsPorts: workers, rateLimit: limit, database: database)
     }
 }
 
@@ -269,6 +274,43 @@ func runClusterScript(_ args: [String]) async throws -> (status: Int32, output: 
             throw error
         }
         await receiver.stop()
+    }
+
+    @Test func twoWorkersNeverRunOneJobTwice() async throws {
+        try await withCluster { cluster in
+            let url = TestEnv.adminURL(database: cluster.env.database)
+            // 1,000 jobs due in a second: both workers (polling every second) wake to a queue that takes each of
+            // them a few seconds to drain, so they claim side by side.
+            let batch = UUID().uuidString
+            try await MigrationFixture.withConnection(url) { conn in
+                try await conn.query("""
+                    INSERT INTO jobs (kind, payload, run_at)
+                    SELECT 'noop', jsonb_build_object('batch', \(batch)::text), now() + interval '1 second'
+                    FROM generate_series(1, 1000)
+                    """, logger: TestEnv.logger)
+            }
+            struct Claims: Sendable { let finished: Int, claimedOnce: Int, byWorker: [String: Int] }
+            func claims() async throws -> Claims {
+                try await MigrationFixture.withConnection(url) { conn in
+                    var finished = 0, once = 0, byWorker: [String: Int] = [:]
+                    let rows = try await conn.query("""
+                        SELECT locked_by, attempts, finished_at IS NOT NULL FROM jobs WHERE payload->>'batch' = \(batch)
+                        """, logger: TestEnv.logger)
+                    for try await (worker, attempts, done) in rows.decode((String?, Int32, Bool).self) {
+                        if done { finished += 1 }
+                        if attempts == 1 { once += 1 }
+                        if let worker { byWorker[worker, default: 0] += 1 }
+                    }
+                    return Claims(finished: finished, claimedOnce: once, byWorker: byWorker)
+                }
+            }
+            try await eventually("every job finished", timeout: .seconds(60)) { try await claims().finished == 1000 }
+            let result = try await claims()
+            // SKIP LOCKED claims: no job claimed twice (a second claim would add an attempt), none lost.
+            #expect(result.claimedOnce == 1000, "\(1000 - result.claimedOnce) jobs were claimed more than once")
+            #expect(result.byWorker.count == 2 && result.byWorker.values.allSatisfy { $0 > 0 }, "jobs by worker: \(result.byWorker)")
+            #expect(result.byWorker.values.reduce(0, +) == 1000)
+        }
     }
 
     @Test func twoWorkersNeverRunOneICalSyncTwice() async throws {
