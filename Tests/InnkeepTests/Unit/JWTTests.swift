@@ -4,7 +4,7 @@ import Foundation
 import Testing
 
 extension Unit {
-    /// Access tokens (Identity/JWT.swift) with `JWT_SECRET` only: sign and verify, expiry (cached tokens too), the
+    /// Access tokens (Identity/JWTSigner.swift) with `JWT_SECRET` only: sign and verify, expiry (cached tokens too), the
     /// wrong key, a tampered payload, any algorithm but the three accepted, malformed tokens and bad claims.
     /// ES256/RS256 against a JWKS, with tokens minted by PyJWT, are in `JWKSTests`.
     @Suite struct JWTTests {

@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import PostgresNIO
 
 /// One JSON object per line on stderr: `{"ts", "level", "label", "msg", …metadata}`.
 public struct JSONLogHandler: LogHandler {
@@ -57,37 +56,5 @@ public struct JSONLogHandler: LogHandler {
                 if n > 0 { offset += n } else if n < 0 && errno == EINTR { continue } else { return }
             }
         }
-    }
-}
-
-public enum LoggingSetup {
-    /// Bootstraps swift-log once per process with the configured format and level.
-    public static func bootstrap(format: AppConfig.LogFormat, level: Logger.Level) {
-        LoggingSystem.bootstrap { label in
-            switch format {
-            case .json: JSONLogHandler(label: label, level: level)
-            case .text:
-                { var h = StreamLogHandler.standardError(label: label); h.logLevel = level; return h }()
-            }
-        }
-    }
-}
-
-/// An error as it may appear in logs: never a query's bind values (which can hold password
-/// hashes or personal data), only what identifies the failure.
-public func loggable(_ error: any Error) -> String {
-    switch error {
-    case let e as PSQLError:
-        let state = e.serverInfo?[.sqlState].map { " sqlstate=\($0)" } ?? ""
-        let message = e.serverInfo?[.message].map { " message=\($0)" } ?? ""
-        return "PSQLError(\(e.code)\(state)\(message))"
-    case let e as DatabaseConnectError:
-        return e.description
-    case let e as DatabaseUnavailable:
-        return "DatabaseUnavailable(\(loggable(e.underlying)))"
-    case let e as PostgresTransactionError:
-        return "PostgresTransactionError(\([e.beginError, e.closureError, e.commitError, e.rollbackError].compactMap { $0.map(loggable) }.joined(separator: ", ")))"
-    default:
-        return String(reflecting: error)
     }
 }
