@@ -8,7 +8,8 @@ struct DB: AsyncParsableCommand {
 
     struct Init: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Create the database, the owner and runtime login roles and the innkeep_app group (idempotent).")
+            abstract: "Create the database, the owner and runtime login roles and the innkeep_app group (idempotent)."
+        )
         @Option(help: "A superuser URL, e.g. postgres://postgres@127.0.0.1:5432/postgres") var adminURL: String
 
         func run() async throws {
@@ -17,8 +18,12 @@ struct DB: AsyncParsableCommand {
             let admin: PostgresURL
             do { admin = try PostgresURL.parse(adminURL, source: "--admin-url") } catch { throw fail("\(error.variable) \(error.problem)") }
             do {
-                try await DatabaseSetup.initialize(adminURL: admin, owner: config.migrationDatabaseURL, runtime: config.databaseURL,
-                                                   logger: Logger(label: "innkeep.db"))
+                try await DatabaseSetup.initialize(
+                    adminURL: admin,
+                    owner: config.migrationDatabaseURL,
+                    runtime: config.databaseURL,
+                    logger: Logger(label: "innkeep.db")
+                )
                 print("database \(config.databaseURL.database) ready: owner \(config.migrationDatabaseURL.user), runtime \(config.databaseURL.user)")
             } catch let error as MigrationError {
                 throw fail(error.description)

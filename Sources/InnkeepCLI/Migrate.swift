@@ -6,7 +6,8 @@ import Logging
 struct Migrate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Apply, revert, inspect or create migrations (as MIGRATION_DATABASE_URL).",
-        subcommands: [Up.self, Down.self, Status.self, New.self])
+        subcommands: [Up.self, Down.self, Status.self, New.self]
+    )
 
     struct Options: ParsableArguments {
         @Option(help: "Folder of migration files (default: MIGRATIONS_DIR, ./migrations, or beside the binary).")
@@ -64,7 +65,7 @@ struct Migrate: AsyncParsableCommand {
         func run() async throws {
             do {
                 let files = try MigrationFiles.create(name: name, in: options.directory)
-                files.forEach { print($0.path) }
+                for file in files { print(file.path) }
             } catch let error as MigrationError {
                 throw fail(error.description)
             }

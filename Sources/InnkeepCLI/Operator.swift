@@ -6,7 +6,8 @@ import Logging
 struct Operator: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Grant or revoke platform operator (/ops/* and /metrics with the user's own token), as MIGRATION_DATABASE_URL.",
-        subcommands: [Grant.self, Revoke.self])
+        subcommands: [Grant.self, Revoke.self]
+    )
 
     static func run(grant: Bool, email: String) async throws {
         let config = try loadConfig()

@@ -1,16 +1,21 @@
 import Foundation
 import HTTPTypes
-@testable import Innkeep
 import Testing
+
+@testable import Innkeep
 
 /// Sign-up, login, tokens and the agency context (SPEC §2).
 @Suite struct AuthTests {
     @Test func signupCreatesUserAgencyAndAdminMembership() async throws {
         try await withApp { api in
             let email = uniqueEmail("Mixed.Case")
-            let r = try await api.send(.post, "/api/v1/auth/signup", json: [
-                "email": .string(email), "password": "long enough pw", "full_name": "Ana", "agency_name": "Ana's Stays",
-            ])
+            let r = try await api.send(
+                .post,
+                "/api/v1/auth/signup",
+                json: [
+                    "email": .string(email), "password": "long enough pw", "full_name": "Ana", "agency_name": "Ana's Stays",
+                ]
+            )
             #expect(r.status == .created)
             #expect(r["token_type"] == "bearer")
             #expect(r["expires_in"] == 3600)
@@ -22,9 +27,13 @@ import Testing
             #expect(me["memberships"]?.arrayValue?.first?["role"] == "admin")
             #expect(me["memberships"]?.arrayValue?.first?["agency_name"] == "Ana's Stays")
             // Case-insensitive duplicate.
-            let dup = try await api.send(.post, "/api/v1/auth/signup", json: [
-                "email": .string(email.uppercased()), "password": "long enough pw", "full_name": "Other",
-            ])
+            let dup = try await api.send(
+                .post,
+                "/api/v1/auth/signup",
+                json: [
+                    "email": .string(email.uppercased()), "password": "long enough pw", "full_name": "Other",
+                ]
+            )
             #expect(dup.status == .conflict)
             #expect(dup.errorCode == "EMAIL_TAKEN")
         }
@@ -36,9 +45,13 @@ import Testing
             #expect(r.status == .unprocessableContent)
             let fields = r.json["error"]?["details"]?["fields"]?.arrayValue?.compactMap { $0["field"]?.stringValue }.sorted()
             #expect(fields == ["email", "full_name", "password"])
-            let long = try await api.send(.post, "/api/v1/auth/signup", json: [
-                "email": .string(uniqueEmail()), "password": .string(String(repeating: "p", count: 129)), "full_name": "X",
-            ])
+            let long = try await api.send(
+                .post,
+                "/api/v1/auth/signup",
+                json: [
+                    "email": .string(uniqueEmail()), "password": .string(String(repeating: "p", count: 129)), "full_name": "X",
+                ]
+            )
             #expect(long.errorCode == "VALIDATION_ERROR")
         }
     }
@@ -46,7 +59,11 @@ import Testing
     @Test func wrongPasswordAndUnknownEmailLookTheSame() async throws {
         try await withApp { api in
             let user = try await api.signup()
-            let ok = try await api.send(.post, "/api/v1/auth/login", json: ["email": .string(user.email.uppercased()), "password": .string(user.password)])
+            let ok = try await api.send(
+                .post,
+                "/api/v1/auth/login",
+                json: ["email": .string(user.email.uppercased()), "password": .string(user.password)]
+            )
             #expect(ok.status == .ok)
             #expect(ok["token_type"] == "bearer")
             let wrong = try await api.send(.post, "/api/v1/auth/login", json: ["email": .string(user.email), "password": "wrong password!"])
@@ -88,7 +105,10 @@ import Testing
                 ("HS512 header", signer.sign(header: ["alg": "HS512", "typ": "JWT"], payload: claims([:]))),
                 ("RS256 header", signer.sign(header: ["alg": "RS256", "typ": "JWT"], payload: claims([:]))),
                 ("bad signature", other.sign(header: hs, payload: claims([:]))),
-                ("tampered payload", parts[0] + "." + Base64URL.encode(Array(claims(["sub": .string(UUID().uuidString)]).serialized.utf8)) + "." + parts[2]),
+                (
+                    "tampered payload",
+                    parts[0] + "." + Base64URL.encode(Array(claims(["sub": .string(UUID().uuidString)]).serialized.utf8)) + "." + parts[2]
+                ),
                 ("wrong audience", signer.sign(header: hs, payload: claims(["aud": "anon"]))),
                 ("no audience", signer.sign(header: hs, payload: claims(["aud": nil]))),
                 ("expired", signer.sign(header: hs, payload: claims(["exp": .int(now - 1)]))),
@@ -115,12 +135,15 @@ import Testing
             let user = try await api.signup(agencyName: "Supa")
             let now = Int64(Date().timeIntervalSince1970)
             // The shape Supabase Auth issues: extra claims, audience as given, session metadata.
-            let token = ForgingSigner(secret: Array(TestEnv.jwtSecret.utf8)).sign(header: ["alg": "HS256", "typ": "JWT", "kid": "abc"], payload: [
-                "aud": "authenticated", "exp": .int(now + 3600), "iat": .int(now), "iss": "https://x.supabase.co/auth/v1",
-                "sub": .string(user.id.uuidString.lowercased()), "email": .string(user.email), "phone": "", "role": "authenticated",
-                "aal": "aal1", "amr": [["method": "password", "timestamp": .int(now)]], "session_id": .string(UUID().uuidString),
-                "app_metadata": ["provider": "email"], "user_metadata": [:], "is_anonymous": false,
-            ])
+            let token = ForgingSigner(secret: Array(TestEnv.jwtSecret.utf8)).sign(
+                header: ["alg": "HS256", "typ": "JWT", "kid": "abc"],
+                payload: [
+                    "aud": "authenticated", "exp": .int(now + 3600), "iat": .int(now), "iss": "https://x.supabase.co/auth/v1",
+                    "sub": .string(user.id.uuidString.lowercased()), "email": .string(user.email), "phone": "", "role": "authenticated",
+                    "aal": "aal1", "amr": [["method": "password", "timestamp": .int(now)]], "session_id": .string(UUID().uuidString),
+                    "app_metadata": ["provider": "email"], "user_metadata": [:], "is_anonymous": false,
+                ]
+            )
             #expect(try await api.send(.get, "/api/v1/me", token: token).status == .ok)
         }
     }

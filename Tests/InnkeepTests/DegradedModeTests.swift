@@ -1,9 +1,10 @@
 import Foundation
 import HTTPTypes
-@testable import Innkeep
 import Logging
 import Synchronization
 import Testing
+
+@testable import Innkeep
 
 /// Degraded mode (SPEC §1, §6): Postgres stopped mid-run answers 503 fast and recovers without a
 /// restart; Redis killed degrades /health but everything keeps serving; the login and request rate
@@ -25,7 +26,8 @@ import Testing
         }
 
         static func postgresOutage() async throws {
-            let pg = DegradedModeTests.outagePgPort, redis = DegradedModeTests.outageRedisPort
+            let pg = DegradedModeTests.outagePgPort
+            let redis = DegradedModeTests.outageRedisPort
             try await Stack.withOwn(pg: pg, redis: redis) {
                 let database = "innkeep_degraded"
                 try await TestEnv.prepareDatabase(database, port: pg)
@@ -36,8 +38,13 @@ import Testing
                     let agency = try await api.makeAgency()
                     return (agency, try await api.createProperty(agency))
                 }
-                try await withApp(database: database, port: pg, redisPort: redis, logger: logs.logger(),
-                                  databaseDeadline: TestEnv.productionDeadline) { api in
+                try await withApp(
+                    database: database,
+                    port: pg,
+                    redisPort: redis,
+                    logger: logs.logger(),
+                    databaseDeadline: TestEnv.productionDeadline
+                ) { api in
                     let token = agency.admin.token
                     let booking: JSONValue = [
                         "property_id": JSONValue(property), "guest_name": "Guest", "check_in": "2031-05-01", "check_out": "2031-05-04", "guests": 2,
@@ -49,7 +56,8 @@ import Testing
                     try await Stack.run("pg-stop", pg: pg, redis: redis)
                     let clock = ContinuousClock()
                     let down = clock.now
-                    var slowest = Duration.zero, answers = 0
+                    var slowest = Duration.zero
+                    var answers = 0
                     // Keep asking for the whole outage: every answer is a fast 503, never a 500 or a hang.
                     while clock.now - down < DegradedModeTests.outage {
                         let (health, t1) = try await timed { try await api.send(.get, "/health") }
@@ -87,17 +95,24 @@ import Testing
 
                     try await Stack.run("pg-start", pg: pg, redis: redis)
                     let up = clock.now
-                    var healthBack: Duration?, dataBack: Duration?
+                    var healthBack: Duration?
+                    var dataBack: Duration?
                     // Poll every 200 ms (for up to 30 s, to measure even a slow recovery).
                     while healthBack == nil || dataBack == nil, clock.now - up < .seconds(30) {
                         if healthBack == nil, try await api.send(.get, "/health").status == .ok { healthBack = clock.now - up }
                         if dataBack == nil, try await api.send(.get, "/api/v1/properties", token: token).status == .ok { dataBack = clock.now - up }
                         try await Task.sleep(for: .milliseconds(200))
                     }
-                    let health = try #require(healthBack, "/health never recovered"), data = try #require(dataBack, "data never recovered")
+                    let health = try #require(healthBack, "/health never recovered")
+                    let data = try #require(dataBack, "data never recovered")
                     #expect(health < .seconds(5), "/health took \(health) to recover")
                     #expect(data < .seconds(5), "GET /api/v1/properties took \(data) to recover")
-                    print("DegradedModeTests: outage \(DegradedModeTests.outage), \(answers) answers, slowest 503 \(slowest), recovery /health \(health), data \(data)")
+                    print(
+                        """
+                        DegradedModeTests: outage \(DegradedModeTests.outage), \(answers) answers, slowest 503 \(slowest), \
+                        recovery /health \(health), data \(data)
+                        """
+                    )
 
                     let back = try await api.send(.get, "/health")
                     #expect(back.json == ["status": "ok", "db": "ok", "redis": "ok"])
@@ -111,7 +126,8 @@ import Testing
         }
 
         @Test func redisKilledDegradesHealthButTheAPIKeepsServing() async throws {
-            let redis = DegradedModeTests.killedRedisPort, pg = 54369  // only Redis is ours; the pg port is never started
+            let redis = DegradedModeTests.killedRedisPort
+            let pg = 54369  // only Redis is ours; the pg port is never started
             try await Stack.withOwn(pg: pg, redis: redis, up: "redis-start", down: "redis-stop") {
                 let logs = LogCapture()
                 try await withApp(redisPort: redis, logger: logs.logger()) { api in
@@ -128,8 +144,10 @@ import Testing
                         #expect(try await api.send(.get, "/api/v1/properties", token: admin.token).status == .ok)
                         let signIn = try await api.send(.post, "/api/v1/auth/login", json: login)
                         #expect(signIn.status == .ok, "\(signIn.raw)")
-                        #expect(try await api.send(.post, "/api/v1/auth/login", json: ["email": .string(admin.email), "password": "wrong password!"])
-                            .status == .unauthorized)
+                        #expect(
+                            try await api.send(.post, "/api/v1/auth/login", json: ["email": .string(admin.email), "password": "wrong password!"])
+                                .status == .unauthorized
+                        )
                     }
                     let during = logs.lines.dropFirst(before)
                     #expect(during.filter { $0.level == .warning && $0.message.contains("redis unavailable") }.count == 1)
@@ -250,7 +268,7 @@ enum Stack {
         let environment = ProcessInfo.processInfo.environment.merging(extra) { _, new in new }.map { "\($0.key)=\($0.value)" }
         var argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
         var envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup($0) } + [nil]
-        defer { (argv + envp).forEach { free($0) } }
+        defer { for pointer in argv + envp { free(pointer) } }
         var pid = pid_t()
         let rc = posix_spawn(&pid, "/bin/bash", nil, nil, &argv, &envp)
         guard rc == 0 else { throw TestFailure("posix_spawn failed: \(rc)") }
@@ -263,8 +281,13 @@ enum Stack {
     }
 
     /// Starts a private cluster, runs `body`, and stops the cluster whatever happened.
-    static func withOwn<T: Sendable>(pg: Int, redis: Int, up: String = "up", down: String = "down",
-                                     _ body: () async throws -> T) async throws -> T {
+    static func withOwn<T: Sendable>(
+        pg: Int,
+        redis: Int,
+        up: String = "up",
+        down: String = "down",
+        _ body: () async throws -> T
+    ) async throws -> T {
         precondition(pg != TestEnv.pgPort && redis != TestEnv.redisPort, "never stop the shared cluster")
         try await run(up, pg: pg, redis: redis)
         let result: Result<T, any Error>
@@ -275,7 +298,8 @@ enum Stack {
 }
 
 func timed<T>(_ operation: () async throws -> T) async throws -> (T, Duration) {
-    let clock = ContinuousClock(), start = clock.now
+    let clock = ContinuousClock()
+    let start = clock.now
     let value = try await operation()
     return (value, clock.now - start)
 }
@@ -325,8 +349,15 @@ struct CapturingLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    func log(level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?, source: String,
-             file: String, function: String, line: UInt) {
+    func log(
+        level: Logger.Level,
+        message: Logger.Message,
+        metadata explicit: Logger.Metadata?,
+        source: String,
+        file: String,
+        function: String,
+        line: UInt
+    ) {
         let merged = metadata.merging(explicit ?? [:]) { _, new in new }
         let rendered = merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
         capture.append(.init(level: level, label: label, message: message.description, metadata: rendered))

@@ -1,7 +1,8 @@
 import Foundation
 import HTTPTypes
-@testable import Innkeep
 import Testing
+
+@testable import Innkeep
 
 /// The error envelope, request ids and configuration (SPEC §1, §5).
 @Suite struct EnvelopeTests {
@@ -59,13 +60,20 @@ import Testing
 
     @Test func unexpectedErrorsBecomeOpaque500s() {
         struct Boom: Error, CustomStringConvertible { var description: String { "SELECT secret FROM pg_authid; stack at Foo.swift:12" } }
-        let error = RequestMiddleware.apiError(for: Boom(), request: .init(head: .init(method: .get, scheme: "http", authority: "x", path: "/"), body: .init(buffer: .init())), endpointPath: nil)
+        let error = RequestMiddleware.apiError(
+            for: Boom(),
+            request: .init(head: .init(method: .get, scheme: "http", authority: "x", path: "/"), body: .init(buffer: .init())),
+            endpointPath: nil
+        )
         #expect(error.code == .internalError)
         let reply = Reply.error(error, requestId: "r1")
         #expect(reply.status == .internalServerError)
         #expect(reply.body?.contains("secret") == false)
         #expect(reply.body?.contains("Foo.swift") == false)
-        #expect(reply.body == #"{"error":{"code":"INTERNAL_ERROR","message":"An unexpected error; it was logged with the request id.","request_id":"r1"}}"#)
+        #expect(
+            reply.body
+                == #"{"error":{"code":"INTERNAL_ERROR","message":"An unexpected error; it was logged with the request id.","request_id":"r1"}}"#
+        )
     }
 }
 
@@ -76,7 +84,10 @@ import Testing
     func error(_ overrides: [String: String?]) -> ConfigError? {
         var env = base
         for (k, v) in overrides { env[k] = v }
-        do { _ = try AppConfig(environment: env); return nil } catch { return error }
+        do {
+            _ = try AppConfig(environment: env)
+            return nil
+        } catch { return error }
     }
 
     @Test func validEnvironmentParses() throws {
@@ -89,19 +100,21 @@ import Testing
         #expect(config.databaseURL.user == "innkeep_api")
     }
 
-    @Test(arguments: [
-        (["DATABASE_URL": nil], "DATABASE_URL"),
-        (["DATABASE_URL": "mysql://x"], "DATABASE_URL"),
-        (["JWT_SECRET": nil], "JWT_SECRET"),
-        (["JWT_SECRET": "too-short-secret"], "JWT_SECRET"),
-        (["PORT": "eighty"], "PORT"),
-        (["PORT": "70000"], "PORT"),
-        (["ENFORCE_RBAC": "maybe"], "ENFORCE_RBAC"),
-        (["RATE_LIMIT_PER_MINUTE": "0"], "RATE_LIMIT_PER_MINUTE"),
-        (["LOG_FORMAT": "xml"], "LOG_FORMAT"),
-        (["REDIS_URL": "http://x"], "REDIS_URL"),
-        (["MIGRATION_DATABASE_URL": "nope"], "MIGRATION_DATABASE_URL"),
-    ] as [([String: String?], String)])
+    @Test(
+        arguments: [
+            (["DATABASE_URL": nil], "DATABASE_URL"),
+            (["DATABASE_URL": "mysql://x"], "DATABASE_URL"),
+            (["JWT_SECRET": nil], "JWT_SECRET"),
+            (["JWT_SECRET": "too-short-secret"], "JWT_SECRET"),
+            (["PORT": "eighty"], "PORT"),
+            (["PORT": "70000"], "PORT"),
+            (["ENFORCE_RBAC": "maybe"], "ENFORCE_RBAC"),
+            (["RATE_LIMIT_PER_MINUTE": "0"], "RATE_LIMIT_PER_MINUTE"),
+            (["LOG_FORMAT": "xml"], "LOG_FORMAT"),
+            (["REDIS_URL": "http://x"], "REDIS_URL"),
+            (["MIGRATION_DATABASE_URL": "nope"], "MIGRATION_DATABASE_URL"),
+        ] as [([String: String?], String)]
+    )
     func badVariableIsNamed(overrides: [String: String?], variable: String) throws {
         let e = try #require(error(overrides))
         #expect(e.variable == variable)

@@ -1,8 +1,9 @@
 import Foundation
 import HTTPTypes
-@testable import Innkeep
 import NIOCore
 import Testing
+
+@testable import Innkeep
 
 /// Bad input gets a clear error in the envelope and changes nothing; nothing answers 500.
 @Suite struct HostileInputTests {
@@ -25,8 +26,12 @@ import Testing
             var buffer = ByteBuffer(string: "{\"name\": \"")
             buffer.writeBytes([0xFF, 0xFE, 0xC3])
             buffer.writeString("\", \"max_guests\": 2}")
-            let r = try await api.client.execute(uri: "/api/v1/properties", method: .post,
-                                                 headers: [.authorization: "Bearer \(agency.admin.token)", .contentType: "application/json"], body: buffer)
+            let r = try await api.client.execute(
+                uri: "/api/v1/properties",
+                method: .post,
+                headers: [.authorization: "Bearer \(agency.admin.token)", .contentType: "application/json"],
+                body: buffer
+            )
             #expect(r.status == .badRequest)
             #expect(String(buffer: r.body).contains("MALFORMED_JSON"))
         }
@@ -36,13 +41,23 @@ import Testing
         try await withApp { api in
             let agency = try await api.makeAgency()
             for type in ["text/plain", "application/x-www-form-urlencoded", "application/xml"] {
-                let r = try await api.send(.post, "/api/v1/properties", token: agency.admin.token, rawBody: "{\"name\":\"x\",\"max_guests\":1}",
-                                           headers: [.contentType: type])
+                let r = try await api.send(
+                    .post,
+                    "/api/v1/properties",
+                    token: agency.admin.token,
+                    rawBody: "{\"name\":\"x\",\"max_guests\":1}",
+                    headers: [.contentType: type]
+                )
                 #expect(r.status == .unsupportedMediaType, "\(type)")
                 #expect(r.errorCode == "UNSUPPORTED_MEDIA_TYPE")
             }
-            let charset = try await api.send(.post, "/api/v1/properties", token: agency.admin.token, rawBody: "{\"name\":\"x\",\"max_guests\":1}",
-                                             headers: [.contentType: "application/json; charset=utf-8"])
+            let charset = try await api.send(
+                .post,
+                "/api/v1/properties",
+                token: agency.admin.token,
+                rawBody: "{\"name\":\"x\",\"max_guests\":1}",
+                headers: [.contentType: "application/json; charset=utf-8"]
+            )
             #expect(charset.status == .created)
         }
     }
@@ -64,9 +79,14 @@ import Testing
     @Test func wrongTypesHugeNumbersNulBytesAndUnknownEnumsAre422() async throws {
         try await withApp { api in
             let agency = try await api.makeAgency()
-            let r = try await api.send(.post, "/api/v1/properties", token: agency.admin.token, rawBody: """
-                {"name": "bad\\u0000name", "max_guests": 99999999999999999999999, "timezone": ["UTC"], "status": "ACTIVE", "address": null}
-                """)
+            let r = try await api.send(
+                .post,
+                "/api/v1/properties",
+                token: agency.admin.token,
+                rawBody: """
+                    {"name": "bad\\u0000name", "max_guests": 99999999999999999999999, "timezone": ["UTC"], "status": "ACTIVE", "address": null}
+                    """
+            )
             #expect(r.status == .unprocessableContent)
             #expect(fields(r) == ["max_guests", "name", "status", "timezone"])
             let floaty = try await api.send(.post, "/api/v1/properties", token: agency.admin.token, json: ["name": "x", "max_guests": .double(2.5)])
@@ -74,24 +94,35 @@ import Testing
             let boolean = try await api.send(.post, "/api/v1/properties", token: agency.admin.token, json: ["name": true, "max_guests": "2"])
             #expect(fields(boolean) == ["max_guests", "name"])
             let p = try await api.createProperty(agency)
-            let booking = try await api.send(.post, "/api/v1/bookings", token: agency.admin.token, json: [
-                "property_id": JSONValue(p), "guest_name": "G", "check_in": "2044-01-01", "check_out": "2044-01-02", "guests": 1,
-                "total_amount_cents": .int(Int64.max), "currency": "EUR",
-            ])
+            let booking = try await api.send(
+                .post,
+                "/api/v1/bookings",
+                token: agency.admin.token,
+                json: [
+                    "property_id": JSONValue(p), "guest_name": "G", "check_in": "2044-01-01", "check_out": "2044-01-02", "guests": 1,
+                    "total_amount_cents": .int(Int64.max), "currency": "EUR",
+                ]
+            )
             #expect(fields(booking) == ["total_amount_cents"])
         }
     }
 
     @Test func serverOwnedFieldsInBodiesAreNeverObeyed() async throws {
         try await withApp { api in
-            let agency = try await api.makeAgency(), other = try await api.makeAgency()
+            let agency = try await api.makeAgency()
+            let other = try await api.makeAgency()
             let p = try await api.createProperty(agency)
             let forgedId = UUID()
-            let r = try await api.send(.post, "/api/v1/bookings", token: agency.admin.token, json: [
-                "property_id": JSONValue(p), "guest_name": "G", "check_in": "2045-01-01", "check_out": "2045-01-02", "guests": 1,
-                "id": JSONValue(forgedId), "agency_id": JSONValue(other.id), "created_by": JSONValue(other.admin.id), "status": "cancelled",
-                "cancelled_at": "2000-01-01T00:00:00Z",
-            ])
+            let r = try await api.send(
+                .post,
+                "/api/v1/bookings",
+                token: agency.admin.token,
+                json: [
+                    "property_id": JSONValue(p), "guest_name": "G", "check_in": "2045-01-01", "check_out": "2045-01-02", "guests": 1,
+                    "id": JSONValue(forgedId), "agency_id": JSONValue(other.id), "created_by": JSONValue(other.admin.id), "status": "cancelled",
+                    "cancelled_at": "2000-01-01T00:00:00Z",
+                ]
+            )
             #expect(r.status == .created)
             #expect(r["id"]?.uuid != forgedId)
             #expect(r["agency_id"]?.uuid == agency.id)

@@ -1,10 +1,11 @@
 import Foundation
 import Hummingbird
-@testable import Innkeep
 import Logging
 import NIOCore
 import Synchronization
 import Testing
+
+@testable import Innkeep
 
 // Tokens signed by a JWKS's keys (SPEC §15), minted by PyJWT (an implementation independent of jwt-kit),
 // with the JWKS served over HTTP on loopback by the test itself.
@@ -34,7 +35,9 @@ enum PyJWT {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: try python)
         p.arguments = [tool]
-        let input = Pipe(), output = Pipe(), errors = Pipe()
+        let input = Pipe()
+        let output = Pipe()
+        let errors = Pipe()
         p.standardInput = input
         p.standardOutput = output
         p.standardError = errors
@@ -54,8 +57,12 @@ enum PyJWT {
         let answer = try run(["op": "keygen", "keys": .array(specs.map { ["type": .string($0.type), "kid": .string($0.kid)] })])
         guard case .array(let list) = answer else { throw TestFailure("keygen answered \(answer)") }
         return list.map {
-            Key(kid: $0["kid"]?.stringValue ?? "", privatePEM: $0["private_pem"]?.stringValue ?? "",
-                publicPEM: $0["public_pem"]?.stringValue ?? "", jwk: $0["jwk"] ?? .null)
+            Key(
+                kid: $0["kid"]?.stringValue ?? "",
+                privatePEM: $0["private_pem"]?.stringValue ?? "",
+                publicPEM: $0["public_pem"]?.stringValue ?? "",
+                jwk: $0["jwk"] ?? .null
+            )
         }
     }
 
@@ -102,9 +109,12 @@ final class JWKSServer: Sendable {
         }
         var logger = Logger(label: "jwks-server")
         logger.logLevel = .critical
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                              onServerRunning: { channel in ports.continuation.yield(channel.localAddress?.port ?? 0) },
-                              logger: logger)
+        let app = Application(
+            router: router,
+            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { channel in ports.continuation.yield(channel.localAddress?.port ?? 0) },
+            logger: logger
+        )
         let run = Task { try await app.runService(gracefulShutdownSignals: []) }
         var iterator = ports.stream.makeAsyncIterator()
         guard let port = await iterator.next(), port > 0 else {

@@ -1,8 +1,9 @@
 import Foundation
-@testable import Innkeep
 import Logging
 import PostgresNIO
 import Testing
+
+@testable import Innkeep
 
 // Managed Postgres over TLS (SPEC §15): against the second cluster of `scripts/stack pg-tls-start`, which
 // accepts TLS connections only and whose certificate (for localhost and 127.0.0.1) a throwaway CA signed.
@@ -12,8 +13,10 @@ enum TLSCluster {
 
     /// The cluster's port and CA files, starting it if needed (`scripts/stack pg-tls-start` is idempotent).
     static func start() throws -> (ca: String, wrongCA: String) {
-        let started = try TestEnv.shell("\(TestEnv.stackScript) pg-tls-start && \(TestEnv.stackScript) env",
-                                        env: ["INNKEEP_PG_TLS_PORT": "\(port)", "INNKEEP_PG_PORT": "\(TestEnv.pgPort)"])
+        let started = try TestEnv.shell(
+            "\(TestEnv.stackScript) pg-tls-start && \(TestEnv.stackScript) env",
+            env: ["INNKEEP_PG_TLS_PORT": "\(port)", "INNKEEP_PG_PORT": "\(TestEnv.pgPort)"]
+        )
         guard started.status == 0 else { throw TestFailure("scripts/stack pg-tls-start failed: \(started.output)") }
         func value(_ name: String) -> String? {
             started.output.split(separator: "\n").first { $0.hasPrefix("export \(name)=") }.map { String($0.dropFirst("export \(name)=".count)) }
@@ -37,11 +40,13 @@ func innkeep(_ args: [String], env: [String: String]) throws -> (status: Int32, 
     p.environment = env.merging(["PATH": TestEnv.env["PATH"] ?? "/usr/bin:/bin", "LOG_LEVEL": "error"]) { a, _ in a }
     p.currentDirectoryURL = TestEnv.repo
     p.standardInput = FileHandle.nullDevice
-    let out = Pipe(), err = Pipe()
+    let out = Pipe()
+    let err = Pipe()
     p.standardOutput = out
     p.standardError = err
     try p.run()
-    let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+    let o = out.fileHandleForReading.readDataToEndOfFile()
+    let e = err.fileHandleForReading.readDataToEndOfFile()
     p.waitUntilExit()
     return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
 }
@@ -71,9 +76,14 @@ func innkeep(_ args: [String], env: [String: String]) throws -> (status: Int32, 
         #expect(status.out.contains(" 0 pending"), "\(status.out) \(status.err)")
 
         // The built `innkeep serve` starts on it and reports the database healthy.
-        let port = try #require(Int(try TestEnv.shell(
-            "python3 -c \"import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])\"").output
-            .trimmingCharacters(in: .whitespacesAndNewlines)))
+        let port = try #require(
+            Int(
+                try TestEnv.shell(
+                    "python3 -c \"import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])\""
+                ).output
+                    .trimmingCharacters(in: .whitespacesAndNewlines)
+            )
+        )
         let serve = Process()
         serve.executableURL = URL(fileURLWithPath: MigrationFixture.binary)
         serve.arguments = ["serve"]
@@ -85,7 +95,8 @@ func innkeep(_ args: [String], env: [String: String]) throws -> (status: Int32, 
         try serve.run()
         defer { if serve.isRunning { kill(serve.processIdentifier, SIGKILL) } }
         var health = ""
-        let clock = ContinuousClock(), deadline = clock.now + .seconds(60)
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(60)
         while !health.contains("\"db\":\"ok\""), serve.isRunning, clock.now < deadline {
             try await Task.sleep(for: .milliseconds(200))
             health = try TestEnv.shell("curl -s --max-time 2 http://127.0.0.1:\(port)/health").output
@@ -100,9 +111,13 @@ func innkeep(_ args: [String], env: [String: String]) throws -> (status: Int32, 
         #expect(config.databaseURL.sslMode == .verifyFull)
         try await Runner.checkMigrations(config: config, migrations: try Migration.load(from: TestEnv.migrationsDir), logger: TestEnv.logger)
         try await Runner.checkConnection(config.databaseURL, logger: TestEnv.logger)
-        try await withApp(database: db, port: TLSCluster.port, env: [
-            "DATABASE_URL": env["DATABASE_URL"], "MIGRATION_DATABASE_URL": env["MIGRATION_DATABASE_URL"],
-        ]) { api in
+        try await withApp(
+            database: db,
+            port: TLSCluster.port,
+            env: [
+                "DATABASE_URL": env["DATABASE_URL"], "MIGRATION_DATABASE_URL": env["MIGRATION_DATABASE_URL"],
+            ]
+        ) { api in
             let health = try await api.send(.get, "/health")
             #expect(health.status == .ok, "\(health.raw)")
             #expect(health["db"]?.stringValue == "ok")
@@ -118,8 +133,10 @@ func innkeep(_ args: [String], env: [String: String]) throws -> (status: Int32, 
         }
         // verify-ca (no host name check) and require (no certificate check) connect too; so does the default, prefer.
         for mode in ["sslmode=verify-ca&sslrootcert=\(ca)", "sslmode=require", "sslmode=prefer", ""] {
-            let url = try PostgresURL.parse(TLSCluster.url(user: "postgres", password: nil, database: "postgres", host: "127.0.0.1", mode),
-                                            source: "--admin-url")
+            let url = try PostgresURL.parse(
+                TLSCluster.url(user: "postgres", password: nil, database: "postgres", host: "127.0.0.1", mode),
+                source: "--admin-url"
+            )
             let conn = try await PostgresConnection.open(url, logger: TestEnv.logger)
             let ssl = try await conn.query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", logger: TestEnv.logger)
                 .collect().first?.decode(Bool.self)
@@ -133,8 +150,12 @@ func innkeep(_ args: [String], env: [String: String]) throws -> (status: Int32, 
     }
 
     /// The one line each misconfiguration prints: it names the variable, says what is wrong, never the password.
-    static func expectRefusal(_ result: (status: Int32, out: String, err: String), names variable: String, saying reason: String,
-                              sourceLocation: SourceLocation = #_sourceLocation) {
+    static func expectRefusal(
+        _ result: (status: Int32, out: String, err: String),
+        names variable: String,
+        saying reason: String,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         #expect(result.status != 0, sourceLocation: sourceLocation)
         let line = result.err.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(!line.contains("\n"), "one line: \(line)", sourceLocation: sourceLocation)
@@ -147,49 +168,79 @@ func innkeep(_ args: [String], env: [String: String]) throws -> (status: Int32, 
 
     @Test func disableAgainstATLSOnlyServerIsRefusedClearly() async throws {
         _ = try TLSCluster.start()
-        let plain = TLSCluster.url(user: "innkeep_tls_owner", password: Self.ownerPassword, database: "postgres", host: "127.0.0.1",
-                                   "sslmode=disable")
-        let env = ["DATABASE_URL": plain, "MIGRATION_DATABASE_URL": plain.replacingOccurrences(of: "innkeep_tls_owner", with: "other_owner"),
-                   "JWT_SECRET": TestEnv.jwtSecret]
-        Self.expectRefusal(try innkeep(["migrate", "status", "--dir", TestEnv.migrationsDir.path], env: env),
-                           names: "MIGRATION_DATABASE_URL", saying: "the server accepts only TLS connections")
+        let plain = TLSCluster.url(
+            user: "innkeep_tls_owner",
+            password: Self.ownerPassword,
+            database: "postgres",
+            host: "127.0.0.1",
+            "sslmode=disable"
+        )
+        let env = [
+            "DATABASE_URL": plain, "MIGRATION_DATABASE_URL": plain.replacingOccurrences(of: "innkeep_tls_owner", with: "other_owner"),
+            "JWT_SECRET": TestEnv.jwtSecret,
+        ]
+        Self.expectRefusal(
+            try innkeep(["migrate", "status", "--dir", TestEnv.migrationsDir.path], env: env),
+            names: "MIGRATION_DATABASE_URL",
+            saying: "the server accepts only TLS connections"
+        )
         Self.expectRefusal(try innkeep(["worker"], env: env), names: "DATABASE_URL", saying: "accepts only TLS connections")
         Self.expectRefusal(try innkeep(["serve"], env: env), names: "DATABASE_URL", saying: "accepts only TLS connections")
         let admin = TLSCluster.url(user: "postgres", password: nil, database: "postgres", "sslmode=disable")
-        Self.expectRefusal(try innkeep(["db", "init", "--admin-url", admin], env: env), names: "--admin-url",
-                           saying: "accepts only TLS connections")
+        Self.expectRefusal(
+            try innkeep(["db", "init", "--admin-url", admin], env: env),
+            names: "--admin-url",
+            saying: "accepts only TLS connections"
+        )
     }
 
     @Test func verifyFullWithTheWrongCAIsRefusedClearly() async throws {
         let (_, wrongCA) = try TLSCluster.start()
-        let url = TLSCluster.url(user: "innkeep_tls_api", password: Self.apiPassword, database: "postgres",
-                                 "sslmode=verify-full&sslrootcert=\(wrongCA)")
+        let url = TLSCluster.url(
+            user: "innkeep_tls_api",
+            password: Self.apiPassword,
+            database: "postgres",
+            "sslmode=verify-full&sslrootcert=\(wrongCA)"
+        )
         let env = ["DATABASE_URL": url, "JWT_SECRET": TestEnv.jwtSecret]
-        Self.expectRefusal(try innkeep(["migrate", "status", "--dir", TestEnv.migrationsDir.path], env: env),
-                           names: "DATABASE_URL", saying: "the server's TLS certificate is not signed by a CA in sslrootcert \(wrongCA)")
+        Self.expectRefusal(
+            try innkeep(["migrate", "status", "--dir", TestEnv.migrationsDir.path], env: env),
+            names: "DATABASE_URL",
+            saying: "the server's TLS certificate is not signed by a CA in sslrootcert \(wrongCA)"
+        )
         Self.expectRefusal(try innkeep(["worker"], env: env), names: "DATABASE_URL", saying: "not signed by a CA")
         // verify-ca checks the chain just as well.
         let ca = url.replacingOccurrences(of: "verify-full", with: "verify-ca")
-        Self.expectRefusal(try innkeep(["serve"], env: ["DATABASE_URL": ca, "JWT_SECRET": TestEnv.jwtSecret]), names: "DATABASE_URL",
-                           saying: "not signed by a CA")
+        Self.expectRefusal(
+            try innkeep(["serve"], env: ["DATABASE_URL": ca, "JWT_SECRET": TestEnv.jwtSecret]),
+            names: "DATABASE_URL",
+            saying: "not signed by a CA"
+        )
     }
 
     @Test func requireAgainstAServerWithoutTLSIsRefusedClearly() async throws {
         let url = "postgres://innkeep_api:\(Self.apiPassword)@127.0.0.1:\(TestEnv.pgPort)/postgres?sslmode=require"
         let env = ["DATABASE_URL": url, "JWT_SECRET": TestEnv.jwtSecret]
-        Self.expectRefusal(try innkeep(["migrate", "status", "--dir", TestEnv.migrationsDir.path], env: env), names: "DATABASE_URL",
-                           saying: "the server does not accept TLS connections, and sslmode=require requires TLS")
+        Self.expectRefusal(
+            try innkeep(["migrate", "status", "--dir", TestEnv.migrationsDir.path], env: env),
+            names: "DATABASE_URL",
+            saying: "the server does not accept TLS connections, and sslmode=require requires TLS"
+        )
         Self.expectRefusal(try innkeep(["worker"], env: env), names: "DATABASE_URL", saying: "does not accept TLS connections")
         let verify = "postgres://postgres@127.0.0.1:\(TestEnv.pgPort)/postgres?sslmode=verify-full"
         let owner = "postgres://innkeep_owner:\(Self.ownerPassword)@127.0.0.1:\(TestEnv.pgPort)/postgres?sslmode=require"
-        Self.expectRefusal(try innkeep(["db", "init", "--admin-url", verify], env: env.merging(["MIGRATION_DATABASE_URL": owner]) { _, b in b }),
-                           names: "--admin-url",
-                           saying: "does not accept TLS connections")
+        Self.expectRefusal(
+            try innkeep(["db", "init", "--admin-url", verify], env: env.merging(["MIGRATION_DATABASE_URL": owner]) { _, b in b }),
+            names: "--admin-url",
+            saying: "does not accept TLS connections"
+        )
     }
 
     @Test func sslParametersAreReadFromTheURL() throws {
-        let url = try PostgresURL.parse("postgresql://u:p%40ss@db.example.com:6543/postgres?sslmode=verify-full&sslrootcert=system&pgbouncer=true",
-                                        source: "DATABASE_URL")
+        let url = try PostgresURL.parse(
+            "postgresql://u:p%40ss@db.example.com:6543/postgres?sslmode=verify-full&sslrootcert=system&pgbouncer=true",
+            source: "DATABASE_URL"
+        )
         #expect(url.sslMode == .verifyFull)
         #expect(url.sslRootCert == "system")
         #expect(url.password == "p@ss")

@@ -1,8 +1,9 @@
 import Foundation
 import HTTPTypes
-@testable import Innkeep
 import PostgresNIO
 import Testing
+
+@testable import Innkeep
 
 /// The runbook endpoints (SPEC §6) — current commit, env-sanity, metrics, who may call them, that
 /// no secret ever leaves the process — and the worker: two of them never run a job twice, and the
@@ -28,7 +29,10 @@ import Testing
                 #expect(r["commit_sha"] == "test-commit")
                 let deployed = try #require(r["deployed_at"]?.stringValue)
                 #expect(ISO8601DateFormatter().date(from: deployed) != nil || deployed.contains("T"), "\(deployed)")
-                guard case .object(let keys)? = Optional(r.json) else { Issue.record("not an object: \(r.raw)"); return }
+                guard case .object(let keys)? = Optional(r.json) else {
+                    Issue.record("not an object: \(r.raw)")
+                    return
+                }
                 #expect(Set(keys.keys) == ["commit_sha", "deployed_at"])
             }
             try await withApp(env: ["DEPLOYED_AT": "2030-01-02T03:04:05Z"]) { api in
@@ -58,7 +62,10 @@ import Testing
         }
 
         static func expectShape(_ r: APIResponse, sourceLocation: SourceLocation = #_sourceLocation) {
-            guard case .object(let body) = r.json else { Issue.record("not an object: \(r.raw)", sourceLocation: sourceLocation); return }
+            guard case .object(let body) = r.json else {
+                Issue.record("not an object: \(r.raw)", sourceLocation: sourceLocation)
+                return
+            }
             #expect(Set(body.keys) == ["db", "redis", "worker", "rls", "migrations", "env_vars"], sourceLocation: sourceLocation)
             #expect(r["db"] == "ok", sourceLocation: sourceLocation)
             #expect(r["redis"] == "ok", sourceLocation: sourceLocation)
@@ -67,10 +74,15 @@ import Testing
             #expect(r["migrations"] == ["applied": .int(Int64(migrations)), "pending": 0], sourceLocation: sourceLocation)
             let vars = r["env_vars"]?.arrayValue ?? []
             #expect(vars.count == AppConfig.variables.count, sourceLocation: sourceLocation)
-            let set: Set<String> = ["DATABASE_URL", "MIGRATION_DATABASE_URL", "REDIS_URL", "JWT_SECRET", "OPS_TOKEN", "COMMIT_SHA",
-                                    "AUTH_RATE_LIMIT_PER_MINUTE"]
+            let set: Set<String> = [
+                "DATABASE_URL", "MIGRATION_DATABASE_URL", "REDIS_URL", "JWT_SECRET", "OPS_TOKEN", "COMMIT_SHA",
+                "AUTH_RATE_LIMIT_PER_MINUTE",
+            ]
             for (v, expected) in zip(vars, AppConfig.variables) {
-                guard case .object(let entry) = v else { Issue.record("env var entry \(v)", sourceLocation: sourceLocation); continue }
+                guard case .object(let entry) = v else {
+                    Issue.record("env var entry \(v)", sourceLocation: sourceLocation)
+                    continue
+                }
                 #expect(Set(entry.keys) == ["name", "required", "set"], sourceLocation: sourceLocation)
                 #expect(v["name"] == .string(expected.name), sourceLocation: sourceLocation)
                 #expect(v["required"] == .bool(expected.required), sourceLocation: sourceLocation)
@@ -109,12 +121,20 @@ import Testing
                     responses += [ops, op, anonymous, wrong]
                 }
                 // Changing an agency's features: the operator may, the agency's own admin may not.
-                let feature = try await api.send(.put, "/ops/agencies/\(agency.id)/features/owner_portal", token: agency.admin.token,
-                                                 json: ["enabled": true])
+                let feature = try await api.send(
+                    .put,
+                    "/ops/agencies/\(agency.id)/features/owner_portal",
+                    token: agency.admin.token,
+                    json: ["enabled": true]
+                )
                 #expect(feature.status == .forbidden, "\(feature.raw)")
                 #expect(feature.errorCode == "INSUFFICIENT_ROLE")
-                let byOperator = try await api.send(.put, "/ops/agencies/\(agency.id)/features/owner_portal", token: operatorUser.token,
-                                                    json: ["enabled": true])
+                let byOperator = try await api.send(
+                    .put,
+                    "/ops/agencies/\(agency.id)/features/owner_portal",
+                    token: operatorUser.token,
+                    json: ["enabled": true]
+                )
                 #expect(byOperator.status == .ok, "\(byOperator.raw)")
                 // Revoked: the next request is refused.
                 let revoked = try MigrationFixture.innkeep("operator revoke \(operatorUser.email)", env: cli)
@@ -182,7 +202,9 @@ import Testing
                 let email = agency.admin.email
                 var responses: [APIResponse] = []
                 responses.append(try await api.send(.post, "/api/v1/auth/login", json: ["email": .string(email), "password": "wrong password!"]))
-                responses.append(try await api.send(.post, "/api/v1/auth/login", json: ["email": .string(email), "password": .string(agency.admin.password)]))
+                responses.append(
+                    try await api.send(.post, "/api/v1/auth/login", json: ["email": .string(email), "password": .string(agency.admin.password)])
+                )
                 responses.append(try await api.send(.get, "/api/v1/properties", token: "not.a.jwt"))
                 responses.append(try await api.send(.get, "/api/v1/properties", token: TestEnv.jwtSecret))
                 for path in ["/health", "/health/live", "/ops/current-commit", "/ops/env-sanity", "/metrics", "/api/v1/me"] {
@@ -250,13 +272,17 @@ import Testing
             try await Self.withJobsApp { api in
                 let db = api.services.db
                 let agency = try await api.makeAgency()
-                let expired = "expired-\(UUID())", live = "live-\(UUID())"
+                let expired = "expired-\(UUID())"
+                let live = "live-\(UUID())"
                 try await db.transaction(.tenant(agency.id, user: nil)) { conn in
-                    try await conn.run("""
-                        INSERT INTO idempotency_keys (agency_id, user_id, key, request_method, request_path, request_hash, response_status, expires_at)
+                    try await conn.run(
+                        """
+                        INSERT INTO idempotency_keys (agency_id, user_id, key, request_method, request_path, request_hash, response_status,
+                            expires_at)
                         VALUES (\(agency.id), \(agency.admin.id), \(expired), 'POST', '/api/v1/bookings', 'h1', 201, now() - interval '1 hour'),
                                (\(agency.id), \(agency.admin.id), \(live), 'POST', '/api/v1/bookings', 'h2', 201, now() + interval '1 day')
-                        """)
+                        """
+                    )
                 }
                 let worker = Worker(db: db, logger: TestEnv.logger, id: "test-purge-\(UUID().uuidString.prefix(8))")
                 // The heartbeat queues the recurring purge; make it due now even if an earlier run rescheduled it.
@@ -272,9 +298,12 @@ import Testing
                 }
                 #expect(keys == [live])
                 let job = try await db.transaction(.worker) { conn in
-                    try await conn.run("""
-                        SELECT finished_at IS NULL, locked_by IS NULL, run_at > now(), last_error FROM jobs WHERE unique_name = 'purge_idempotency_keys'
-                        """).collect().first?.decode((Bool, Bool, Bool, String?).self)
+                    try await conn.run(
+                        """
+                        SELECT finished_at IS NULL, locked_by IS NULL, run_at > now(), last_error FROM jobs WHERE unique_name =
+                            'purge_idempotency_keys'
+                        """
+                    ).collect().first?.decode((Bool, Bool, Bool, String?).self)
                 }
                 let (pending, unlocked, later, error) = try #require(job)
                 #expect(pending && unlocked && later, "the purge is rescheduled, not finished")
@@ -288,24 +317,32 @@ import Testing
                 let agency = try await api.makeAgency()
                 let days = Outbox.retentionDays
                 let (old, oldRetrying, recent) = try await db.transaction(.tenant(agency.id, user: nil)) { conn in
-                    let endpoint = try await conn.run("""
+                    let endpoint = try await conn.run(
+                        """
                         INSERT INTO webhook_endpoints (agency_id, url, events, secret)
                         VALUES (\(agency.id), 'https://hooks.example.com/x', ARRAY['booking.created'], 'whsec_test') RETURNING id
-                        """).collect()[0].decode(UUID.self)
+                        """
+                    ).collect()[0].decode(UUID.self)
                     func event(ageDays: Int, status: String) async throws -> UUID {
-                        let id = try await conn.run("""
+                        let id = try await conn.run(
+                            """
                             INSERT INTO webhook_events (agency_id, type, payload, created_at)
                             VALUES (\(agency.id), 'booking.created', '{}', now() - make_interval(days => \(ageDays)::int)) RETURNING id
-                            """).collect()[0].decode(UUID.self)
-                        try await conn.run("""
+                            """
+                        ).collect()[0].decode(UUID.self)
+                        try await conn.run(
+                            """
                             INSERT INTO webhook_deliveries (agency_id, endpoint_id, event_id, status, next_attempt_at)
                             VALUES (\(agency.id), \(endpoint), \(id), \(status),
                                     CASE WHEN \(status)::text IN ('pending', 'retrying') THEN now() + interval '1 hour' END)
-                            """)
+                            """
+                        )
                         return id
                     }
-                    return (try await event(ageDays: days + 1, status: "succeeded"), try await event(ageDays: days + 1, status: "retrying"),
-                            try await event(ageDays: days - 1, status: "failed"))
+                    return (
+                        try await event(ageDays: days + 1, status: "succeeded"), try await event(ageDays: days + 1, status: "retrying"),
+                        try await event(ageDays: days - 1, status: "failed")
+                    )
                 }
                 let worker = Worker(db: db, logger: TestEnv.logger, id: "test-webhook-purge-\(UUID().uuidString.prefix(8))")
                 try await worker.heartbeat()
@@ -315,9 +352,11 @@ import Testing
                 _ = try await Self.drain(worker)
 
                 let (events, deliveries) = try await db.transaction(.tenant(agency.id, user: nil)) { conn in
-                    (try await conn.run("SELECT id FROM webhook_events WHERE agency_id = \(agency.id)").collect().map { try $0.decode(UUID.self) },
-                     try await conn.run("SELECT event_id FROM webhook_deliveries WHERE agency_id = \(agency.id)").collect()
-                        .map { try $0.decode(UUID.self) })
+                    (
+                        try await conn.run("SELECT id FROM webhook_events WHERE agency_id = \(agency.id)").collect().map { try $0.decode(UUID.self) },
+                        try await conn.run("SELECT event_id FROM webhook_deliveries WHERE agency_id = \(agency.id)").collect()
+                            .map { try $0.decode(UUID.self) }
+                    )
                 }
                 #expect(Set(events) == [oldRetrying, recent], "only the old event whose delivery is final goes")
                 #expect(Set(deliveries) == [oldRetrying, recent], "its delivery goes with it")

@@ -1,9 +1,10 @@
 import Foundation
-@testable import Innkeep
 import InnkeepRedis
 import Logging
 import PostgresNIO
 import Testing
+
+@testable import Innkeep
 
 /// The cheaper request path of issue 17 (docs/benchmarks.md) keeps its guarantees: the one statement that
 /// opens a tenant request sets what row-level security reads, and a request that skipped it sees nothing.
@@ -23,19 +24,28 @@ import Testing
         return try await api.services.db.transaction(scope) { conn in
             let transaction = RequestTransaction(connection: conn, scope: scope)
             let memberships = try await transaction.enter()
-            let settings = try await conn.run("""
+            let settings = try await conn.run(
+                """
                 SELECT current_setting('app.agency_id', true), current_setting('app.user_id', true), current_setting('app.worker', true)
-                """).collect()[0].decode((String?, String?, String?).self)
+                """
+            ).collect()[0].decode((String?, String?, String?).self)
             let visible = try await conn.run("SELECT id FROM properties").collect().map { try $0.decode(UUID.self) }
-            return Entered(memberships: memberships?.map(\.agencyId), agency: settings.0 ?? "", user: settings.1 ?? "",
-                           worker: settings.2 ?? "", visible: visible)
+            return Entered(
+                memberships: memberships?.map(\.agencyId),
+                agency: settings.0 ?? "",
+                user: settings.1 ?? "",
+                worker: settings.2 ?? "",
+                visible: visible
+            )
         }
     }
 
     @Test func theOnlyMembershipChoosesTheAgencyAndRLSShowsOnlyItsRows() async throws {
         try await withApp { api in
-            let a = try await api.makeAgency(), b = try await api.makeAgency()
-            let propertyA = try await api.createProperty(a), propertyB = try await api.createProperty(b)
+            let a = try await api.makeAgency()
+            let b = try await api.makeAgency()
+            let propertyA = try await api.createProperty(a)
+            let propertyB = try await api.createProperty(b)
             let entered = try await Self.enter(api, user: a.admin.id, agency: nil)
             #expect(entered.memberships == [a.id])
             #expect(entered.agency == a.id.uuidString.lowercased())
@@ -48,7 +58,8 @@ import Testing
 
     @Test func aForeignAgencyInTheHeaderIsNotAMembershipAndIsRefused() async throws {
         try await withApp { api in
-            let a = try await api.makeAgency(), b = try await api.makeAgency()
+            let a = try await api.makeAgency()
+            let b = try await api.makeAgency()
             let entered = try await Self.enter(api, user: a.admin.id, agency: b.id)
             // The function only returns the caller's own memberships; the API refuses before any tenant statement.
             #expect(entered.memberships == [a.id])
@@ -62,7 +73,8 @@ import Testing
 
     @Test func severalMembershipsWithoutHeaderLeaveTheAgencyUnsetSoNothingIsVisible() async throws {
         try await withApp { api in
-            let a = try await api.makeAgency(), b = try await api.makeAgency()
+            let a = try await api.makeAgency()
+            let b = try await api.makeAgency()
             _ = try await api.createProperty(a)
             _ = try await api.createProperty(b)
             let staff = a.members[.staff]!
@@ -108,7 +120,8 @@ import Testing
             "z": [1, -2, 0, .int(Int64.max), .int(Int64.min)], "a": "quote \" back \\ nl \n tab \t ctl \u{01} é ✓",
             "m": ["nested": true, "n": nil, "d": .double(1.5)],
         ]
-        let expected = #"{"a":"quote \" back \\ nl \n tab \t ctl \u0001 é ✓","m":{"d":1.5,"n":null,"nested":true},"#
+        let expected =
+            #"{"a":"quote \" back \\ nl \n tab \t ctl \u0001 é ✓","m":{"d":1.5,"n":null,"nested":true},"#
             + #""z":[1,-2,0,9223372036854775807,-9223372036854775808]}"#
         #expect(value.serialized == expected)
         #expect(JSONValue.parse(Array(value.serialized.utf8)) == value)
@@ -138,7 +151,8 @@ import Testing
         try await Self.withRedis { client in
             let limiters = Self.limiters(3, client)
             let key = "lease-test:\(UUID().uuidString)"
-            var allowed = 0, refused = 0
+            var allowed = 0
+            var refused = 0
             for i in 0..<(limit * 2 + 30) {
                 if await limiters[i % 3].hit(key, limit: limit) == nil { allowed += 1 } else { refused += 1 }
             }
@@ -215,9 +229,11 @@ import Testing
         try await Self.withRedis { client in
             let limiters = Self.limiters(3, client)
             let key = "lease-test:\(UUID().uuidString)"
-            var allowed = 0, sent = 0
+            var allowed = 0
+            var sent = 0
             while sent < limit + 30 {
-                let wave = min(16, limit + 30 - sent), first = sent
+                let wave = min(16, limit + 30 - sent)
+                let first = sent
                 allowed += await withTaskGroup(of: Bool.self) { group in
                     for i in 0..<wave { group.addTask { await limiters[(first + i) % 3].hit(key, limit: limit) == nil } }
                     return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
@@ -241,7 +257,8 @@ import Testing
     }
 
     @Test func utcStampsMatchTheCalendarOnes() {
-        let dates = [0, 1, 59.999, 951_782_400.5, 1_700_000_000.25, 4_102_444_799.999_999, 1_234_567_890.000_001, 253_402_300_799]
+        let dates =
+            [0, 1, 59.999, 951_782_400.5, 1_700_000_000.25, 4_102_444_799.999_999, 1_234_567_890.000_001, 253_402_300_799]
             .map { Date(timeIntervalSince1970: $0) } + (0..<200).map { _ in Date(timeIntervalSince1970: .random(in: 0..<4_102_444_800)) }
         for date in dates { #expect(ICalWriter.utc(date) == Self.reference(date), "\(date.timeIntervalSince1970)") }
         #expect(ICalWriter.escape("Reserved") == "Reserved")
@@ -252,7 +269,8 @@ import Testing
 @Suite struct UUIDStringTests {
     @Test func lowercasedStringIsUUIDStringLowercased() {
         for uuid in [UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)), UUID(uuidString: "FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF")!]
-            + (0..<500).map({ _ in UUID() }) {
+            + (0..<500).map({ _ in UUID() })
+        {
             #expect(uuid.lowercasedString == uuid.uuidString.lowercased())
             #expect(JSONValue(uuid) == .string(uuid.uuidString.lowercased()))
         }

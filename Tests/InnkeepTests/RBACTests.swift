@@ -1,7 +1,8 @@
 import Foundation
 import HTTPTypes
-@testable import Innkeep
 import Testing
+
+@testable import Innkeep
 
 /// Every route × every role, generated from the one permission table (`API.all`).
 @Suite struct RBACMatrixTests {
@@ -22,7 +23,7 @@ import Testing
         let property = ownedProperty
         switch e {
         case API.listProperties, API.listBookings, API.listChannelConnections, API.listTeamMembers, API.auditLog, API.features,
-             API.listInvitations:
+            API.listInvitations:
             return Sample(method: e.method, path: path, success: .ok)
         case API.getProperty:
             return Sample(method: .get, path: id(property), success: .ok)
@@ -39,10 +40,15 @@ import Testing
             return Sample(method: e.method, path: id(bid), success: .ok)
         case API.createBooking:
             let start = Int.random(in: 100_000..<200_000)
-            return Sample(method: .post, path: path, body: [
-                "property_id": JSONValue(property), "guest_name": "G", "check_in": .string(day(start)), "check_out": .string(day(start + 1)),
-                "guests": 1,
-            ], success: .created)
+            return Sample(
+                method: .post,
+                path: path,
+                body: [
+                    "property_id": JSONValue(property), "guest_name": "G", "check_in": .string(day(start)), "check_out": .string(day(start + 1)),
+                    "guests": 1,
+                ],
+                success: .created
+            )
         case API.listBlocks, API.availability:
             let query = e == API.availability ? "?check_in=2031-01-01&check_out=2031-01-03" : ""
             return Sample(method: .get, path: path + query, success: .ok)
@@ -53,9 +59,14 @@ import Testing
         case API.createBlock:
             // Owners may create owner_stay blocks on their own property; that is what every role tries.
             let start = Int.random(in: 300_000..<400_000)
-            return Sample(method: .post, path: path, body: [
-                "property_id": JSONValue(property), "start_date": .string(day(start)), "end_date": .string(day(start + 2)), "kind": "owner_stay",
-            ], success: .created)
+            return Sample(
+                method: .post,
+                path: path,
+                body: [
+                    "property_id": JSONValue(property), "start_date": .string(day(start)), "end_date": .string(day(start + 2)), "kind": "owner_stay",
+                ],
+                success: .created
+            )
         case API.deleteBlock:
             let start = Int.random(in: 400_000..<500_000)
             let b = try await api.createBlock(agency, property: property, start: day(start), end: day(start + 1), kind: "owner_stay")
@@ -63,14 +74,24 @@ import Testing
         case API.propertyCalendar:
             return Sample(method: .get, path: id(property), success: .ok)
         case API.createChannelConnection:
-            return Sample(method: .post, path: path, body: [
-                "property_id": JSONValue(property), "channel": "airbnb", "external_listing_id": .string(UUID().uuidString),
-            ], success: .created)
+            return Sample(
+                method: .post,
+                path: path,
+                body: [
+                    "property_id": JSONValue(property), "channel": "airbnb", "external_listing_id": .string(UUID().uuidString),
+                ],
+                success: .created
+            )
         case API.getChannelConnection, API.updateChannelConnection, API.syncChannelConnection, API.rotateExportToken:
-            let c = try await api.send(.post, "/api/v1/channel-connections", token: agency.admin.token, json: [
-                "property_id": JSONValue(property), "channel": "ical", "external_listing_id": .string(UUID().uuidString),
-                "ical_url": "https://calendar.example.com/feed.ics",
-            ])
+            let c = try await api.send(
+                .post,
+                "/api/v1/channel-connections",
+                token: agency.admin.token,
+                json: [
+                    "property_id": JSONValue(property), "channel": "ical", "external_listing_id": .string(UUID().uuidString),
+                    "ical_url": "https://calendar.example.com/feed.ics",
+                ]
+            )
             let connection = id(try #require(c["id"]?.uuid))
             switch e {
             case API.getChannelConnection: return Sample(method: .get, path: connection, success: .ok)
@@ -81,37 +102,60 @@ import Testing
         case API.listChannelConflicts:
             return Sample(method: .get, path: path, success: .ok)
         case API.deleteChannelConnection:
-            let c = try await api.send(.post, "/api/v1/channel-connections", token: agency.admin.token, json: [
-                "property_id": JSONValue(property), "channel": "vrbo", "external_listing_id": .string(UUID().uuidString),
-            ])
+            let c = try await api.send(
+                .post,
+                "/api/v1/channel-connections",
+                token: agency.admin.token,
+                json: [
+                    "property_id": JSONValue(property), "channel": "vrbo", "external_listing_id": .string(UUID().uuidString),
+                ]
+            )
             return Sample(method: .delete, path: id(try #require(c["id"]?.uuid)), success: .noContent)
         case API.addTeamMember:
             let user = try await api.signup()
             return Sample(method: .post, path: path, body: ["email": .string(user.email), "role": "staff"], success: .created)
         case API.revokeInvitation:
-            let invited = try await api.send(.post, "/api/v1/team-members", token: agency.admin.token, json: ["email": .string(uniqueEmail()), "role": "staff"])
+            let invited = try await api.send(
+                .post,
+                "/api/v1/team-members",
+                token: agency.admin.token,
+                json: ["email": .string(uniqueEmail()), "role": "staff"]
+            )
             return Sample(method: .delete, path: id(try #require(invited["id"]?.uuid)), success: .noContent)
         case API.updateTeamMember, API.removeTeamMember:
             let user = try await api.signup()
             let m = try await api.addMember(user, role: .staff, agency: agency.id, adminToken: agency.admin.token)
             let member = try #require(m["id"]?.uuid)
-            return Sample(method: e.method, path: id(member), body: e.method == .patch ? ["role": "accountant"] : nil,
-                          success: e.method == .patch ? .ok : .noContent)
+            return Sample(
+                method: e.method,
+                path: id(member),
+                body: e.method == .patch ? ["role": "accountant"] : nil,
+                success: e.method == .patch ? .ok : .noContent
+            )
         case API.listWebhookEndpoints:
             return Sample(method: e.method, path: path, success: .ok)
         case API.createWebhookEndpoint:
             return Sample(method: .post, path: path, body: ["url": "https://93.184.216.34/hook", "events": ["booking.created"]], success: .created)
         case API.getWebhookEndpoint, API.updateWebhookEndpoint, API.deleteWebhookEndpoint, API.rotateWebhookSecret, API.testWebhookEndpoint,
-             API.listWebhookDeliveries:
-            let w = try await api.send(.post, "/api/v1/webhook-endpoints", token: agency.admin.token,
-                                       json: ["url": "https://93.184.216.34/hook", "events": ["booking.created"]])
-            let success: HTTPResponse.Status = switch e {
-            case API.deleteWebhookEndpoint: .noContent
-            case API.testWebhookEndpoint: .accepted
-            default: .ok
-            }
-            return Sample(method: e.method, path: id(try #require(w["id"]?.uuid)), body: e.method == .patch ? ["description": "x"] : nil,
-                          success: success)
+            API.listWebhookDeliveries:
+            let w = try await api.send(
+                .post,
+                "/api/v1/webhook-endpoints",
+                token: agency.admin.token,
+                json: ["url": "https://93.184.216.34/hook", "events": ["booking.created"]]
+            )
+            let success: HTTPResponse.Status =
+                switch e {
+                case API.deleteWebhookEndpoint: .noContent
+                case API.testWebhookEndpoint: .accepted
+                default: .ok
+                }
+            return Sample(
+                method: e.method,
+                path: id(try #require(w["id"]?.uuid)),
+                body: e.method == .patch ? ["description": "x"] : nil,
+                success: success
+            )
         default:
             throw TestFailure("no sample for \(e); add one when adding an endpoint")
         }
@@ -223,8 +267,12 @@ import Testing
             #expect(remove.errorCode == "LAST_ADMIN")
             // With a second admin, the first may step down.
             let managerMember = try await memberId(api, agency, agency.members[.manager]!)
-            #expect(try await api.send(.patch, "/api/v1/team-members/\(managerMember)", token: agency.admin.token, json: ["role": "admin"]).status == .ok)
-            #expect(try await api.send(.patch, "/api/v1/team-members/\(adminMember)", token: agency.admin.token, json: ["role": "staff"]).status == .ok)
+            #expect(
+                try await api.send(.patch, "/api/v1/team-members/\(managerMember)", token: agency.admin.token, json: ["role": "admin"]).status == .ok
+            )
+            #expect(
+                try await api.send(.patch, "/api/v1/team-members/\(adminMember)", token: agency.admin.token, json: ["role": "staff"]).status == .ok
+            )
         }
     }
 
@@ -266,11 +314,20 @@ import Testing
     @Test func invitingReportsDuplicatesButNeverWhetherAnAccountExists() async throws {
         try await withApp { api in
             let agency = try await api.makeAgency()
-            let unknown = try await api.send(.post, "/api/v1/team-members", token: agency.admin.token, json: ["email": .string("nobody-\(UUID())@x.io"), "role": "staff"])
+            let unknown = try await api.send(
+                .post,
+                "/api/v1/team-members",
+                token: agency.admin.token,
+                json: ["email": .string("nobody-\(UUID())@x.io"), "role": "staff"]
+            )
             #expect(unknown.status == .created)
             #expect(unknown["status"] == "pending")
-            let dup = try await api.send(.post, "/api/v1/team-members", token: agency.admin.token,
-                                         json: ["email": .string(agency.members[.staff]!.email.uppercased()), "role": "manager"])
+            let dup = try await api.send(
+                .post,
+                "/api/v1/team-members",
+                token: agency.admin.token,
+                json: ["email": .string(agency.members[.staff]!.email.uppercased()), "role": "manager"]
+            )
             #expect(dup.status == .conflict)
             #expect(dup.errorCode == "ALREADY_MEMBER")
             let bad = try await api.send(.post, "/api/v1/team-members", token: agency.admin.token, json: ["email": "x", "role": "king"])

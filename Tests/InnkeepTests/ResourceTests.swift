@@ -1,7 +1,8 @@
 import Foundation
 import HTTPTypes
-@testable import Innkeep
 import Testing
+
+@testable import Innkeep
 
 func fields(_ r: APIResponse) -> [String] {
     (r.json["error"]?["details"]?["fields"]?.arrayValue ?? []).compactMap { $0["field"]?.stringValue }.sorted()
@@ -14,10 +15,15 @@ func fields(_ r: APIResponse) -> [String] {
             let agency = try await api.makeAgency()
             let other = try await api.makeAgency()
             let forged = UUID()
-            let r = try await api.send(.post, "/api/v1/properties", token: agency.admin.token, json: [
-                "name": "Casa", "max_guests": 3, "id": .string(forged.uuidString), "agency_id": JSONValue(other.id),
-                "created_at": "2000-01-01T00:00:00Z",
-            ])
+            let r = try await api.send(
+                .post,
+                "/api/v1/properties",
+                token: agency.admin.token,
+                json: [
+                    "name": "Casa", "max_guests": 3, "id": .string(forged.uuidString), "agency_id": JSONValue(other.id),
+                    "created_at": "2000-01-01T00:00:00Z",
+                ]
+            )
             #expect(r.status == .created)
             #expect(r["address"] == "" && r["timezone"] == "UTC" && r["status"] == "active" && r["owner_id"] == .null)
             #expect(r["agency_id"]?.uuid == agency.id)
@@ -29,9 +35,14 @@ func fields(_ r: APIResponse) -> [String] {
     @Test func validationNamesEveryBadField() async throws {
         try await withApp { api in
             let agency = try await api.makeAgency()
-            let r = try await api.send(.post, "/api/v1/properties", token: agency.admin.token, json: [
-                "name": "", "max_guests": 101, "timezone": "Mars/Olympus", "status": "sold", "owner_id": "nope", "address": 5,
-            ])
+            let r = try await api.send(
+                .post,
+                "/api/v1/properties",
+                token: agency.admin.token,
+                json: [
+                    "name": "", "max_guests": 101, "timezone": "Mars/Olympus", "status": "sold", "owner_id": "nope", "address": 5,
+                ]
+            )
             #expect(r.status == .unprocessableContent)
             #expect(fields(r) == ["address", "max_guests", "name", "owner_id", "status", "timezone"])
             let missing = try await api.send(.post, "/api/v1/properties", token: agency.admin.token, json: [:])
@@ -44,12 +55,21 @@ func fields(_ r: APIResponse) -> [String] {
             let agency = try await api.makeAgency()
             let other = try await api.makeAgency()
             for candidate in [agency.members[.manager]!.id, other.members[.owner]!.id, UUID()] {
-                let r = try await api.send(.post, "/api/v1/properties", token: agency.admin.token, json: ["name": "P", "max_guests": 2, "owner_id": JSONValue(candidate)])
+                let r = try await api.send(
+                    .post,
+                    "/api/v1/properties",
+                    token: agency.admin.token,
+                    json: ["name": "P", "max_guests": 2, "owner_id": JSONValue(candidate)]
+                )
                 #expect(r.status == .unprocessableContent)
                 #expect(fields(r) == ["owner_id"])
             }
-            let ok = try await api.send(.post, "/api/v1/properties", token: agency.admin.token,
-                                        json: ["name": "P", "max_guests": 2, "owner_id": JSONValue(agency.members[.owner]!.id)])
+            let ok = try await api.send(
+                .post,
+                "/api/v1/properties",
+                token: agency.admin.token,
+                json: ["name": "P", "max_guests": 2, "owner_id": JSONValue(agency.members[.owner]!.id)]
+            )
             #expect(ok.status == .created)
         }
     }
@@ -62,7 +82,12 @@ func fields(_ r: APIResponse) -> [String] {
             #expect(r.status == .ok)
             #expect(r["address"] == "2 New Road" && r["name"] == "Before" && r["max_guests"] == 4)
             #expect(r["owner_id"]?.uuid == agency.members[.owner]!.id)
-            let cleared = try await api.send(.patch, "/api/v1/properties/\(id)", token: agency.admin.token, json: ["owner_id": nil, "status": "inactive"])
+            let cleared = try await api.send(
+                .patch,
+                "/api/v1/properties/\(id)",
+                token: agency.admin.token,
+                json: ["owner_id": nil, "status": "inactive"]
+            )
             #expect(cleared["owner_id"] == .null && cleared["status"] == "inactive" && cleared["address"] == "2 New Road")
             let bad = try await api.send(.patch, "/api/v1/properties/\(id)", token: agency.admin.token, json: ["max_guests": "many"])
             #expect(fields(bad) == ["max_guests"])
@@ -161,8 +186,12 @@ func fields(_ r: APIResponse) -> [String] {
         try await withApp { api in
             let agency = try await api.makeAgency()
             let p = try await api.createProperty(agency, maxGuests: 3)
-            func book(_ body: JSONValue) async throws -> APIResponse { try await api.send(.post, "/api/v1/bookings", token: agency.admin.token, json: body) }
-            let base: [String: JSONValue] = ["property_id": JSONValue(p), "guest_name": "G", "check_in": "2035-06-01", "check_out": "2035-06-03", "guests": 2]
+            func book(_ body: JSONValue) async throws -> APIResponse {
+                try await api.send(.post, "/api/v1/bookings", token: agency.admin.token, json: body)
+            }
+            let base: [String: JSONValue] = [
+                "property_id": JSONValue(p), "guest_name": "G", "check_in": "2035-06-01", "check_out": "2035-06-03", "guests": 2,
+            ]
             func with(_ changes: [String: JSONValue?]) -> JSONValue {
                 var b = base
                 for (k, v) in changes { b[k] = v }
@@ -171,14 +200,20 @@ func fields(_ r: APIResponse) -> [String] {
             #expect(fields(try await book(with(["check_out": "2035-06-01"]))) == ["check_out"])
             #expect(fields(try await book(with(["check_out": "2035-05-30"]))) == ["check_out"])
             #expect(fields(try await book(with(["check_in": "2037-03-01", "check_out": "2038-03-02"]))) == ["check_out"])  // 366 nights
-            #expect(try await book(with(["check_in": "2037-03-01", "check_out": "2038-03-01"])).status == .created)      // 365 nights
+            #expect(try await book(with(["check_in": "2037-03-01", "check_out": "2038-03-01"])).status == .created)  // 365 nights
             #expect(fields(try await book(with(["guests": 4, "check_in": "2037-01-01", "check_out": "2037-01-02"]))) == ["guests"])
             #expect(fields(try await book(with(["guests": 0]))) == ["guests"])
             #expect(fields(try await book(with(["check_in": "2035-02-30"]))) == ["check_in"])
-            #expect(fields(try await book(with(["source": "expedia", "currency": "eur", "total_amount_cents": -1, "guest_email": "nope"]))) ==
-                ["currency", "guest_email", "source", "total_amount_cents"])
-            #expect(fields(try await book(with(["property_id": nil, "guest_name": nil, "check_in": nil, "check_out": nil, "guests": nil]))) ==
-                ["check_in", "check_out", "guest_name", "guests", "property_id"])
+            #expect(
+                fields(try await book(with(["source": "expedia", "currency": "eur", "total_amount_cents": -1, "guest_email": "nope"]))) == [
+                    "currency", "guest_email", "source", "total_amount_cents",
+                ]
+            )
+            #expect(
+                fields(try await book(with(["property_id": nil, "guest_name": nil, "check_in": nil, "check_out": nil, "guests": nil]))) == [
+                    "check_in", "check_out", "guest_name", "guests", "property_id",
+                ]
+            )
             let unknown = try await book(with(["property_id": JSONValue(UUID())]))
             #expect(unknown.status == .notFound)
             #expect(unknown.errorCode == "PROPERTY_NOT_FOUND")
@@ -213,7 +248,8 @@ func fields(_ r: APIResponse) -> [String] {
     @Test func listFiltersByPropertyStatusAndOverlappingRange() async throws {
         try await withApp { api in
             let agency = try await api.makeAgency()
-            let p = try await api.createProperty(agency), q = try await api.createProperty(agency)
+            let p = try await api.createProperty(agency)
+            let q = try await api.createProperty(agency)
             let a = try await api.createBooking(agency, property: p, checkIn: "2040-01-01", checkOut: "2040-01-05")["id"]!.uuid!
             let b = try await api.createBooking(agency, property: p, checkIn: "2040-01-10", checkOut: "2040-01-12")["id"]!.uuid!
             let c = try await api.createBooking(agency, property: q, checkIn: "2040-01-03", checkOut: "2040-01-04")["id"]!.uuid!
@@ -223,8 +259,8 @@ func fields(_ r: APIResponse) -> [String] {
             }
             #expect(try await ids("property_id=\(p)") == [a, b])
             #expect(try await ids("status=cancelled") == [b])
-            #expect(try await ids("from=2040-01-04&to=2040-01-11") == [a, b])   // overlaps [from, to)
-            #expect(try await ids("from=2040-01-05&to=2040-01-10") == [])       // a ends, b starts: no overlap
+            #expect(try await ids("from=2040-01-04&to=2040-01-11") == [a, b])  // overlaps [from, to)
+            #expect(try await ids("from=2040-01-05&to=2040-01-10") == [])  // a ends, b starts: no overlap
             #expect(try await ids("from=2040-01-03&to=2040-01-04&property_id=\(q)") == [c])
             let backwards = try await api.send(.get, "/api/v1/bookings?from=2040-02-01&to=2040-01-01", token: agency.admin.token)
             #expect(fields(backwards) == ["to"])
@@ -236,12 +272,18 @@ func fields(_ r: APIResponse) -> [String] {
 @Suite struct TenantIsolationTests {
     @Test func everyRouteWithAnIdOrReferenceTreatsForeignIdsAsMissing() async throws {
         try await withApp { api in
-            let a = try await api.makeAgency(), b = try await api.makeAgency()
+            let a = try await api.makeAgency()
+            let b = try await api.makeAgency()
             let bProperty = try await api.createProperty(b, name: "B's", owner: b.members[.owner]!.id)
             let bBooking = try await api.createBooking(b, property: bProperty, checkIn: "2041-01-01", checkOut: "2041-01-03")["id"]!.uuid!
-            let bChannel = try await api.send(.post, "/api/v1/channel-connections", token: b.admin.token, json: [
-                "property_id": JSONValue(bProperty), "channel": "airbnb", "external_listing_id": "B-1",
-            ])["id"]!.uuid!
+            let bChannel = try await api.send(
+                .post,
+                "/api/v1/channel-connections",
+                token: b.admin.token,
+                json: [
+                    "property_id": JSONValue(bProperty), "channel": "airbnb", "external_listing_id": "B-1",
+                ]
+            )["id"]!.uuid!
             let bMembers = try await api.send(.get, "/api/v1/team-members", token: b.admin.token)
             let bMember = try #require(bMembers.data.first { $0["role"] == "staff" }?["id"]?.uuid)
             let before = try await snapshot(api, b)
@@ -253,10 +295,17 @@ func fields(_ r: APIResponse) -> [String] {
                 (.delete, "/api/v1/properties/\(bProperty)", nil, "PROPERTY_NOT_FOUND"),
                 (.get, "/api/v1/bookings/\(bBooking)", nil, "BOOKING_NOT_FOUND"),
                 (.post, "/api/v1/bookings/\(bBooking)/cancel", nil, "BOOKING_NOT_FOUND"),
-                (.post, "/api/v1/bookings", ["property_id": JSONValue(bProperty), "guest_name": "X", "check_in": "2042-01-01",
-                                             "check_out": "2042-01-02", "guests": 1], "PROPERTY_NOT_FOUND"),
-                (.post, "/api/v1/channel-connections", ["property_id": JSONValue(bProperty), "channel": "vrbo", "external_listing_id": "x"],
-                 "PROPERTY_NOT_FOUND"),
+                (
+                    .post, "/api/v1/bookings",
+                    [
+                        "property_id": JSONValue(bProperty), "guest_name": "X", "check_in": "2042-01-01",
+                        "check_out": "2042-01-02", "guests": 1,
+                    ], "PROPERTY_NOT_FOUND"
+                ),
+                (
+                    .post, "/api/v1/channel-connections", ["property_id": JSONValue(bProperty), "channel": "vrbo", "external_listing_id": "x"],
+                    "PROPERTY_NOT_FOUND"
+                ),
                 (.delete, "/api/v1/channel-connections/\(bChannel)", nil, "CHANNEL_CONNECTION_NOT_FOUND"),
                 (.patch, "/api/v1/team-members/\(bMember)", ["role": "admin"], "TEAM_MEMBER_NOT_FOUND"),
                 (.delete, "/api/v1/team-members/\(bMember)", nil, "TEAM_MEMBER_NOT_FOUND"),
@@ -267,7 +316,12 @@ func fields(_ r: APIResponse) -> [String] {
                 #expect(foreign.errorCode == code, "\(method) \(path)")
             }
             // A foreign owner cannot be assigned; filters on foreign ids find nothing.
-            let owner = try await api.send(.post, "/api/v1/properties", token: t, json: ["name": "P", "max_guests": 1, "owner_id": JSONValue(b.members[.owner]!.id)])
+            let owner = try await api.send(
+                .post,
+                "/api/v1/properties",
+                token: t,
+                json: ["name": "P", "max_guests": 1, "owner_id": JSONValue(b.members[.owner]!.id)]
+            )
             #expect(owner.status == .unprocessableContent)
             #expect(try await api.send(.get, "/api/v1/bookings?property_id=\(bProperty)", token: t).data.isEmpty)
             #expect(try await api.send(.get, "/api/v1/channel-connections?property_id=\(bProperty)", token: t).data.isEmpty)
@@ -287,9 +341,11 @@ func fields(_ r: APIResponse) -> [String] {
 
     @Test func listsNeverContainAnotherAgencysRowsOnAnyPage() async throws {
         try await withApp { api in
-            let a = try await api.makeAgency(), b = try await api.makeAgency()
+            let a = try await api.makeAgency()
+            let b = try await api.makeAgency()
             for i in 0..<5 {
-                let pa = try await api.createProperty(a, name: "A\(i)"), pb = try await api.createProperty(b, name: "B\(i)")
+                let pa = try await api.createProperty(a, name: "A\(i)")
+                let pb = try await api.createProperty(b, name: "B\(i)")
                 _ = try await api.createBooking(a, property: pa, checkIn: "2043-01-01", checkOut: "2043-01-02")
                 _ = try await api.createBooking(b, property: pb, checkIn: "2043-01-01", checkOut: "2043-01-02")
             }
@@ -315,27 +371,50 @@ func fields(_ r: APIResponse) -> [String] {
         try await withApp { api in
             let agency = try await api.makeAgency()
             let p = try await api.createProperty(agency)
-            let c = try await api.send(.post, "/api/v1/channel-connections", token: agency.admin.token, json: [
-                "property_id": JSONValue(p), "channel": "ical", "external_listing_id": "cal-1", "ical_url": "https://example.com/cal.ics",
-            ])
+            let c = try await api.send(
+                .post,
+                "/api/v1/channel-connections",
+                token: agency.admin.token,
+                json: [
+                    "property_id": JSONValue(p), "channel": "ical", "external_listing_id": "cal-1", "ical_url": "https://example.com/cal.ics",
+                ]
+            )
             #expect(c.status == .created)
             #expect(c["status"] == "active" && c["last_synced_at"] == .null && c["ical_url"] == "https://example.com/cal.ics")
-            let dup = try await api.send(.post, "/api/v1/channel-connections", token: agency.admin.token, json: [
-                "property_id": JSONValue(p), "channel": "ical", "external_listing_id": "cal-1", "ical_url": "https://example.com/other.ics",
-            ])
+            let dup = try await api.send(
+                .post,
+                "/api/v1/channel-connections",
+                token: agency.admin.token,
+                json: [
+                    "property_id": JSONValue(p), "channel": "ical", "external_listing_id": "cal-1", "ical_url": "https://example.com/other.ics",
+                ]
+            )
             #expect(dup.errorCode == "CHANNEL_CONNECTION_EXISTS")
-            let bad = try await api.send(.post, "/api/v1/channel-connections", token: agency.admin.token, json: [
-                "property_id": JSONValue(p), "channel": "expedia", "external_listing_id": "", "ical_url": "ftp://x",
-            ])
+            let bad = try await api.send(
+                .post,
+                "/api/v1/channel-connections",
+                token: agency.admin.token,
+                json: [
+                    "property_id": JSONValue(p), "channel": "expedia", "external_listing_id": "", "ical_url": "ftp://x",
+                ]
+            )
             #expect(fields(bad) == ["channel", "external_listing_id", "ical_url"])
-            let noURL = try await api.send(.post, "/api/v1/channel-connections", token: agency.admin.token, json: [
-                "property_id": JSONValue(p), "channel": "ical", "external_listing_id": "cal-2",
-            ])
+            let noURL = try await api.send(
+                .post,
+                "/api/v1/channel-connections",
+                token: agency.admin.token,
+                json: [
+                    "property_id": JSONValue(p), "channel": "ical", "external_listing_id": "cal-2",
+                ]
+            )
             #expect(fields(noURL) == ["ical_url"])
             #expect(try await api.send(.get, "/api/v1/channel-connections", token: agency.admin.token).data.count == 1)
             let id = try #require(c["id"]?.uuid)
             #expect(try await api.send(.delete, "/api/v1/channel-connections/\(id)", token: agency.admin.token).status == .noContent)
-            #expect(try await api.send(.delete, "/api/v1/channel-connections/\(id)", token: agency.admin.token).errorCode == "CHANNEL_CONNECTION_NOT_FOUND")
+            #expect(
+                try await api.send(.delete, "/api/v1/channel-connections/\(id)", token: agency.admin.token).errorCode
+                    == "CHANNEL_CONNECTION_NOT_FOUND"
+            )
         }
     }
 }

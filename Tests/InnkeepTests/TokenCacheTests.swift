@@ -1,6 +1,7 @@
 import Foundation
-@testable import Innkeep
 import Testing
+
+@testable import Innkeep
 
 /// The verified-token cache still pays with jwt-kit (docs/benchmarks.md): a token seen before costs a dictionary
 /// lookup, one seen for the first time a signature check and a JSON decode. Prints the figures it measured.

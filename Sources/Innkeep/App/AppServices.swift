@@ -26,10 +26,16 @@ public struct AppServices: Sendable {
     ///   - databaseDeadline: how long a request may wait for the database before 503 (SPEC §6 wants < 2 s);
     ///     tests that do not measure degraded mode lengthen it, since dozens of them share two cores.
     ///   - redisTimeout: how long a request's rate-limit call may wait for Redis (SPEC §14: ~50 ms); the same reason.
-    public init(config: AppConfig, logger: Logger, migrations: [Migration], passwords: PasswordHasher = PasswordHasher(),
-                openAPIDocument: String? = OpenAPIDocument.loadDefault(),
-                databasePoolSize: Int = 16, databaseDeadline: Duration = .milliseconds(1500),
-                redisTimeout: Duration = .milliseconds(50)) throws {
+    public init(
+        config: AppConfig,
+        logger: Logger,
+        migrations: [Migration],
+        passwords: PasswordHasher = PasswordHasher(),
+        openAPIDocument: String? = OpenAPIDocument.loadDefault(),
+        databasePoolSize: Int = 16,
+        databaseDeadline: Duration = .milliseconds(1500),
+        redisTimeout: Duration = .milliseconds(50)
+    ) throws {
         self.migrations = migrations
         self.openAPIDocument = openAPIDocument
         self.config = config
@@ -59,8 +65,14 @@ public struct AppServices: Sendable {
         // An outage is reported once, by the main guard (SPEC §1); this one only counts its fail-opens.
         var quiet = logger
         quiet.logLevel = max(logger.logLevel, .error)
-        authRateLimiter = RateLimiter(redis: RedisGuard(
-            client: try redisClient(timeout: max(redisTimeout, .milliseconds(250))), logger: quiet, metrics: metrics, openFor: nil))
+        authRateLimiter = RateLimiter(
+            redis: RedisGuard(
+                client: try redisClient(timeout: max(redisTimeout, .milliseconds(250))),
+                logger: quiet,
+                metrics: metrics,
+                openFor: nil
+            )
+        )
         jwt = JWTSigner(secret: config.jwtSecret, jwks: config.jwksSource.map { JWKSKeys(source: $0, logger: logger) })
         build = BuildInfo(config: config)
         self.passwords = passwords

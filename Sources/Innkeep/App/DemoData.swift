@@ -13,11 +13,15 @@ public enum DemoData {
         let jwt = JWTSigner(secret: config.jwtSecret)
         let hasher = PasswordHasher(cost: 10)
         return try await withThrowingTaskGroup(of: String?.self) { group in
-            group.addTask { try await db.run(); return nil }
+            group.addTask {
+                try await db.run()
+                return nil
+            }
             defer { group.cancelAll() }
             var users: [(Role, String, String, UUID)] = []
             for role in Role.allCases {
-                let email = "\(role.rawValue)@demo.innkeep.test", password = "demo-\(role.rawValue)-password"
+                let email = "\(role.rawValue)@demo.innkeep.test"
+                let password = "demo-\(role.rawValue)-password"
                 let id = try await ensureUser(db, email: email, password: password, name: "Demo \(role.rawValue.capitalized)", hasher: hasher)
                 users.append((role, email, password, id))
             }
@@ -32,9 +36,14 @@ public enum DemoData {
     }
 
     static func ensureUser(_ db: Database, email: String, password: String, name: String, hasher: PasswordHasher) async throws -> UUID {
-        if let id = try await db.transaction(.none, { conn in
-            try await UserRepository.id(conn, email: email)
-        }) { return id }
+        if let id = try await db.transaction(
+            .none,
+            { conn in
+                try await UserRepository.id(conn, email: email)
+            }
+        ) {
+            return id
+        }
         let hash = try await hasher.hash(password)
         let id = UUID()
         try await db.transaction(.none) { conn in
@@ -55,16 +64,47 @@ public enum DemoData {
                 _ = try await TeamMemberRepository.add(conn, agency: agencyId, user: user, role: role)
             }
             let owner = members.first { $0.1 == .owner }?.0
-            let beach = try await PropertyRepository.insert(conn, agency: agencyId, ownerId: owner, name: "Beach House",
-                                                            address: "1 Ocean Drive", timezone: "Europe/Lisbon", maxGuests: 6,
-                                                            minNights: 2, maxNights: 28, status: .active)
-            _ = try await PropertyRepository.insert(conn, agency: agencyId, ownerId: nil, name: "City Loft",
-                                                    address: "22 Market Street", timezone: "Europe/Lisbon", maxGuests: 2,
-                                                    minNights: 1, maxNights: 365, status: .active)
+            let beach = try await PropertyRepository.insert(
+                conn,
+                agency: agencyId,
+                ownerId: owner,
+                name: "Beach House",
+                address: "1 Ocean Drive",
+                timezone: "Europe/Lisbon",
+                maxGuests: 6,
+                minNights: 2,
+                maxNights: 28,
+                status: .active
+            )
+            _ = try await PropertyRepository.insert(
+                conn,
+                agency: agencyId,
+                ownerId: nil,
+                name: "City Loft",
+                address: "22 Market Street",
+                timezone: "Europe/Lisbon",
+                maxGuests: 2,
+                minNights: 1,
+                maxNights: 365,
+                status: .active
+            )
             let checkIn = CalendarDate.today(in: TimeZone(identifier: "Europe/Lisbon")!) + 7
-            _ = try await BookingRepository.insert(conn, agency: agencyId, createdBy: admin, .init(
-                propertyId: beach.id, guestName: "Ada Guest", guestEmail: "ada@example.com", stay: Nights(checkIn, checkIn + 3), guests: 2,
-                source: .direct, totalAmountCents: nil, currency: nil, notes: nil))
+            _ = try await BookingRepository.insert(
+                conn,
+                agency: agencyId,
+                createdBy: admin,
+                .init(
+                    propertyId: beach.id,
+                    guestName: "Ada Guest",
+                    guestEmail: "ada@example.com",
+                    stay: Nights(checkIn, checkIn + 3),
+                    guests: 2,
+                    source: .direct,
+                    totalAmountCents: nil,
+                    currency: nil,
+                    notes: nil
+                )
+            )
         }
         return agencyId
     }

@@ -6,7 +6,11 @@ import ServiceLifecycle
 
 /// `innkeep migrate …` as the owner role.
 public enum MigrateCommand {
-    public enum Action: Sendable { case up, down(Int), status }
+    public enum Action: Sendable {
+        case up
+        case down(Int)
+        case status
+    }
 
     /// Runs the action as the owner role; errors are thrown for the caller to print as one line.
     public static func run(_ action: Action, config: AppConfig, directory: URL, logger: Logger) async throws {
@@ -19,7 +23,10 @@ public enum MigrateCommand {
             print(applied.isEmpty ? "up to date" : applied.map { String(format: "applied %04d_%@", $0.version, $0.name) }.joined(separator: "\n"))
         case .down(let steps):
             let reverted = try await migrator.down(conn, steps: steps)
-            print(reverted.isEmpty ? "nothing to revert" : reverted.map { String(format: "reverted %04d_%@", $0.version, $0.name) }.joined(separator: "\n"))
+            print(
+                reverted.isEmpty
+                    ? "nothing to revert" : reverted.map { String(format: "reverted %04d_%@", $0.version, $0.name) }.joined(separator: "\n")
+            )
         case .status:
             let status = try await migrator.status(conn)
             for a in status.applied { print(String(format: "applied  %04d_%@", a.version, a.name)) }

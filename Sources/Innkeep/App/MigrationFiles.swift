@@ -12,17 +12,18 @@ public enum MigrationFiles {
         }
         let next = (try Migration.load(from: directory).last?.version ?? 0) + 1
         let stem = String(format: "%04d_%@", next, name)
-        let up = directory.appendingPathComponent(stem + ".up.sql"), down = directory.appendingPathComponent(stem + ".down.sql")
+        let up = directory.appendingPathComponent(stem + ".up.sql")
+        let down = directory.appendingPathComponent(stem + ".down.sql")
         try """
-            -- \(stem): <what this changes and why>
-            -- Checklist (migrations/README.md): agency_id NOT NULL, composite keys with agency_id, indexes lead with agency_id,
-            -- RLS enabled and forced with a policy, grants to innkeep_app, and a .down.sql that reverses it exactly.
+        -- \(stem): <what this changes and why>
+        -- Checklist (migrations/README.md): agency_id NOT NULL, composite keys with agency_id, indexes lead with agency_id,
+        -- RLS enabled and forced with a policy, grants to innkeep_app, and a .down.sql that reverses it exactly.
 
-            """.write(to: up, atomically: true, encoding: .utf8)
+        """.write(to: up, atomically: true, encoding: .utf8)
         try """
-            -- Reverts \(stem). If it cannot be exact (data was dropped), say so here.
+        -- Reverts \(stem). If it cannot be exact (data was dropped), say so here.
 
-            """.write(to: down, atomically: true, encoding: .utf8)
+        """.write(to: down, atomically: true, encoding: .utf8)
         return [up, down]
     }
 }

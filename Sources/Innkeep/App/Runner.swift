@@ -42,7 +42,10 @@ public enum Runner {
         } catch let error as DatabaseConnectError {
             throw StartupError(description: error.description)
         } catch {
-            throw StartupError(description: "cannot reach the database at \(config.databaseURL.host):\(config.databaseURL.port) to check migrations: \(loggable(error))")
+            throw StartupError(
+                description:
+                    "cannot reach the database at \(config.databaseURL.host):\(config.databaseURL.port) to check migrations: \(loggable(error))"
+            )
         }
         guard status.pending.isEmpty else {
             let names = status.pending.map { String(format: "%04d_%@", $0.version, $0.name) }.joined(separator: ", ")
@@ -64,9 +67,15 @@ public enum Runner {
         ]
         // The worker's own counters (webhook attempts by outcome, their latency) on a port of its own, if asked.
         if let port = config.workerMetricsPort {
-            services.append(.init(service: Application(
-                responder: WorkerMetricsResponder(metrics: metrics),
-                configuration: .init(address: .hostname(config.host, port: port), serverName: "innkeep-worker"), logger: logger)))
+            services.append(
+                .init(
+                    service: Application(
+                        responder: WorkerMetricsResponder(metrics: metrics),
+                        configuration: .init(address: .hostname(config.host, port: port), serverName: "innkeep-worker"),
+                        logger: logger
+                    )
+                )
+            )
         }
         var configuration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         // A job, sync or delivery in flight gets the same bounded grace as a request: nothing stuck can hold the shutdown.

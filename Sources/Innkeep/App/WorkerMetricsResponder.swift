@@ -12,7 +12,10 @@ struct WorkerMetricsResponder: HTTPResponder {
 
     func respond(to request: Request, context: BasicRequestContext) async throws -> Response {
         guard request.method == .get, request.uri.path == "/metrics" else { return Response(status: .notFound) }
-        return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-                        body: .init(byteBuffer: ByteBuffer(string: metrics.render())))
+        return Response(
+            status: .ok,
+            headers: [.contentType: "text/plain; version=0.0.4"],
+            body: .init(byteBuffer: ByteBuffer(string: metrics.render()))
+        )
     }
 }

@@ -10,7 +10,8 @@ struct AuditEntry: Sendable {
 
     init(row: PostgresRow) throws {
         (id, agencyId, userId, action, resourceType, resourceId, details, createdAt) = try row.decode(
-            (UUID, UUID, UUID?, String, String?, UUID?, String?, Date).self)
+            (UUID, UUID, UUID?, String, String?, UUID?, String?, Date).self
+        )
     }
 
     var json: JSONValue {

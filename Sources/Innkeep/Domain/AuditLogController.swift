@@ -15,8 +15,15 @@ struct AuditLogController {
             let cursor = try page.cursor()
             let agency = context.caller.agencyId
             return try await context.read { conn in
-                let entries = try await AuditLog.list(conn, agency: agency, action: action, resourceType: resourceType, resourceId: resourceId,
-                                                      cursor: cursor, limit: page.limit + 1)
+                let entries = try await AuditLog.list(
+                    conn,
+                    agency: agency,
+                    action: action,
+                    resourceType: resourceType,
+                    resourceId: resourceId,
+                    cursor: cursor,
+                    limit: page.limit + 1
+                )
                 return page.reply(entries.map { ($0.createdAt, $0.id, $0.json) })
             }
         }

@@ -1,4 +1,5 @@
 import Hummingbird
+
 /// `GET /api/v1/features`: the agency's effective entitlements.
 struct FeatureController {
     func addRoutes(to routes: RouteBuilder) {

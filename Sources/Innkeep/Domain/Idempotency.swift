@@ -21,13 +21,22 @@ public enum Idempotency {
         }
         let path = call.request.uri.path
         let hash = fingerprint(method: call.request.method.rawValue, path: path, body: call.body)
-        let db = call.services.db, scope = Database.Scope.tenant(caller.agencyId, user: caller.userId)
+        let db = call.services.db
+        let scope = Database.Scope.tenant(caller.agencyId, user: caller.userId)
         let method = call.request.method.rawValue
 
         let previous = try await db.transaction(scope) { conn -> Reply? in
-            let claimed = try await IdempotencyRepository.claim(conn, agency: caller.agencyId, user: caller.userId, key: key, method: method,
-                                                                path: path, hash: hash, lifetimeSeconds: lifetime,
-                                                                abandonedAfterSeconds: abandonedAfterSeconds)
+            let claimed = try await IdempotencyRepository.claim(
+                conn,
+                agency: caller.agencyId,
+                user: caller.userId,
+                key: key,
+                method: method,
+                path: path,
+                hash: hash,
+                lifetimeSeconds: lifetime,
+                abandonedAfterSeconds: abandonedAfterSeconds
+            )
             if claimed { return nil }
             guard let stored = try await IdempotencyRepository.find(conn, agency: caller.agencyId, user: caller.userId, key: key) else { return nil }
             guard stored.requestHash == hash else { throw APIError(.idempotencyKeyMismatch) }

@@ -28,9 +28,16 @@ public struct APIError: Error, Sendable {
     }
 
     public static func validation(_ issues: [FieldIssue]) -> APIError {
-        APIError(.validationError, details: .object(["fields": .array(issues.map {
-            .object(["field": .string($0.field), "issue": .string($0.issue)])
-        })]))
+        APIError(
+            .validationError,
+            details: .object([
+                "fields": .array(
+                    issues.map {
+                        .object(["field": .string($0.field), "issue": .string($0.issue)])
+                    }
+                )
+            ])
+        )
     }
 
     public static func validation(_ field: String, _ issue: String) -> APIError {

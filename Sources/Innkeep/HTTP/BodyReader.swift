@@ -24,7 +24,10 @@ public enum BodyReader {
             let type = request.headers[.contentType]?.lowercased() ?? ""
             let mediaType = type.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
             guard mediaType == "application/json" || (mediaType.hasPrefix("application/") && mediaType.hasSuffix("+json")) else {
-                throw APIError(.unsupportedMediaType, "Send the body as application/json (got \(mediaType.isEmpty ? "no Content-Type" : "'\(mediaType)'")).")
+                throw APIError(
+                    .unsupportedMediaType,
+                    "Send the body as application/json (got \(mediaType.isEmpty ? "no Content-Type" : "'\(mediaType)'"))."
+                )
             }
         }
         return buffer

@@ -12,8 +12,13 @@ public struct Call: Sendable {
     /// The body, parsed once (off the event loop when large) by `RouteBuilder` before the handler runs.
     let parsedBody: Result<JSONValue, JSONParser.Failure>?
 
-    init(request: Request, context: AppRequestContext, body: ByteBuffer, services: AppServices,
-         parsedBody: Result<JSONValue, JSONParser.Failure>? = nil) {
+    init(
+        request: Request,
+        context: AppRequestContext,
+        body: ByteBuffer,
+        services: AppServices,
+        parsedBody: Result<JSONValue, JSONParser.Failure>? = nil
+    ) {
         self.request = request
         self.context = context
         self.body = body

@@ -16,8 +16,15 @@ public struct Endpoint: Sendable, Hashable, CustomStringConvertible {
     /// The feature the agency must have enabled.
     public let feature: Feature?
 
-    init(_ method: HTTPRequest.Method, _ path: String, _ access: Access, ownerScoped: Bool = false, ownerNote: String? = nil,
-         idempotent: Bool = false, feature: Feature? = nil) {
+    init(
+        _ method: HTTPRequest.Method,
+        _ path: String,
+        _ access: Access,
+        ownerScoped: Bool = false,
+        ownerNote: String? = nil,
+        idempotent: Bool = false,
+        feature: Feature? = nil
+    ) {
         self.method = method
         self.path = path
         self.access = access
@@ -46,7 +53,8 @@ public struct Endpoint: Sendable, Hashable, CustomStringConvertible {
 
     /// Whether a concrete request path fits this endpoint's template.
     func matches(path requestPath: String) -> Bool {
-        let a = path.split(separator: "/"), b = requestPath.split(separator: "/")
+        let a = path.split(separator: "/")
+        let b = requestPath.split(separator: "/")
         return a.count == b.count && zip(a, b).allSatisfy { t, p in t.hasPrefix("{") || t == p }
     }
 }
@@ -79,8 +87,20 @@ public enum API {
     public static let listBlocks = Endpoint(.get, "/api/v1/blocks", .roles(everyone), ownerScoped: true)
     public static let getBlock = Endpoint(.get, "/api/v1/blocks/{id}", .roles(everyone), ownerScoped: true)
     public static let createBlock = Endpoint(
-        .post, "/api/v1/blocks", .roles([.admin, .manager, .owner]), ownerScoped: true, ownerNote: ownerStays, idempotent: true)
-    public static let deleteBlock = Endpoint(.delete, "/api/v1/blocks/{id}", .roles([.admin, .manager, .owner]), ownerScoped: true, ownerNote: ownerStays)
+        .post,
+        "/api/v1/blocks",
+        .roles([.admin, .manager, .owner]),
+        ownerScoped: true,
+        ownerNote: ownerStays,
+        idempotent: true
+    )
+    public static let deleteBlock = Endpoint(
+        .delete,
+        "/api/v1/blocks/{id}",
+        .roles([.admin, .manager, .owner]),
+        ownerScoped: true,
+        ownerNote: ownerStays
+    )
     /// Owners create and delete `owner_stay` blocks on their own properties only (`BlockController`).
     static let ownerStays = "`owner_stay` on own properties"
     public static let propertyCalendar = Endpoint(.get, "/api/v1/properties/{id}/calendar", .roles(everyone), ownerScoped: true)
@@ -88,14 +108,27 @@ public enum API {
 
     public static let listChannelConnections = Endpoint(.get, "/api/v1/channel-connections", .roles([.admin]), feature: .channelSync)
     public static let createChannelConnection = Endpoint(
-        .post, "/api/v1/channel-connections", .roles([.admin]), idempotent: true, feature: .channelSync)
+        .post,
+        "/api/v1/channel-connections",
+        .roles([.admin]),
+        idempotent: true,
+        feature: .channelSync
+    )
     public static let getChannelConnection = Endpoint(.get, "/api/v1/channel-connections/{id}", .roles([.admin]), feature: .channelSync)
     public static let updateChannelConnection = Endpoint(.patch, "/api/v1/channel-connections/{id}", .roles([.admin]), feature: .channelSync)
     public static let deleteChannelConnection = Endpoint(
-        .delete, "/api/v1/channel-connections/{id}", .roles([.admin]), feature: .channelSync)
+        .delete,
+        "/api/v1/channel-connections/{id}",
+        .roles([.admin]),
+        feature: .channelSync
+    )
     public static let syncChannelConnection = Endpoint(.post, "/api/v1/channel-connections/{id}/sync", .roles([.admin]), feature: .channelSync)
     public static let rotateExportToken = Endpoint(
-        .post, "/api/v1/channel-connections/{id}/rotate-export-token", .roles([.admin]), feature: .channelSync)
+        .post,
+        "/api/v1/channel-connections/{id}/rotate-export-token",
+        .roles([.admin]),
+        feature: .channelSync
+    )
     public static let listChannelConflicts = Endpoint(.get, "/api/v1/channel-conflicts", .roles([.admin, .manager]), feature: .channelSync)
     /// A connection's export feed: anonymous, the secret token is the credential (SPEC §12).
     public static let icalFeed = Endpoint(.get, "/ical/{token}.ics", .anonymous)

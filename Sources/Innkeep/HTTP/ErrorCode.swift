@@ -51,11 +51,13 @@ public enum ErrorCode: String, CaseIterable, Sendable, Codable {
         case .authRequired, .invalidToken, .invalidCredentials: .unauthorized
         case .insufficientRole, .agencyAccessDenied, .featureDisabled: .forbidden
         case .routeNotFound, .propertyNotFound, .bookingNotFound, .blockNotFound, .channelConnectionNotFound,
-             .teamMemberNotFound, .webhookEndpointNotFound, .invitationNotFound, .agencyNotFound, .featureNotFound, .feedNotFound: .notFound
+            .teamMemberNotFound, .webhookEndpointNotFound, .invitationNotFound, .agencyNotFound, .featureNotFound, .feedNotFound:
+            .notFound
         case .methodNotAllowed: .methodNotAllowed
         case .bookingConflict, .blockConflict, .blockManagedByChannel, .bookingAlreadyCancelled, .propertyHasBookings, .emailTaken,
-             .alreadyMember, .invitationNotPending, .lastAdmin, .channelConnectionExists, .channelConnectionPaused,
-             .idempotencyRequestInProgress: .conflict
+            .alreadyMember, .invitationNotPending, .lastAdmin, .channelConnectionExists, .channelConnectionPaused,
+            .idempotencyRequestInProgress:
+            .conflict
         case .payloadTooLarge: .contentTooLarge
         case .unsupportedMediaType: .unsupportedMediaType
         case .validationError, .stayRulesViolated, .idempotencyKeyMismatch: .unprocessableContent

@@ -54,13 +54,23 @@ public struct FieldReader {
 
     public mutating func string(_ name: String, required: Bool = false, length: ClosedRange<Int> = 0...10_000) -> String? {
         guard let v = raw(name, required: required) else { return nil }
-        guard case .string(let s) = v else { fail(name, "must be a string"); return nil }
-        guard !s.unicodeScalars.contains("\0") else { fail(name, "must not contain NUL characters"); return nil }
+        guard case .string(let s) = v else {
+            fail(name, "must be a string")
+            return nil
+        }
+        guard !s.unicodeScalars.contains("\0") else {
+            fail(name, "must not contain NUL characters")
+            return nil
+        }
         // Code points, as JSON Schema's maxLength and Postgres' length() count: a grapheme count let
         // combining marks past the limit and into a CHECK constraint (a 500).
         guard length.contains(s.unicodeScalars.count) else {
-            fail(name, length.lowerBound == length.upperBound ? "must be \(length.lowerBound) characters"
-                : "must be \(length.lowerBound) to \(length.upperBound) characters")
+            fail(
+                name,
+                length.lowerBound == length.upperBound
+                    ? "must be \(length.lowerBound) characters"
+                    : "must be \(length.lowerBound) to \(length.upperBound) characters"
+            )
             return nil
         }
         return s
@@ -75,14 +85,23 @@ public struct FieldReader {
         case .string(let s) where fromQuery: n = Int64(s)
         default: n = nil
         }
-        guard let n else { fail(name, "must be an integer"); return nil }
-        guard range.contains(n) else { fail(name, "must be between \(range.lowerBound) and \(range.upperBound)"); return nil }
+        guard let n else {
+            fail(name, "must be an integer")
+            return nil
+        }
+        guard range.contains(n) else {
+            fail(name, "must be between \(range.lowerBound) and \(range.upperBound)")
+            return nil
+        }
         return n
     }
 
     public mutating func bool(_ name: String, required: Bool = false) -> Bool? {
         guard let v = raw(name, required: required) else { return nil }
-        guard case .bool(let b) = v else { fail(name, "must be true or false"); return nil }
+        guard case .bool(let b) = v else {
+            fail(name, "must be true or false")
+            return nil
+        }
         return b
     }
 
@@ -98,14 +117,20 @@ public struct FieldReader {
 
     public mutating func uuid(_ name: String, required: Bool = false) -> UUID? {
         guard let s = string(name, required: required, length: 1...100) else { return nil }
-        guard let id = UUID(uuidString: s) else { fail(name, "must be a UUID"); return nil }
+        guard let id = UUID(uuidString: s) else {
+            fail(name, "must be a UUID")
+            return nil
+        }
         return id
     }
 
     /// A calendar date `YYYY-MM-DD`.
     public mutating func date(_ name: String, required: Bool = false) -> CalendarDate? {
         guard let s = string(name, required: required, length: 1...20) else { return nil }
-        guard let d = CalendarDate(s) else { fail(name, "must be a date YYYY-MM-DD"); return nil }
+        guard let d = CalendarDate(s) else {
+            fail(name, "must be a date YYYY-MM-DD")
+            return nil
+        }
         return d
     }
 

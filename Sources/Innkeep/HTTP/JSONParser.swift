@@ -59,7 +59,10 @@ public struct JSONParser {
             i += 1
             var object: [String: JSONValue] = [:]
             skipWhitespace()
-            if !atEnd, current == UInt8(ascii: "}") { i += 1; return .object(object) }
+            if !atEnd, current == UInt8(ascii: "}") {
+                i += 1
+                return .object(object)
+            }
             while true {
                 skipWhitespace()
                 guard !atEnd, current == UInt8(ascii: "\"") else { throw .invalid }
@@ -71,7 +74,10 @@ public struct JSONParser {
                 object[key] = try value(depth: depth + 1)
                 skipWhitespace()
                 guard !atEnd else { throw .invalid }
-                if current == UInt8(ascii: ",") { i += 1; continue }
+                if current == UInt8(ascii: ",") {
+                    i += 1
+                    continue
+                }
                 guard current == UInt8(ascii: "}") else { throw .invalid }
                 i += 1
                 return .object(object)
@@ -81,13 +87,19 @@ public struct JSONParser {
             i += 1
             var array: [JSONValue] = []
             skipWhitespace()
-            if !atEnd, current == UInt8(ascii: "]") { i += 1; return .array(array) }
+            if !atEnd, current == UInt8(ascii: "]") {
+                i += 1
+                return .array(array)
+            }
             while true {
                 skipWhitespace()
                 array.append(try value(depth: depth + 1))
                 skipWhitespace()
                 guard !atEnd else { throw .invalid }
-                if current == UInt8(ascii: ",") { i += 1; continue }
+                if current == UInt8(ascii: ",") {
+                    i += 1
+                    continue
+                }
                 guard current == UInt8(ascii: "]") else { throw .invalid }
                 i += 1
                 return .array(array)

@@ -13,13 +13,21 @@ public enum JSONValue: Sendable, Equatable, Codable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.singleValueContainer()
-        if c.decodeNil() { self = .null }
-        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
-        else if let i = try? c.decode(Int64.self) { self = .int(i) }
-        else if let d = try? c.decode(Double.self) { self = .double(d) }
-        else if let s = try? c.decode(String.self) { self = .string(s) }
-        else if let a = try? c.decode([JSONValue].self) { self = .array(a) }
-        else { self = .object(try c.decode([String: JSONValue].self)) }
+        if c.decodeNil() {
+            self = .null
+        } else if let b = try? c.decode(Bool.self) {
+            self = .bool(b)
+        } else if let i = try? c.decode(Int64.self) {
+            self = .int(i)
+        } else if let d = try? c.decode(Double.self) {
+            self = .double(d)
+        } else if let s = try? c.decode(String.self) {
+            self = .string(s)
+        } else if let a = try? c.decode([JSONValue].self) {
+            self = .array(a)
+        } else {
+            self = .object(try c.decode([String: JSONValue].self))
+        }
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -81,10 +89,19 @@ public enum JSONValue: Sendable, Equatable, Codable {
     }
 
     static func writeInt(_ value: Int64, to out: inout [UInt8]) {
-        if value == 0 { out.append(UInt8(ascii: "0")); return }
-        if value == .min { out.append(contentsOf: String(value).utf8); return }
+        if value == 0 {
+            out.append(UInt8(ascii: "0"))
+            return
+        }
+        if value == .min {
+            out.append(contentsOf: String(value).utf8)
+            return
+        }
         var v = value
-        if v < 0 { out.append(UInt8(ascii: "-")); v = -v }
+        if v < 0 {
+            out.append(UInt8(ascii: "-"))
+            v = -v
+        }
         var divisor: Int64 = 1
         while divisor <= v / 10 { divisor *= 10 }
         while divisor > 0 {
@@ -164,7 +181,10 @@ extension UUID {
                 hex.withUTF8Buffer { hex in
                     var i = 0
                     for (n, byte) in bytes.enumerated() {
-                        if n == 4 || n == 6 || n == 8 || n == 10 { out[i] = UInt8(ascii: "-"); i += 1 }
+                        if n == 4 || n == 6 || n == 8 || n == 10 {
+                            out[i] = UInt8(ascii: "-")
+                            i += 1
+                        }
                         out[i] = hex[Int(byte >> 4)]
                         out[i + 1] = hex[Int(byte & 0x0F)]
                         i += 2

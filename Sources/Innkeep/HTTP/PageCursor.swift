@@ -28,7 +28,8 @@ public struct PageCursor: Sendable, Equatable {
         guard encoded.count <= 200, let bytes = Base64URL.decode(Substring(encoded)) else { return nil }
         let parts = String(decoding: bytes, as: UTF8.self).split(separator: ":")
         guard parts.count == 2, let micros = Int64(parts[0]), Self.range.contains(micros),
-              let id = UUID(uuidString: String(parts[1])) else { return nil }
+            let id = UUID(uuidString: String(parts[1]))
+        else { return nil }
         self.init(micros: micros, id: id)
     }
 }

@@ -19,9 +19,20 @@ public enum RFC3339 {
                 buffer[i] = UInt8(ascii: c)
                 i += 1
             }
-            put(Int(t.tm_year) + 1900, 4); put("-"); put(Int(t.tm_mon) + 1, 2); put("-"); put(Int(t.tm_mday), 2)
-            put("T"); put(Int(t.tm_hour), 2); put(":"); put(Int(t.tm_min), 2); put(":"); put(Int(t.tm_sec), 2)
-            put("."); put(fraction, 6); put("Z")
+            put(Int(t.tm_year) + 1900, 4)
+            put("-")
+            put(Int(t.tm_mon) + 1, 2)
+            put("-")
+            put(Int(t.tm_mday), 2)
+            put("T")
+            put(Int(t.tm_hour), 2)
+            put(":")
+            put(Int(t.tm_min), 2)
+            put(":")
+            put(Int(t.tm_sec), 2)
+            put(".")
+            put(fraction, 6)
+            put("Z")
             return i
         }
     }
@@ -39,6 +50,8 @@ public enum RFC3339 {
             return String(repeating: "0", count: max(0, width - s.count)) + s
         }
         let f = String(fraction)
-        return "\(pad(t.tm_year + 1900, 4))-\(pad(t.tm_mon + 1, 2))-\(pad(t.tm_mday, 2))T\(pad(t.tm_hour, 2)):\(pad(t.tm_min, 2)):\(pad(t.tm_sec, 2)).\(String(repeating: "0", count: 6 - f.count) + f)Z"
+        let date = "\(pad(t.tm_year + 1900, 4))-\(pad(t.tm_mon + 1, 2))-\(pad(t.tm_mday, 2))"
+        let clock = "\(pad(t.tm_hour, 2)):\(pad(t.tm_min, 2)):\(pad(t.tm_sec, 2))"
+        return "\(date)T\(clock).\(String(repeating: "0", count: 6 - f.count) + f)Z"
     }
 }

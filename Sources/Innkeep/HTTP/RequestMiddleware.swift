@@ -34,17 +34,20 @@ struct RequestMiddleware: RouterMiddleware {
         let route = context.endpointPath.map { $0 == "NotFound" ? "unmatched" : $0 } ?? "unmatched"
         let elapsed = ContinuousClock.now - start
         services.metrics.request(route: route, method: request.method.rawValue, status: Int(response.status.code), duration: elapsed)
-        context.logger.info("request", metadata: [
-            "method": "\(request.method.rawValue)", "path": "\(request.uri.path)", "status": "\(response.status.code)",
-            "duration_ms": "\(elapsed / .milliseconds(1))",
-        ])
+        context.logger.info(
+            "request",
+            metadata: [
+                "method": "\(request.method.rawValue)", "path": "\(request.uri.path)", "status": "\(response.status.code)",
+                "duration_ms": "\(elapsed / .milliseconds(1))",
+            ]
+        )
         return response
     }
 
     /// Accepts ids of 1–128 visible, header-safe characters; anything else is replaced.
     static func validRequestId(_ raw: String) -> String? {
         guard (1...128).contains(raw.utf8.count),
-              raw.utf8.allSatisfy({ $0 >= 0x21 && $0 <= 0x7E && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") })
+            raw.utf8.allSatisfy({ $0 >= 0x21 && $0 <= 0x7E && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") })
         else { return nil }
         return raw
     }
@@ -60,8 +63,11 @@ struct RequestMiddleware: RouterMiddleware {
             case .notFound where endpointPath == nil || endpointPath == "NotFound":
                 let allowed = API.methods(for: request.uri.path)
                 if !allowed.isEmpty {
-                    return APIError(.methodNotAllowed, "\(request.method.rawValue) is not allowed here; use \(allowed.map(\.rawValue).joined(separator: ", ")).",
-                                    headers: [.allow: allowed.map(\.rawValue).joined(separator: ", ")])
+                    return APIError(
+                        .methodNotAllowed,
+                        "\(request.method.rawValue) is not allowed here; use \(allowed.map(\.rawValue).joined(separator: ", ")).",
+                        headers: [.allow: allowed.map(\.rawValue).joined(separator: ", ")]
+                    )
                 }
                 return APIError(.routeNotFound, "No route \(request.method.rawValue) \(request.uri.path).")
             case .contentTooLarge: return APIError(.payloadTooLarge)

@@ -60,7 +60,8 @@ struct RouteBuilder {
     /// claim must commit before the action runs, so a retry meanwhile sees it in progress.
     func tenant(_ endpoint: Endpoint, _ handler: @escaping @Sendable (Request, TenantRequestContext) async throws -> Reply) {
         guard case .roles = endpoint.access else { preconditionFailure("\(endpoint) is not a tenant endpoint") }
-        let authenticator = authenticator, services = services
+        let authenticator = authenticator
+        let services = services
         register(endpoint) { call in
             if endpoint.idempotent, let key = call.request.headers[.idempotencyKey] {
                 let caller = try await authenticator.caller(call.request)
@@ -113,23 +114,38 @@ struct RouteBuilder {
         guard !allowed.contains(caller.role) else { return }
         let enforced = services.config.enforceRBAC
         services.metrics.rbacDenial(enforced: enforced)
-        logger.notice("rbac denial", metadata: [
-            "endpoint": "\(endpoint)", "role": "\(caller.role.rawValue)", "enforced": "\(enforced)",
-        ])
+        logger.notice(
+            "rbac denial",
+            metadata: [
+                "endpoint": "\(endpoint)", "role": "\(caller.role.rawValue)", "enforced": "\(enforced)",
+            ]
+        )
         guard enforced else { return }
-        throw APIError(.insufficientRole, "Your role (\(caller.role.rawValue)) may not use this endpoint.",
-                       details: ["allowed_roles": .array(allowed.map { .string($0.rawValue) })])
+        throw APIError(
+            .insufficientRole,
+            "Your role (\(caller.role.rawValue)) may not use this endpoint.",
+            details: ["allowed_roles": .array(allowed.map { .string($0.rawValue) })]
+        )
     }
 }
 
 extension Call {
     /// The tenant handler's context, once `caller` is verified.
-    fileprivate func admit(_ caller: Caller, idempotency: IdempotencyClaim? = nil, transaction: RequestTransaction? = nil) throws
+    fileprivate func admit(
+        _ caller: Caller,
+        idempotency: IdempotencyClaim? = nil,
+        transaction: RequestTransaction? = nil
+    ) throws
         -> TenantRequestContext
     {
         var parent = context
-        parent.admission = TenantAdmission(caller: caller, services: services, parsedBody: parsedBody, idempotency: idempotency,
-                                           transaction: transaction)
+        parent.admission = TenantAdmission(
+            caller: caller,
+            services: services,
+            parsedBody: parsedBody,
+            idempotency: idempotency,
+            transaction: transaction
+        )
         return try TenantRequestContext(context: parent)
     }
 }

@@ -9,8 +9,15 @@ enum AgencyRepository {
             .collect()[0].decode(Date.self)
         let memberId = try await conn.run("INSERT INTO team_members (agency_id, user_id, role) VALUES (\(id), \(admin), 'admin') RETURNING id")
             .collect()[0].decode(UUID.self)
-        try await AuditLog.record(conn, agency: id, user: admin, action: "member.add", resourceType: "team_member", resourceId: memberId,
-                                  details: ["user_id": JSONValue(admin), "role": "admin"])
+        try await AuditLog.record(
+            conn,
+            agency: id,
+            user: admin,
+            action: "member.add",
+            resourceType: "team_member",
+            resourceId: memberId,
+            details: ["user_id": JSONValue(admin), "role": "admin"]
+        )
         return ["id": JSONValue(id), "name": .string(name), "created_at": JSONValue(created)]
     }
 

@@ -19,16 +19,21 @@ struct AuthController {
     }
 
     func token(_ services: AppServices, _ userId: UUID) async -> [String: JSONValue] {
-        ["access_token": .string(await services.jwt.sign(subject: userId, lifetime: Self.tokenLifetime)), "token_type": "bearer",
-         "expires_in": .int(Self.tokenLifetime)]
+        [
+            "access_token": .string(await services.jwt.sign(subject: userId, lifetime: Self.tokenLifetime)), "token_type": "bearer",
+            "expires_in": .int(Self.tokenLifetime),
+        ]
     }
 
     /// The budget the anonymous auth endpoints share per client address (SPEC §14): checked first, before
     /// the body is read or a hash computed, and with no database connection held.
     static func limitByAddress(_ call: Call) async throws {
         let config = call.services.config
-        let address = ClientAddress.resolve(peer: call.context.peerAddress, forwardedFor: call.request.headers[.xForwardedFor],
-                                            trusted: config.trustedProxies)
+        let address = ClientAddress.resolve(
+            peer: call.context.peerAddress,
+            forwardedFor: call.request.headers[.xForwardedFor],
+            trusted: config.trustedProxies
+        )
         if let retry = await call.services.authRateLimiter.hit("auth:" + address, limit: config.authRateLimitPerMinute) {
             throw APIError.retryLater(.rateLimited, seconds: retry)
         }
@@ -64,7 +69,8 @@ struct AuthController {
         let signup = try Signup(&body)
         let (email, fullName, agencyName) = (signup.email, signup.fullName, signup.agencyName)
         let hash = try await call.services.passwords.hash(signup.password)
-        let userId = UUID(), agencyId = UUID()
+        let userId = UUID()
+        let agencyId = UUID()
         do {
             // Scoped to the new agency (when there is one) so RLS lets us create it and its first admin.
             let scope: Database.Scope = agencyName == nil ? .none : .tenant(agencyId, user: userId)
@@ -74,7 +80,7 @@ struct AuthController {
                     try await AgencyRepository.create(conn, id: agencyId, name: agencyName, admin: userId)
                 }
             }
-        } catch where isPostgresError(error, state: SQLState.uniqueViolation) {
+        } catch  where isPostgresError(error, state: SQLState.uniqueViolation) {
             throw APIError(.emailTaken)
         }
         var reply = await token(call.services, userId)
@@ -94,7 +100,8 @@ struct AuthController {
         if let retry = await services.authRateLimiter.hit(limitKey, limit: Self.loginFailuresPerMinute) {
             throw APIError.retryLater(.rateLimited, seconds: retry)
         }
-        let user: (UUID, String)?, valid: Bool
+        let user: (UUID, String)?
+        let valid: Bool
         do {
             user = try await services.db.transaction(.none) { conn in
                 try await UserRepository.credentials(conn, email: email)
@@ -117,8 +124,10 @@ struct AuthController {
                 ["agency_id": JSONValue(m.agencyId), "agency_name": .string(m.agencyName), "role": .string(m.role.rawValue)]
             }
             let invitations = try await InvitationRepository.openForInvitee(conn)
-            return .json(["user": Self.userJSON(id: userId, email: email, fullName: fullName), "memberships": .array(memberships),
-                          "invitations": .array(invitations)])
+            return .json([
+                "user": Self.userJSON(id: userId, email: email, fullName: fullName), "memberships": .array(memberships),
+                "invitations": .array(invitations),
+            ])
         }
     }
 
@@ -126,7 +135,8 @@ struct AuthController {
         var body = try call.json()
         let name = body.string("name", required: true, length: 1...200)
         try body.finish()
-        let agencyId = UUID(), agencyName = name!
+        let agencyId = UUID()
+        let agencyName = name!
         return try await call.services.db.transaction(.tenant(agencyId, user: userId)) { conn in
             let agency = try await AgencyRepository.create(conn, id: agencyId, name: agencyName, admin: userId)
             return .json(agency, status: .created)

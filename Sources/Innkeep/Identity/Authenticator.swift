@@ -14,7 +14,11 @@ struct Authenticator: Sendable {
         }
         let parts = header.split(separator: " ", maxSplits: 1)
         guard parts.count == 2, parts[0].lowercased() == "bearer", !parts[1].isEmpty else {
-            throw APIError(.invalidToken, "The Authorization header must be 'Bearer <token>'.", headers: [.wwwAuthenticate: "Bearer error=\"invalid_token\""])
+            throw APIError(
+                .invalidToken,
+                "The Authorization header must be 'Bearer <token>'.",
+                headers: [.wwwAuthenticate: "Bearer error=\"invalid_token\""]
+            )
         }
         return String(parts[1])
     }
@@ -43,11 +47,13 @@ struct Authenticator: Sendable {
 
     /// The lookup itself, on a connection whose transaction set `app.user_id` to `userId`.
     static func memberships(of userId: UUID, on conn: PostgresConnection) async throws -> [(agencyId: UUID, role: Role)] {
-        let rows = try await conn.run("""
+        let rows = try await conn.run(
+            """
             SELECT tm.agency_id, tm.role FROM auth.users u
             LEFT JOIN team_members tm ON tm.user_id = u.id
             WHERE u.id = \(userId)
-            """).collect().map { try $0.decode((UUID?, String?).self) }
+            """
+        ).collect().map { try $0.decode((UUID?, String?).self) }
         guard !rows.isEmpty else { throw APIError(.invalidToken, headers: [.wwwAuthenticate: "Bearer error=\"invalid_token\""]) }
         return rows.compactMap { agency, role in
             guard let agency, let role = role.flatMap(Role.init(rawValue:)) else { return nil }
@@ -108,9 +114,11 @@ struct Authenticator: Sendable {
     /// the user no longer exists.
     func isPlatformOperator(_ userId: UUID) async throws -> Bool {
         let found = try await services.db.transaction(.user(userId)) { conn in
-            try await conn.run("""
+            try await conn.run(
+                """
                 SELECT EXISTS (SELECT 1 FROM auth.platform_operators o WHERE o.user_id = u.id) FROM auth.users u WHERE u.id = \(userId)
-                """).collect().first?.decode(Bool.self)
+                """
+            ).collect().first?.decode(Bool.self)
         }
         guard let found else { throw APIError(.invalidToken, headers: [.wwwAuthenticate: "Bearer error=\"invalid_token\""]) }
         return found

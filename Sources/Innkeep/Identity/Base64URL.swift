@@ -27,7 +27,8 @@ enum Base64URL {
         guard count % 4 != 1 else { return nil }
         var out: [UInt8] = []
         out.reserveCapacity(count * 3 / 4)
-        var accumulator: UInt32 = 0, bits = 0
+        var accumulator: UInt32 = 0
+        var bits = 0
         for c in text.utf8 {
             let value: UInt8
             switch c {

@@ -6,7 +6,7 @@ struct TokenHeader {
     init(_ token: String) throws(JWTSigner.Failure) {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3, let bytes = Base64URL.decode(parts[0]), case .object(let header)? = JSONValue.parse(bytes),
-              case .string(let alg)? = header["alg"]
+            case .string(let alg)? = header["alg"]
         else { throw .malformed }
         self.alg = alg
         if case .string(let kid)? = header["kid"] { self.kid = kid } else { kid = nil }

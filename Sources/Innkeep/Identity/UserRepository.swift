@@ -5,9 +5,11 @@ import PostgresNIO
 /// everywhere (the unique index is on `lower(email)`).
 enum UserRepository {
     static func create(_ conn: PostgresConnection, id: UUID, email: String, passwordHash: String, fullName: String) async throws {
-        try await conn.run("""
+        try await conn.run(
+            """
             INSERT INTO auth.users (id, email, password_hash, full_name) VALUES (\(id), \(email), \(passwordHash), \(fullName))
-            """)
+            """
+        )
     }
 
     /// The user with this email and their password hash, for login.
@@ -26,10 +28,12 @@ enum UserRepository {
 
     /// The agencies the user belongs to, by name, with their role in each.
     static func memberships(_ conn: PostgresConnection, id: UUID) async throws -> [(agencyId: UUID, agencyName: String, role: Role)] {
-        try await conn.run("""
+        try await conn.run(
+            """
             SELECT a.id, a.name, tm.role FROM team_members tm JOIN agencies a ON a.id = tm.agency_id
             WHERE tm.user_id = \(id) ORDER BY a.name, a.id
-            """).collect().map { row in
+            """
+        ).collect().map { row in
             let (agency, name, role) = try row.decode((UUID, String, String).self)
             guard let role = Role(rawValue: role) else { throw UnknownValue(column: "team_members.role", value: role) }
             return (agency, name, role)

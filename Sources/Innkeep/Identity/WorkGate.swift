@@ -26,8 +26,11 @@ final class WorkGate: Sendable {
 
     func run<T: Sendable>(_ work: () async throws -> T) async throws -> T {
         guard await acquire() else {
-            throw APIError.retryLater(.serviceUnavailable, seconds: Self.retryAfterSeconds,
-                                      message: "Too many sign-ins and sign-ups at once; retry shortly.")
+            throw APIError.retryLater(
+                .serviceUnavailable,
+                seconds: Self.retryAfterSeconds,
+                message: "Too many sign-ins and sign-ups at once; retry shortly."
+            )
         }
         defer { release() }
         return try await work()

@@ -49,7 +49,9 @@ struct OpsController {
     static func updateGauges(_ services: AppServices) async {
         let facts = try? await services.db.transaction(.none) { conn in try await databaseFacts(conn, services: services) }
         services.metrics.gauge("db_up", "1 when the database answers.").set(Double(facts == nil ? 0 : 1))
-        services.metrics.gauge("redis_up", "1 when Redis answers (or is disabled).").set(Double(await services.redis.status() == .unavailable ? 0 : 1))
+        services.metrics.gauge("redis_up", "1 when Redis answers (or is disabled).").set(
+            Double(await services.redis.status() == .unavailable ? 0 : 1)
+        )
         services.metrics.gauge("worker_up", "1 when a worker heartbeat is fresh.").set(Double(facts?.workerFresh == true ? 1 : 0))
         services.metrics.gauge("db_pool_max_connections", "The API's connection pool size.").set(Double(services.db.maximumConnections))
         services.metrics.gauge("db_transactions_in_flight", "Database transactions running now.").set(Double(services.db.inFlight))
@@ -65,7 +67,10 @@ struct OpsController {
     @Sendable func setFeature(_ call: Call) async throws -> Reply {
         let agencyId = try call.pathId("agency_id")
         guard let feature = call.context.parameters.get("name").flatMap(Feature.init(rawValue:)) else {
-            throw APIError(.featureNotFound, "No feature named '\(call.context.parameters.get("name") ?? "")'; known: \(Feature.allCases.map(\.rawValue).joined(separator: ", ")).")
+            throw APIError(
+                .featureNotFound,
+                "No feature named '\(call.context.parameters.get("name") ?? "")'; known: \(Feature.allCases.map(\.rawValue).joined(separator: ", "))."
+            )
         }
         var body = try call.json()
         let enabled = body.bool("enabled", required: true)
@@ -73,7 +78,9 @@ struct OpsController {
         switch body.values["config"] {
         case nil, .null?: config = [:]
         case .object?: config = body.values["config"]!
-        default: config = [:]; body.fail("config", "must be an object")
+        default:
+            config = [:]
+            body.fail("config", "must be an object")
         }
         try body.finish()
         return try await call.services.db.transaction(.tenant(agencyId, user: nil)) { conn in
@@ -83,8 +90,15 @@ struct OpsController {
             let old = try await FeatureRepository.effective(conn, agency: agencyId).first { $0.feature == feature }!
             try await FeatureRepository.set(conn, agency: agencyId, feature: feature, enabled: enabled!, config: config)
             let new = FeatureState(feature: feature, enabled: enabled!, config: config)
-            try await AuditLog.record(conn, agency: agencyId, user: nil, action: "feature.change", resourceType: "feature", resourceId: nil,
-                                      details: ["name": .string(feature.rawValue), "old": old.json, "new": new.json])
+            try await AuditLog.record(
+                conn,
+                agency: agencyId,
+                user: nil,
+                action: "feature.change",
+                resourceType: "feature",
+                resourceId: nil,
+                details: ["name": .string(feature.rawValue), "old": old.json, "new": new.json]
+            )
             return .json(new.json)
         }
     }

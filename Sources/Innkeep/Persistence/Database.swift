@@ -37,7 +37,13 @@ public struct Database: Sendable, Service {
 
     static func configuration(_ url: PostgresURL, maximumConnections: Int) -> PostgresClient.Configuration {
         var config = PostgresClient.Configuration(
-            host: url.host, port: url.port, username: url.user, password: url.password, database: url.database, tls: url.clientTLS)
+            host: url.host,
+            port: url.port,
+            username: url.user,
+            password: url.password,
+            database: url.database,
+            tls: url.clientTLS
+        )
         config.options.connectTimeout = .seconds(1)
         config.options.maximumConnections = maximumConnections
         // A cancelled request must not leave a transaction holding locks.
@@ -82,7 +88,9 @@ public struct Database: Sendable, Service {
         _ scope: Scope,
         _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws -> T {
-        let pool = pool, client = pool.client, logger = logger
+        let pool = pool
+        let client = pool.client
+        let logger = logger
         let leased = Flag()
         running.value.add(1, ordering: .relaxed)
         defer { running.value.subtract(1, ordering: .relaxed) }
@@ -117,11 +125,15 @@ public struct Database: Sendable, Service {
 
     /// Sets the scope's settings for the current transaction: what row-level security reads.
     static func apply(_ scope: Scope, on conn: PostgresConnection, logger: Logger) async throws {
-        let agency = scope.agencyId?.uuidString ?? "", user = scope.userId?.uuidString ?? ""
+        let agency = scope.agencyId?.uuidString ?? ""
+        let user = scope.userId?.uuidString ?? ""
         let worker = scope.worker ? "on" : ""
         try await conn.query(
-            "SELECT set_config('app.agency_id', \(agency), true), set_config('app.user_id', \(user), true), set_config('app.worker', \(worker), true)",
-            logger: logger)
+            """
+            SELECT set_config('app.agency_id', \(agency), true), set_config('app.user_id', \(user), true), set_config('app.worker', \(worker), true)
+            """,
+            logger: logger
+        )
     }
 
     /// Moves an open transaction into `agencyId` (RLS reads `app.agency_id`): once the caller's membership
@@ -133,7 +145,9 @@ public struct Database: Sendable, Service {
     /// `SELECT 1` within the deadline: the health check. One statement on its own (no transaction, no
     /// settings: it reads no table), so the check costs one round trip.
     public func ping() async -> Bool {
-        let pool = pool, client = pool.client, logger = logger
+        let pool = pool
+        let client = pool.client
+        let logger = logger
         let leased = Flag()
         do {
             try await withDeadline(deadline) {

@@ -9,7 +9,9 @@ public enum DatabaseSetup {
 
     public static func initialize(adminURL: PostgresURL, owner: PostgresURL, runtime: PostgresURL, logger: Logger) async throws {
         guard owner.user != runtime.user else {
-            throw MigrationError("DATABASE_URL and MIGRATION_DATABASE_URL must name different roles: the API must not own the tables it is confined by")
+            throw MigrationError(
+                "DATABASE_URL and MIGRATION_DATABASE_URL must name different roles: the API must not own the tables it is confined by"
+            )
         }
         guard owner.database == runtime.database else {
             throw MigrationError("DATABASE_URL and MIGRATION_DATABASE_URL must name the same database")

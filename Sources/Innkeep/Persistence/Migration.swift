@@ -32,7 +32,7 @@ public struct Migration: Sendable, Equatable {
             let stem = file.dropLast(isUp ? 7 : 9)
             let parts = stem.split(separator: "_", maxSplits: 1)
             guard parts.count == 2, parts[0].count == 4, let version = Int(parts[0]),
-                  parts[1].allSatisfy({ $0.isLowercase || $0.isNumber || $0 == "_" })
+                parts[1].allSatisfy({ $0.isLowercase || $0.isNumber || $0 == "_" })
             else { throw MigrationError("\(file): name must be NNNN_snake_name.up.sql or .down.sql") }
             let sql = try String(contentsOf: directory.appendingPathComponent(file), encoding: .utf8)
             var entry = byVersion[version] ?? (String(parts[1]), nil, nil)

@@ -55,10 +55,12 @@ public struct Migrator: Sendable {
                 try await transaction(conn) {
                     for statement in SQLScript.statements(migration.up) { try await conn.run(PostgresQuery(unsafeSQL: statement)) }
                     let ms = Int((ContinuousClock.now - start) / .milliseconds(1))
-                    try await conn.run("""
+                    try await conn.run(
+                        """
                         INSERT INTO schema_migrations (version, name, checksum, duration_ms)
                         VALUES (\(migration.version), \(migration.name), \(migration.checksum), \(ms))
-                        """)
+                        """
+                    )
                 }
                 logger.info("applied migration", metadata: ["version": "\(migration.version)", "name": "\(migration.name)"])
             }
@@ -90,13 +92,26 @@ public struct Migrator: Sendable {
                 throw MigrationError(String(format: "migration %04d_%@ is applied but its files are missing", a.version, a.name))
             }
             guard file.checksum == a.checksum || file.upOnlyChecksum == a.checksum else {
-                throw MigrationError(String(format: "migration %04d_%@ was changed after it was applied (checksum %@ in the database, %@ on disk); add a new migration instead", a.version, a.name, String(a.checksum.prefix(12)), String(file.checksum.prefix(12))))
+                throw MigrationError(
+                    String(
+                        format:
+                            """
+                            migration %04d_%@ was changed after it was applied (checksum %@ in the database, \
+                            %@ on disk); add a new migration instead
+                            """,
+                        a.version,
+                        a.name,
+                        String(a.checksum.prefix(12)),
+                        String(file.checksum.prefix(12))
+                    )
+                )
             }
         }
     }
 
     private func ensureTable(_ conn: PostgresConnection) async throws {
-        try await conn.run("""
+        try await conn.run(
+            """
             CREATE TABLE IF NOT EXISTS schema_migrations (
                 version     integer PRIMARY KEY,
                 name        text NOT NULL,
@@ -104,7 +119,8 @@ public struct Migrator: Sendable {
                 applied_at  timestamptz NOT NULL DEFAULT now(),
                 duration_ms integer NOT NULL
             )
-            """)
+            """
+        )
         // The runtime role reads it for `serve`'s pending check and env-sanity.
         try await conn.run("GRANT SELECT ON schema_migrations TO innkeep_app")
     }

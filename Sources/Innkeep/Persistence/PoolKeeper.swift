@@ -72,7 +72,12 @@ final class PoolKeeper: Sendable {
         for run in runs { await run.value }
     }
 
-    func leased() { state.withLock { $0.holding += 1; $0.leases += 1 } }
+    func leased() {
+        state.withLock {
+            $0.holding += 1
+            $0.leases += 1
+        }
+    }
     func released() { state.withLock { $0.holding -= 1 } }
 
     /// A transaction got no connection; starts the probe unless one is running.

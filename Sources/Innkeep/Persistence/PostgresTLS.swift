@@ -65,7 +65,8 @@ public struct DatabaseConnectError: Error, CustomStringConvertible {
     }
 
     private static func explain(_ error: any Error, url: PostgresURL) -> (String, Bool) {
-        let ca = url.sslRootCert.map { $0 == "system" ? "the system's CA certificates" : "sslrootcert \($0)" }
+        let ca =
+            url.sslRootCert.map { $0 == "system" ? "the system's CA certificates" : "sslrootcert \($0)" }
             ?? "the system's CA certificates (no sslrootcert given)"
         if let e = error as? PSQLError {
             if e.code == PSQLError.Code.sslUnsupported {
@@ -74,7 +75,8 @@ public struct DatabaseConnectError: Error, CustomStringConvertible {
             if let state = e.serverInfo?[.sqlState] {
                 let message = e.serverInfo?[.message] ?? "refused"
                 if state == "28000", url.sslMode == .disable || url.sslMode == .prefer,
-                   message.contains("no encryption") || message.contains("SSL off") {
+                    message.contains("no encryption") || message.contains("SSL off")
+                {
                     return ("the server accepts only TLS connections (\(message)); use sslmode=verify-full (or require)", true)
                 }
                 return ("the server refused: \(message) (sqlstate \(state))", state.hasPrefix("28"))
@@ -113,8 +115,13 @@ extension PostgresConnection {
     public static func open(_ url: PostgresURL, logger: Logger, connectTimeout: TimeAmount = .seconds(10)) async throws -> PostgresConnection {
         do {
             var config = PostgresConnection.Configuration(
-                host: url.host, port: url.port, username: url.user, password: url.password, database: url.database,
-                tls: try url.connectionTLS())
+                host: url.host,
+                port: url.port,
+                username: url.user,
+                password: url.password,
+                database: url.database,
+                tls: try url.connectionTLS()
+            )
             config.options.connectTimeout = connectTimeout
             return try await PostgresConnection.connect(configuration: config, id: 1, logger: logger)
         } catch {

@@ -34,7 +34,8 @@ final class RequestTransaction: Sendable {
     func enter() async throws -> [(agencyId: UUID, role: Role)]? {
         let (user, header) = scope.withLock { ($0.userId, $0.agencyId) }
         let rows = try await connection.query(
-            "SELECT agency_id, role FROM app_enter_request(\(user), \(header))", logger: connection.logger
+            "SELECT agency_id, role FROM app_enter_request(\(user), \(header))",
+            logger: connection.logger
         ).collect().map { try $0.decode((UUID?, String?).self) }
         guard !rows.isEmpty else { return nil }
         let memberships = rows.compactMap { agency, role -> (agencyId: UUID, role: Role)? in
@@ -43,7 +44,10 @@ final class RequestTransaction: Sendable {
         }
         // What the function set: the header's agency, or the only membership's (mirrors its SQL).
         let chosen = header ?? (memberships.count == 1 ? memberships[0].agencyId : nil)
-        scope.withLock { $0.agencyId = chosen; $0.entering = false }
+        scope.withLock {
+            $0.agencyId = chosen
+            $0.entering = false
+        }
         return memberships
     }
 

@@ -20,18 +20,29 @@ public enum SQLScript {
         while i < chars.count {
             let c = chars[i]
             if c == "-", i + 1 < chars.count, chars[i + 1] == "-" {
-                while i < chars.count, chars[i] != "\n" { current.append(chars[i]); i += 1 }
+                while i < chars.count, chars[i] != "\n" {
+                    current.append(chars[i])
+                    i += 1
+                }
                 continue
             }
             if c == "/", i + 1 < chars.count, chars[i + 1] == "*" {
                 // Block comments nest in PostgreSQL.
-                var depth = 0, j = i
+                var depth = 0
+                var j = i
                 repeat {
-                    if j + 1 < chars.count, chars[j] == "/", chars[j + 1] == "*" { depth += 1; j += 2 }
-                    else if j + 1 < chars.count, chars[j] == "*", chars[j + 1] == "/" { depth -= 1; j += 2 }
-                    else { j += 1 }
+                    if j + 1 < chars.count, chars[j] == "/", chars[j + 1] == "*" {
+                        depth += 1
+                        j += 2
+                    } else if j + 1 < chars.count, chars[j] == "*", chars[j + 1] == "/" {
+                        depth -= 1
+                        j += 2
+                    } else {
+                        j += 1
+                    }
                 } while depth > 0 && j < chars.count
-                current.append(contentsOf: chars[i..<min(j, chars.count)]); i = j
+                current.append(contentsOf: chars[i..<min(j, chars.count)])
+                i = j
                 continue
             }
             if c == "'" || c == "\"" {
@@ -39,11 +50,22 @@ public enum SQLScript {
                 let escapes = c == "'" && i > 0 && (chars[i - 1] == "E" || chars[i - 1] == "e") && (i < 2 || !isIdentifierChar(chars[i - 2]))
                 var j = i + 1
                 while j < chars.count {
-                    if escapes, chars[j] == "\\" { j += 2; continue }
-                    if chars[j] == c { if j + 1 < chars.count, chars[j + 1] == c { j += 2; continue }; break }
+                    if escapes, chars[j] == "\\" {
+                        j += 2
+                        continue
+                    }
+                    if chars[j] == c {
+                        if j + 1 < chars.count, chars[j + 1] == c {
+                            j += 2
+                            continue
+                        }
+                        break
+                    }
                     j += 1
                 }
-                current.append(contentsOf: chars[i..<min(j + 1, chars.count)]); i = j + 1; hasCode = true
+                current.append(contentsOf: chars[i..<min(j + 1, chars.count)])
+                i = j + 1
+                hasCode = true
                 continue
             }
             // `$` inside an identifier (a$b) does not start a dollar quote.
@@ -51,12 +73,19 @@ public enum SQLScript {
                 let tag = Array(chars[i...tagEnd])
                 let close = find(tag, in: chars, from: tagEnd + 1) ?? chars.count
                 let end = min(close + tag.count, chars.count)
-                current.append(contentsOf: chars[i..<end]); i = end; hasCode = true
+                current.append(contentsOf: chars[i..<end])
+                i = end
+                hasCode = true
                 continue
             }
-            if c == ";" { flush(); i += 1; continue }
+            if c == ";" {
+                flush()
+                i += 1
+                continue
+            }
             if !c.isWhitespace { hasCode = true }
-            current.append(c); i += 1
+            current.append(c)
+            i += 1
         }
         flush()
         return statements

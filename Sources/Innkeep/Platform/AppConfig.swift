@@ -62,9 +62,10 @@ public struct AppConfig: Sendable {
 
         setVariables = Set(Self.variables.map(\.name).filter { value($0) != nil })
         databaseURL = try postgresURL("DATABASE_URL", required("DATABASE_URL"))
-        migrationDatabaseURL = try value("MIGRATION_DATABASE_URL").map { raw throws(ConfigError) in
-            try postgresURL("MIGRATION_DATABASE_URL", raw)
-        } ?? databaseURL
+        migrationDatabaseURL =
+            try value("MIGRATION_DATABASE_URL").map { raw throws(ConfigError) in
+                try postgresURL("MIGRATION_DATABASE_URL", raw)
+            } ?? databaseURL
         redisURL = value("REDIS_URL")
         // Never the value, nor the parser's reason quoting it: the URL may carry a password.
         if let redisURL, !redisURL.hasPrefix("redis://") || (try? RedisClient.Configuration(url: redisURL)) == nil {
@@ -94,7 +95,11 @@ public struct AppConfig: Sendable {
         }
         rateLimitPerMinute = try Self.integer(value("RATE_LIMIT_PER_MINUTE"), name: "RATE_LIMIT_PER_MINUTE", default: 600, range: 1...1_000_000)
         authRateLimitPerMinute = try Self.integer(
-            value("AUTH_RATE_LIMIT_PER_MINUTE"), name: "AUTH_RATE_LIMIT_PER_MINUTE", default: 30, range: 1...1_000_000)
+            value("AUTH_RATE_LIMIT_PER_MINUTE"),
+            name: "AUTH_RATE_LIMIT_PER_MINUTE",
+            default: 30,
+            range: 1...1_000_000
+        )
         var proxies: [IPNetwork] = []
         for entry in (value("TRUSTED_PROXIES") ?? "").split(separator: ",") {
             guard let network = IPNetwork(entry.trimmingCharacters(in: .whitespaces)) else {
@@ -120,7 +125,7 @@ public struct AppConfig: Sendable {
         }
         if let raw = value("PUBLIC_BASE_URL") {
             guard let c = URLComponents(string: raw), c.scheme == "http" || c.scheme == "https", c.host?.isEmpty == false,
-                  c.query == nil, c.fragment == nil
+                c.query == nil, c.fragment == nil
             else { throw ConfigError(variable: "PUBLIC_BASE_URL", problem: "must be an http(s) URL such as https://pms.example.com") }
             publicBaseURL = raw.hasSuffix("/") ? String(raw.dropLast()) : raw
         } else {

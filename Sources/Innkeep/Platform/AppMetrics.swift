@@ -33,11 +33,21 @@ public final class AppMetrics: Sendable {
         let (requests, latency) = requestSeries.withLock { series -> (Counter, DurationHistogram) in
             if let known = series[key] { return known }
             let made = (
-                self.counter("http_requests_total", "HTTP requests by route template, method and status.",
-                        [("route", route), ("method", method), ("status", String(status))]),
+                self.counter(
+                    "http_requests_total",
+                    "HTTP requests by route template, method and status.",
+                    [("route", route), ("method", method), ("status", String(status))]
+                ),
                 self.registry.makeDurationHistogram(
-                    descriptor: MetricNameDescriptor(metricName: "http_request_duration_seconds", unitName: "", helpText: "Request latency by route template."),
-                    labels: [("route", route), ("method", method)], buckets: Self.buckets))
+                    descriptor: MetricNameDescriptor(
+                        metricName: "http_request_duration_seconds",
+                        unitName: "",
+                        helpText: "Request latency by route template."
+                    ),
+                    labels: [("route", route), ("method", method)],
+                    buckets: Self.buckets
+                )
+            )
             series[key] = made
             return made
         }
@@ -64,9 +74,14 @@ public final class AppMetrics: Sendable {
     public func webhookAttempt(outcome: String, duration: Duration) {
         counter("webhook_delivery_attempts_total", "Webhook delivery attempts by outcome.", [("outcome", outcome)]).increment()
         registry.makeDurationHistogram(
-            descriptor: MetricNameDescriptor(metricName: "webhook_delivery_duration_seconds", unitName: "",
-                                             helpText: "Webhook request latency, until the answer or the failure."),
-            labels: [], buckets: Self.webhookBuckets).record(duration)
+            descriptor: MetricNameDescriptor(
+                metricName: "webhook_delivery_duration_seconds",
+                unitName: "",
+                helpText: "Webhook request latency, until the answer or the failure."
+            ),
+            labels: [],
+            buckets: Self.webhookBuckets
+        ).record(duration)
     }
 
     private static let webhookBuckets: [Duration] = [
@@ -79,7 +94,9 @@ public final class AppMetrics: Sendable {
         counter("channel_syncs_total", "iCal channel syncs by result.", [("result", result)]).increment()
         registry.makeDurationHistogram(
             descriptor: MetricNameDescriptor(metricName: "channel_sync_duration_seconds", unitName: "", helpText: "iCal sync time, fetch and apply."),
-            labels: [], buckets: Self.webhookBuckets).record(duration)
+            labels: [],
+            buckets: Self.webhookBuckets
+        ).record(duration)
     }
 
     public func render() -> String { registry.emitToString() }

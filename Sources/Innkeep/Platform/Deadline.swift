@@ -17,9 +17,14 @@ public func withDeadline<T: Sendable>(
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
             box.withLockedValue { $0 = continuation }
             func finish(_ result: Result<T, any Error>) {
-                guard let c = box.withLockedValue({ c in defer { c = nil }; return c }) else { return }
+                guard
+                    let c = box.withLockedValue({ c in
+                        defer { c = nil }
+                        return c
+                    })
+                else { return }
                 c.resume(with: result)
-                work.withLockedValue { $0.forEach { $0.cancel() } }
+                work.withLockedValue { for task in $0 { task.cancel() } }
             }
             let op = Task {
                 do { finish(.success(try await operation())) } catch { finish(.failure(error)) }
@@ -30,9 +35,12 @@ public func withDeadline<T: Sendable>(
             }
             work.withLockedValue { $0 = [op, timer] }
             // The operation may have finished before the tasks were recorded.
-            if box.withLockedValue({ $0 == nil }) { op.cancel(); timer.cancel() }
+            if box.withLockedValue({ $0 == nil }) {
+                op.cancel()
+                timer.cancel()
+            }
         }
     } onCancel: {
-        work.withLockedValue { $0.forEach { $0.cancel() } }
+        work.withLockedValue { for task in $0 { task.cancel() } }
     }
 }

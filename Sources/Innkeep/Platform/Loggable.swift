@@ -13,7 +13,8 @@ public func loggable(_ error: any Error) -> String {
     case let e as DatabaseUnavailable:
         return "DatabaseUnavailable(\(loggable(e.underlying)))"
     case let e as PostgresTransactionError:
-        return "PostgresTransactionError(\([e.beginError, e.closureError, e.commitError, e.rollbackError].compactMap { $0.map(loggable) }.joined(separator: ", ")))"
+        let parts = [e.beginError, e.closureError, e.commitError, e.rollbackError].compactMap { $0.map(loggable) }
+        return "PostgresTransactionError(\(parts.joined(separator: ", ")))"
     default:
         return String(reflecting: error)
     }

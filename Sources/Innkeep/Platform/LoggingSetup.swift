@@ -7,7 +7,11 @@ public enum LoggingSetup {
             switch format {
             case .json: JSONLogHandler(label: label, level: level)
             case .text:
-                { var h = StreamLogHandler.standardError(label: label); h.logLevel = level; return h }()
+                {
+                    var h = StreamLogHandler.standardError(label: label)
+                    h.logLevel = level
+                    return h
+                }()
             }
         }
     }

@@ -48,7 +48,8 @@ public struct OutboundURLPolicy: Sendable {
             case .scheme(let allowed): "must be an \(allowed.joined(separator: " or ")) URL"
             case .unresolvable(let host): "the host \(host) does not resolve"
             case .nonPublic(let host, let address):
-                host == address ? "must not point to a loopback, private, link-local, multicast or reserved address (\(address))"
+                host == address
+                    ? "must not point to a loopback, private, link-local, multicast or reserved address (\(address))"
                     : "the host \(host) resolves to \(address), a loopback, private, link-local, multicast or reserved address"
             }
         }
@@ -69,7 +70,7 @@ public struct OutboundURLPolicy: Sendable {
     /// Parses the URL and checks its scheme, without resolving it.
     public func parse(_ raw: String) throws(Violation) -> (url: URL, scheme: String, host: String) {
         guard let components = URLComponents(string: raw), let scheme = components.scheme?.lowercased(),
-              let url = components.url, var host = components.host, !host.isEmpty
+            let url = components.url, var host = components.host, !host.isEmpty
         else {
             throw .notAURL
         }

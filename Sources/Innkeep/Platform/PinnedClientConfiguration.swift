@@ -6,7 +6,10 @@ extension OutboundURLPolicy.Destination {
     /// redirect, decompress nothing, 10 s to connect and between reads. Webhooks and iCal fetches share it.
     var pinnedClientConfiguration: HTTPClient.Configuration {
         var configuration = HTTPClient.Configuration(
-            redirectConfiguration: .disallow, timeout: .init(connect: .seconds(10), read: .seconds(10)), decompression: .disabled)
+            redirectConfiguration: .disallow,
+            timeout: .init(connect: .seconds(10), read: .seconds(10)),
+            decompression: .disabled
+        )
         if IPAddress(host) == nil { configuration.dnsOverride = [host: pinnedAddress] }
         return configuration
     }

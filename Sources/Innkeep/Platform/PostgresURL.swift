@@ -17,7 +17,7 @@ public struct PostgresURL: Sendable, Equatable {
 
     public init?(_ string: String) {
         guard let c = URLComponents(string: string), c.scheme == "postgres" || c.scheme == "postgresql",
-              let host = c.host, !host.isEmpty, let user = c.user, !user.isEmpty
+            let host = c.host, !host.isEmpty, let user = c.user, !user.isEmpty
         else { return nil }
         let database = String(c.path.drop(while: { $0 == "/" }))
         guard !database.isEmpty else { return nil }

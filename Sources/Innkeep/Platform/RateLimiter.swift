@@ -54,8 +54,10 @@ public struct RateLimiter: Sendable {
     /// Takes back one hit of the current window (never creating a key, so never one without expiry).
     public func undo(_ key: String) async {
         _ = await redis.run("rate_limit") {
-            try await $0.send(["EVAL", "if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECR', KEYS[1]) end return 0",
-                               "1", "rl:" + key])
+            try await $0.send([
+                "EVAL", "if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECR', KEYS[1]) end return 0",
+                "1", "rl:" + key,
+            ])
         }
     }
 

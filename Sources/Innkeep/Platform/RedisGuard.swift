@@ -35,8 +35,11 @@ public final class RedisGuard: Sendable {
     /// Runs a Redis operation; nil when Redis is disabled, unreachable, or the circuit is open. A failure
     /// or skip of an operation with a `use` is counted in `redis_fail_open_total{use}` (health pings are not).
     /// `bypassingCircuit`: the health check, which must tell the truth (and, succeeding, closes the circuit).
-    public func run<T: Sendable>(_ use: String? = nil, bypassingCircuit: Bool = false,
-                                 _ operation: (RedisClient) async throws -> T) async -> T? {
+    public func run<T: Sendable>(
+        _ use: String? = nil,
+        bypassingCircuit: Bool = false,
+        _ operation: (RedisClient) async throws -> T
+    ) async -> T? {
         guard let client else { return nil }
         let now = ContinuousClock.now
         let admission = circuit.withLock { c -> Admission in

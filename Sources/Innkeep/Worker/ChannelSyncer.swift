@@ -71,7 +71,9 @@ public struct ChannelSyncer: Service {
 
     /// One connection: fetch, then apply in its agency. Failures are recorded on the connection, never thrown.
     func sync(_ claim: ChannelSync.Claim) async {
-        let clock = ContinuousClock(), started = clock.now, baseURL = baseURL
+        let clock = ContinuousClock()
+        let started = clock.now
+        let baseURL = baseURL
         let scope = Database.Scope.tenant(claim.agencyId, user: nil)
         var result = "error"
         do {
@@ -85,10 +87,13 @@ public struct ChannelSyncer: Service {
                 }
                 if case .synced(let changes) = outcome {
                     result = "ok"
-                    logger.info("channel synced", metadata: [
-                        "connection_id": "\(claim.connectionId)", "events": "\(changes.events)", "added": "\(changes.added)",
-                        "moved": "\(changes.moved)", "removed": "\(changes.removed)", "skipped": "\(changes.skipped)",
-                    ])
+                    logger.info(
+                        "channel synced",
+                        metadata: [
+                            "connection_id": "\(claim.connectionId)", "events": "\(changes.events)", "added": "\(changes.added)",
+                            "moved": "\(changes.moved)", "removed": "\(changes.removed)", "skipped": "\(changes.skipped)",
+                        ]
+                    )
                 }
             }
         } catch let failure as ICalFetcher.Failure {

@@ -22,7 +22,10 @@ final class InFlight: Sendable {
     var perEndpoint: [UUID: Int] { state.withLock { $0.counts } }
 
     func add(_ endpoint: UUID) {
-        state.withLock { $0.counts[endpoint, default: 0] += 1; $0.total += 1 }
+        state.withLock {
+            $0.counts[endpoint, default: 0] += 1
+            $0.total += 1
+        }
     }
 
     func remove(_ endpoint: UUID) {

@@ -50,8 +50,15 @@ public struct WebhookDispatcher: Service {
     let options: Options
     let clients = PinnedHTTPClients()
 
-    public init(db: Database, logger: Logger, metrics: AppMetrics, policy: OutboundURLPolicy, schedule: [Int],
-                options: Options = Options(), id: String = "webhooks-\(UUID().uuidString.prefix(8).lowercased())") {
+    public init(
+        db: Database,
+        logger: Logger,
+        metrics: AppMetrics,
+        policy: OutboundURLPolicy,
+        schedule: [Int],
+        options: Options = Options(),
+        id: String = "webhooks-\(UUID().uuidString.prefix(8).lowercased())"
+    ) {
         self.id = id
         self.db = db
         self.logger = logger
@@ -62,8 +69,14 @@ public struct WebhookDispatcher: Service {
     }
 
     public init(config: AppConfig, db: Database, logger: Logger, metrics: AppMetrics, options: Options = Options()) {
-        self.init(db: db, logger: logger, metrics: metrics, policy: .webhooks(allowPrivate: config.allowPrivateURLs),
-                  schedule: config.webhookRetrySchedule, options: options)
+        self.init(
+            db: db,
+            logger: logger,
+            metrics: metrics,
+            policy: .webhooks(allowPrivate: config.allowPrivateURLs),
+            schedule: config.webhookRetrySchedule,
+            options: options
+        )
     }
 
     /// Claims and delivers until shut down; in-flight deliveries finish (≤ the timeout) before it returns.
@@ -106,10 +119,20 @@ public struct WebhookDispatcher: Service {
 
     /// Claims up to `limit` due deliveries, at most `perEndpoint` minus those already in flight per endpoint.
     func claim(limit: Int, inFlight: [UUID: Int]) async throws -> [WebhookDeliveryRepository.Claimed] {
-        let me = id, per = options.perEndpoint, lease = options.leaseSeconds, only = options.onlyAgency
+        let me = id
+        let per = options.perEndpoint
+        let lease = options.leaseSeconds
+        let only = options.onlyAgency
         return try await db.transaction(.worker) { conn in
-            try await WebhookDeliveryRepository.claim(conn, worker: me, limit: limit, perEndpoint: per, leaseSeconds: lease, onlyAgency: only,
-                                                      inFlight: inFlight)
+            try await WebhookDeliveryRepository.claim(
+                conn,
+                worker: me,
+                limit: limit,
+                perEndpoint: per,
+                leaseSeconds: lease,
+                onlyAgency: only,
+                inFlight: inFlight
+            )
         }
     }
 
@@ -160,8 +183,15 @@ public struct WebhookDispatcher: Service {
         request.headers.add(name: "user-agent", value: "Innkeep-Webhooks/1")
         request.headers.add(name: "webhook-id", value: messageId)
         request.headers.add(name: "webhook-timestamp", value: String(timestamp))
-        request.headers.add(name: "webhook-signature", value: WebhookSignature.header(id: messageId, timestamp: timestamp, body: body,
-            secrets: d.secrets))
+        request.headers.add(
+            name: "webhook-signature",
+            value: WebhookSignature.header(
+                id: messageId,
+                timestamp: timestamp,
+                body: body,
+                secrets: d.secrets
+            )
+        )
         request.body = .bytes(ByteBuffer(string: body))
         do {
             let client = await clients.client(for: destination)
@@ -224,25 +254,44 @@ public struct WebhookDispatcher: Service {
             delay = retryDelay(afterAttempt: d.attempt)
             status = delay == nil ? .failed : .retrying
         }
-        let outcome = a.result == .gone ? "gone" : status.rawValue, retryIn = delay
+        let outcome = a.result == .gone ? "gone" : status.rawValue
+        let retryIn = delay
         metrics.webhookAttempt(outcome: outcome, duration: .milliseconds(a.durationMs))
         // In the delivery's agency: the 410 path changes the endpoint and writes an audit entry.
         try await db.transaction(.tenant(d.agencyId, user: nil)) { conn in
-            let updated = try await WebhookDeliveryRepository.recordAttempt(conn, d, worker: me, status: status, retryIn: retryIn,
-                                                                            responseStatus: a.responseStatus, error: a.error, durationMs: a.durationMs)
+            let updated = try await WebhookDeliveryRepository.recordAttempt(
+                conn,
+                d,
+                worker: me,
+                status: status,
+                retryIn: retryIn,
+                responseStatus: a.responseStatus,
+                error: a.error,
+                durationMs: a.durationMs
+            )
             guard updated, a.result == .gone else { return }
             guard let url = try await WebhookEndpointRepository.disable(conn, agency: d.agencyId, id: d.endpointId, reason: Self.goneReason) else {
                 return
             }
             try await WebhookEndpointRepository.failPending(conn, agency: d.agencyId, endpoint: d.endpointId, reason: "endpoint disabled")
-            try await AuditLog.record(conn, agency: d.agencyId, user: nil, action: "webhook_endpoint.update", resourceType: "webhook_endpoint",
-                                      resourceId: d.endpointId, details: [
-                                          "fields": ["enabled"], "url": .string(url), "enabled": false, "reason": .string(Self.goneReason),
-                                      ])
+            try await AuditLog.record(
+                conn,
+                agency: d.agencyId,
+                user: nil,
+                action: "webhook_endpoint.update",
+                resourceType: "webhook_endpoint",
+                resourceId: d.endpointId,
+                details: [
+                    "fields": ["enabled"], "url": .string(url), "enabled": false, "reason": .string(Self.goneReason),
+                ]
+            )
         }
-        logger.info("webhook attempt", metadata: [
-            "delivery_id": "\(d.id)", "event_id": "\(d.eventId)", "attempt": "\(d.attempt)", "outcome": "\(outcome)",
-            "response_status": "\(a.responseStatus.map(String.init) ?? "-")", "duration_ms": "\(a.durationMs)",
-        ])
+        logger.info(
+            "webhook attempt",
+            metadata: [
+                "delivery_id": "\(d.id)", "event_id": "\(d.eventId)", "attempt": "\(d.attempt)", "outcome": "\(outcome)",
+                "response_status": "\(a.responseStatus.map(String.init) ?? "-")", "duration_ms": "\(a.durationMs)",
+            ]
+        )
     }
 }

@@ -1,16 +1,24 @@
 import Foundation
 import HTTPTypes
-@testable import Innkeep
 import NIOCore
 import PostgresNIO
 import Testing
+
+@testable import Innkeep
 
 /// SPEC §7: one audit entry per successful action, written in the action's transaction, append-only; read with
 /// filters and pagination, by admins and accountants, within one agency.
 @Suite struct AuditLogTests {
     /// Exactly one entry for `resourceId`, with the caller and the agency on it.
-    static func single(_ api: APIClient, _ agency: TestAgency, action: String, type: String, id: UUID,
-                       user: UUID?, sourceLocation: SourceLocation = #_sourceLocation) async throws -> JSONValue {
+    static func single(
+        _ api: APIClient,
+        _ agency: TestAgency,
+        action: String,
+        type: String,
+        id: UUID,
+        user: UUID?,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws -> JSONValue {
         let entries = try await api.auditEntries(agency, "action=\(action)&resource_id=\(id.uuidString.lowercased())")
         #expect(entries.count == 1, "\(action) on \(id): \(entries)", sourceLocation: sourceLocation)
         let e = try #require(entries.first, sourceLocation: sourceLocation)
@@ -33,7 +41,12 @@ import Testing
             let c = try await Self.single(api, agency, action: "property.create", type: "property", id: id, user: manager.id)
             #expect(c["details"]?["name"] == "Audited")
 
-            let updated = try await api.send(.patch, "/api/v1/properties/\(id)", token: agency.admin.token, json: ["name": "Renamed", "max_guests": 5])
+            let updated = try await api.send(
+                .patch,
+                "/api/v1/properties/\(id)",
+                token: agency.admin.token,
+                json: ["name": "Renamed", "max_guests": 5]
+            )
             #expect(updated.status == .ok)
             let u = try await Self.single(api, agency, action: "property.update", type: "property", id: id, user: agency.admin.id)
             #expect(u["details"]?["changed"] == ["max_guests", "name"])
@@ -94,16 +107,34 @@ import Testing
             // Demoting or removing the last admin → 409 LAST_ADMIN, no entry.
             let members = try await api.send(.get, "/api/v1/team-members?role=admin", token: agency.admin.token)
             let adminMember = try #require(members.data.first?["id"]?.uuid)
-            #expect(try await api.send(.patch, "/api/v1/team-members/\(adminMember)", token: agency.admin.token, json: ["role": "staff"]).errorCode == "LAST_ADMIN")
+            #expect(
+                try await api.send(.patch, "/api/v1/team-members/\(adminMember)", token: agency.admin.token, json: ["role": "staff"]).errorCode
+                    == "LAST_ADMIN"
+            )
             #expect(try await api.send(.delete, "/api/v1/team-members/\(adminMember)", token: agency.admin.token).errorCode == "LAST_ADMIN")
             // Inviting an existing member again → 409 ALREADY_MEMBER; a malformed invitation → 422; no entry.
             let staff = agency.members[.staff]!
-            #expect(try await api.send(.post, "/api/v1/team-members", token: agency.admin.token,
-                                       json: ["email": .string(staff.email), "role": "manager"]).errorCode == "ALREADY_MEMBER")
-            #expect(try await api.send(.post, "/api/v1/team-members", token: agency.admin.token,
-                                       json: ["email": .string(uniqueEmail()), "role": "king"]).errorCode == "VALIDATION_ERROR")
+            #expect(
+                try await api.send(
+                    .post,
+                    "/api/v1/team-members",
+                    token: agency.admin.token,
+                    json: ["email": .string(staff.email), "role": "manager"]
+                ).errorCode == "ALREADY_MEMBER"
+            )
+            #expect(
+                try await api.send(
+                    .post,
+                    "/api/v1/team-members",
+                    token: agency.admin.token,
+                    json: ["email": .string(uniqueEmail()), "role": "king"]
+                ).errorCode == "VALIDATION_ERROR"
+            )
             // A role that may not act → 403, no entry.
-            #expect(try await api.send(.post, "/api/v1/properties", token: agency.token(.staff), json: ["name": "X", "max_guests": 1]).status == .forbidden)
+            #expect(
+                try await api.send(.post, "/api/v1/properties", token: agency.token(.staff), json: ["name": "X", "max_guests": 1]).status
+                    == .forbidden
+            )
 
             let after = try await api.auditEntries(agency)
             #expect(after == before, "failed actions wrote: \(after.count - before.count) entries")
@@ -117,8 +148,14 @@ import Testing
             let answers = try await withThrowingTaskGroup(of: APIResponse.self) { group in
                 for i in 0..<8 {
                     // Different bodies (guest names), the same stay: only the constraint decides.
-                    group.addTask { try await api.send(.post, "/api/v1/bookings", token: agency.admin.token,
-                                                       json: Fixtures.bookingBody(property, 30, name: "Racer \(i)")) }
+                    group.addTask {
+                        try await api.send(
+                            .post,
+                            "/api/v1/bookings",
+                            token: agency.admin.token,
+                            json: Fixtures.bookingBody(property, 30, name: "Racer \(i)")
+                        )
+                    }
                 }
                 return try await group.reduce(into: []) { $0.append($1) }
             }
@@ -144,7 +181,12 @@ import Testing
             #expect(invites.allSatisfy { $0["user_id"]?.uuid == agency.admin.id && $0["resource_type"] == "invitation" })
 
             let user = try await api.signup()
-            let invited = try await api.send(.post, "/api/v1/team-members", token: agency.admin.token, json: ["email": .string(user.email), "role": "staff"])
+            let invited = try await api.send(
+                .post,
+                "/api/v1/team-members",
+                token: agency.admin.token,
+                json: ["email": .string(user.email), "role": "staff"]
+            )
             #expect(invited.status == .created)
             let invitation = try #require(invited["id"]?.uuid)
             let i = try await Self.single(api, agency, action: "member.invite", type: "invitation", id: invitation, user: agency.admin.id)
@@ -175,9 +217,14 @@ import Testing
         try await withApp { api in
             let agency = try await api.makeAgency()
             let property = try await api.createProperty(agency)
-            let created = try await api.send(.post, "/api/v1/channel-connections", token: agency.admin.token, json: [
-                "property_id": JSONValue(property), "channel": "airbnb", "external_listing_id": "L-1",
-            ])
+            let created = try await api.send(
+                .post,
+                "/api/v1/channel-connections",
+                token: agency.admin.token,
+                json: [
+                    "property_id": JSONValue(property), "channel": "airbnb", "external_listing_id": "L-1",
+                ]
+            )
             #expect(created.status == .created, "\(created.raw)")
             let id = try #require(created["id"]?.uuid)
             let c = try await Self.single(api, agency, action: "channel_connection.create", type: "channel_connection", id: id, user: agency.admin.id)
@@ -187,7 +234,10 @@ import Testing
             #expect(try await api.send(.delete, "/api/v1/channel-connections/\(id)", token: agency.admin.token).status == .noContent)
             _ = try await Self.single(api, agency, action: "channel_connection.delete", type: "channel_connection", id: id, user: agency.admin.id)
             // Deleting it again → 404, nothing more.
-            #expect(try await api.send(.delete, "/api/v1/channel-connections/\(id)", token: agency.admin.token).errorCode == "CHANNEL_CONNECTION_NOT_FOUND")
+            #expect(
+                try await api.send(.delete, "/api/v1/channel-connections/\(id)", token: agency.admin.token).errorCode
+                    == "CHANNEL_CONNECTION_NOT_FOUND"
+            )
             #expect(try await api.auditEntries(agency, "resource_id=\(id)").count == 2)
         }
     }
@@ -212,9 +262,11 @@ import Testing
             }
             // INSERT and SELECT are allowed (inside the agency).
             let count = try await api.services.db.transaction(.tenant(agency.id, user: nil)) { conn in
-                try await conn.run("""
+                try await conn.run(
+                    """
                     INSERT INTO audit_log (agency_id, action, resource_type) VALUES (\(agency.id), 'test.insert', 'test')
-                    """)
+                    """
+                )
                 return try await conn.run("SELECT count(*) FROM audit_log WHERE agency_id = \(agency.id) AND id = \(entry)")
                     .collect().first?.decode(Int.self)
             }
@@ -289,7 +341,8 @@ import Testing
 
     @Test func oneAgencyNeverSeesAnothersEntries() async throws {
         try await withApp { api in
-            let a = try await api.makeAgency(), b = try await api.makeAgency()
+            let a = try await api.makeAgency()
+            let b = try await api.makeAgency()
             let p = try await api.createProperty(a)
             #expect(try await api.auditEntries(b, "resource_id=\(p)").isEmpty)
             #expect(try await api.auditEntries(b).allSatisfy { $0["agency_id"]?.uuid == b.id })

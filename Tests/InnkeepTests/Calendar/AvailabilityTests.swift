@@ -1,7 +1,8 @@
 import Foundation
 import HTTPTypes
-@testable import Innkeep
 import Testing
+
+@testable import Innkeep
 
 /// `GET /api/v1/availability` (SPEC §11): properties free for every night, fitting guests and stay rules.
 @Suite struct AvailabilityTests {
@@ -44,10 +45,17 @@ import Testing
             #expect(r.data.last?["name"] == "free" && r.data.last?["min_nights"] == 1)
 
             // Paged like any list: two pages of two, the same four in the same order.
-            let first = try await api.send(.get, "/api/v1/availability?check_in=2031-09-10&check_out=2031-09-14&guests=3&limit=2", token: agency.admin.token)
+            let first = try await api.send(
+                .get,
+                "/api/v1/availability?check_in=2031-09-10&check_out=2031-09-14&guests=3&limit=2",
+                token: agency.admin.token
+            )
             let cursor = try #require(first["next_cursor"]?.stringValue)
-            let second = try await api.send(.get, "/api/v1/availability?check_in=2031-09-10&check_out=2031-09-14&guests=3&limit=2&cursor=\(cursor)",
-                                            token: agency.admin.token)
+            let second = try await api.send(
+                .get,
+                "/api/v1/availability?check_in=2031-09-10&check_out=2031-09-14&guests=3&limit=2&cursor=\(cursor)",
+                token: agency.admin.token
+            )
             #expect((first.data + second.data).compactMap { $0["id"]?.uuid } == [exact, cancelled, adjacent, free])
             #expect(second["next_cursor"] == .null)
 

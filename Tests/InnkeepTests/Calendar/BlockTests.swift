@@ -1,7 +1,8 @@
 import Foundation
 import HTTPTypes
-@testable import Innkeep
 import Testing
+
+@testable import Innkeep
 
 /// Blocks (SPEC §11): create, read, delete, validation, owners, other agencies.
 @Suite struct BlockTests {
@@ -9,10 +10,15 @@ import Testing
         try await withApp { api in
             let agency = try await api.makeAgency()
             let property = try await api.createProperty(agency)
-            let r = try await api.send(.post, "/api/v1/blocks", token: agency.admin.token, json: [
-                "property_id": JSONValue(property), "start_date": "2031-03-01", "end_date": "2031-03-05", "kind": "maintenance",
-                "note": "boiler", "created_by": JSONValue(UUID()), "channel_connection_id": JSONValue(UUID()),
-            ])
+            let r = try await api.send(
+                .post,
+                "/api/v1/blocks",
+                token: agency.admin.token,
+                json: [
+                    "property_id": JSONValue(property), "start_date": "2031-03-01", "end_date": "2031-03-05", "kind": "maintenance",
+                    "note": "boiler", "created_by": JSONValue(UUID()), "channel_connection_id": JSONValue(UUID()),
+                ]
+            )
             #expect(r.status == .created, "\(r.raw)")
             let id = try #require(r["id"]?.uuid)
             #expect(r["kind"] == "maintenance" && r["note"] == "boiler" && r["start_date"] == "2031-03-01" && r["end_date"] == "2031-03-05")
@@ -50,7 +56,9 @@ import Testing
         try await withApp { api in
             let agency = try await api.makeAgency()
             let property = try await api.createProperty(agency)
-            func post(_ body: JSONValue) async throws -> APIResponse { try await api.send(.post, "/api/v1/blocks", token: agency.admin.token, json: body) }
+            func post(_ body: JSONValue) async throws -> APIResponse {
+                try await api.send(.post, "/api/v1/blocks", token: agency.admin.token, json: body)
+            }
             let all = try await post(["property_id": "nope", "start_date": "2031-02-30", "end_date": 5, "kind": "party", "note": 7])
             #expect(all.status == .unprocessableContent)
             #expect(fields(all) == ["end_date", "kind", "note", "property_id", "start_date"])
@@ -82,7 +90,9 @@ import Testing
             let mine = try await api.makeAgency()
             let theirs = try await api.makeAgency()
             let theirProperty = try await api.createProperty(theirs)
-            let theirBlock = try #require(try await api.createBlock(theirs, property: theirProperty, start: "2031-04-01", end: "2031-04-03")["id"]?.uuid)
+            let theirBlock = try #require(
+                try await api.createBlock(theirs, property: theirProperty, start: "2031-04-01", end: "2031-04-03")["id"]?.uuid
+            )
             let create = try await api.createBlock(mine, property: theirProperty, start: "2031-05-01", end: "2031-05-03")
             #expect(create.status == .notFound && create.errorCode == "PROPERTY_NOT_FOUND")
             for method in [HTTPRequest.Method.get, .delete] {
@@ -107,16 +117,32 @@ import Testing
             let mine = try await api.createProperty(agency, name: "Mine", owner: owner.id)
             let notMine = try await api.createProperty(agency, name: "Not mine")
 
-            let stay = try await api.createBlock(agency, property: mine, start: "2031-07-01", end: "2031-07-08", kind: "owner_stay", token: owner.token)
+            let stay = try await api.createBlock(
+                agency,
+                property: mine,
+                start: "2031-07-01",
+                end: "2031-07-08",
+                kind: "owner_stay",
+                token: owner.token
+            )
             #expect(stay.status == .created, "\(stay.raw)")
             let maintenance = try await api.createBlock(agency, property: mine, start: "2031-08-01", end: "2031-08-02", token: owner.token)
             #expect(maintenance.status == .forbidden && maintenance.errorCode == "INSUFFICIENT_ROLE")
             #expect(maintenance.json["error"]?["details"]?["allowed_roles"] == ["admin", "manager"])
-            let elsewhere = try await api.createBlock(agency, property: notMine, start: "2031-07-01", end: "2031-07-08", kind: "owner_stay", token: owner.token)
+            let elsewhere = try await api.createBlock(
+                agency,
+                property: notMine,
+                start: "2031-07-01",
+                end: "2031-07-08",
+                kind: "owner_stay",
+                token: owner.token
+            )
             #expect(elsewhere.status == .notFound && elsewhere.errorCode == "PROPERTY_NOT_FOUND")
 
             let adminBlockOnMine = try #require(try await api.createBlock(agency, property: mine, start: "2031-09-01", end: "2031-09-03")["id"]?.uuid)
-            let adminBlockElsewhere = try #require(try await api.createBlock(agency, property: notMine, start: "2031-09-01", end: "2031-09-03")["id"]?.uuid)
+            let adminBlockElsewhere = try #require(
+                try await api.createBlock(agency, property: notMine, start: "2031-09-01", end: "2031-09-03")["id"]?.uuid
+            )
             let listed = try await api.send(.get, "/api/v1/blocks", token: owner.token)
             #expect(Set(listed.data.compactMap { $0["id"]?.uuid }) == [stay["id"]!.uuid!, adminBlockOnMine])
             let hidden = try await api.send(.get, "/api/v1/blocks/\(adminBlockElsewhere)", token: owner.token)

@@ -1,22 +1,39 @@
 import Foundation
 import HTTPTypes
-@testable import Innkeep
 import PostgresNIO
+
+@testable import Innkeep
 
 extension APIClient {
     /// `POST /api/v1/blocks` as `token` (the admin's by default).
-    func createBlock(_ agency: TestAgency, property: UUID, start: String, end: String, kind: String = "maintenance",
-                     token: String? = nil) async throws -> APIResponse {
-        try await send(.post, "/api/v1/blocks", token: token ?? agency.admin.token, json: [
-            "property_id": JSONValue(property), "start_date": .string(start), "end_date": .string(end), "kind": .string(kind),
-        ])
+    func createBlock(
+        _ agency: TestAgency,
+        property: UUID,
+        start: String,
+        end: String,
+        kind: String = "maintenance",
+        token: String? = nil
+    ) async throws -> APIResponse {
+        try await send(
+            .post,
+            "/api/v1/blocks",
+            token: token ?? agency.admin.token,
+            json: [
+                "property_id": JSONValue(property), "start_date": .string(start), "end_date": .string(end), "kind": .string(kind),
+            ]
+        )
     }
 
     /// An iCal channel connection of the property, made through the API.
     func createConnection(_ agency: TestAgency, property: UUID) async throws -> UUID {
-        let r = try await send(.post, "/api/v1/channel-connections", token: agency.admin.token, json: [
-            "property_id": JSONValue(property), "channel": "airbnb", "external_listing_id": .string(UUID().uuidString),
-        ])
+        let r = try await send(
+            .post,
+            "/api/v1/channel-connections",
+            token: agency.admin.token,
+            json: [
+                "property_id": JSONValue(property), "channel": "airbnb", "external_listing_id": .string(UUID().uuidString),
+            ]
+        )
         guard let id = r["id"]?.uuid else { throw TestFailure("connection: \(r.raw)") }
         return id
     }
@@ -25,10 +42,12 @@ extension APIClient {
     /// scope, since the API never makes one.
     func insertChannelBlock(_ agency: TestAgency, property: UUID, connection: UUID, start: String, end: String) async throws -> UUID {
         try await services.db.transaction(.tenant(agency.id, user: nil)) { conn in
-            try await conn.run("""
+            try await conn.run(
+                """
                 INSERT INTO blocks (agency_id, property_id, start_date, end_date, kind, channel_connection_id, external_uid)
                 VALUES (\(agency.id), \(property), \(start)::date, \(end)::date, 'channel', \(connection), \(UUID().uuidString)) RETURNING id
-                """).collect()[0].decode(UUID.self)
+                """
+            ).collect()[0].decode(UUID.self)
         }
     }
 

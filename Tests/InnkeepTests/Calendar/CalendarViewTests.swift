@@ -1,7 +1,8 @@
 import Foundation
 import HTTPTypes
-@testable import Innkeep
 import Testing
+
+@testable import Innkeep
 
 /// `GET /api/v1/properties/{id}/calendar` (SPEC §11): one entry per night, row by row.
 @Suite struct CalendarViewTests {
@@ -9,19 +10,31 @@ import Testing
         try await withApp { api in
             let agency = try await api.makeAgency()
             let property = try await api.createProperty(agency)
-            let booking = try #require(try await api.createBooking(agency, property: property, checkIn: "2031-04-02", checkOut: "2031-04-04")["id"]?.uuid)
-            let block = try #require(try await api.createBlock(agency, property: property, start: "2031-04-04", end: "2031-04-06", kind: "owner_stay")["id"]?.uuid)
+            let booking = try #require(
+                try await api.createBooking(agency, property: property, checkIn: "2031-04-02", checkOut: "2031-04-04")["id"]?.uuid
+            )
+            let block = try #require(
+                try await api.createBlock(agency, property: property, start: "2031-04-04", end: "2031-04-06", kind: "owner_stay")["id"]?.uuid
+            )
             // A cancelled booking frees its nights in the calendar too.
-            let cancelled = try #require(try await api.createBooking(agency, property: property, checkIn: "2031-04-07", checkOut: "2031-04-08")["id"]?.uuid)
+            let cancelled = try #require(
+                try await api.createBooking(agency, property: property, checkIn: "2031-04-07", checkOut: "2031-04-08")["id"]?.uuid
+            )
             _ = try await api.send(.post, "/api/v1/bookings/\(cancelled)/cancel", token: agency.admin.token)
 
-            let r = try await api.send(.get, "/api/v1/properties/\(property)/calendar?from=2031-04-01&to=2031-04-09", token: agency.token(.accountant))
+            let r = try await api.send(
+                .get,
+                "/api/v1/properties/\(property)/calendar?from=2031-04-01&to=2031-04-09",
+                token: agency.token(.accountant)
+            )
             #expect(r.status == .ok)
             #expect(r["property_id"]?.uuid == property && r["from"] == "2031-04-01" && r["to"] == "2031-04-09")
             let days = try #require(r["days"]?.arrayValue)
             func row(_ date: String, _ status: String, booking: UUID? = nil, block: UUID? = nil, kind: String? = nil) -> JSONValue {
-                ["date": .string(date), "status": .string(status), "booking_id": JSONValue(booking), "block_id": JSONValue(block),
-                 "block_kind": JSONValue(kind), "conflict": false]
+                [
+                    "date": .string(date), "status": .string(status), "booking_id": JSONValue(booking), "block_id": JSONValue(block),
+                    "block_kind": JSONValue(kind), "conflict": false,
+                ]
             }
             let expected: [JSONValue] = [
                 row("2031-04-01", "available"),
@@ -38,7 +51,12 @@ import Testing
             let agency = try await api.makeAgency()
             // UTC+14 and UTC-11: for 11 hours of every day their dates differ by one; both must be their own.
             for zone in ["Pacific/Kiritimati", "Pacific/Pago_Pago"] {
-                let p = try await api.send(.post, "/api/v1/properties", token: agency.admin.token, json: ["name": "P", "max_guests": 2, "timezone": .string(zone)])
+                let p = try await api.send(
+                    .post,
+                    "/api/v1/properties",
+                    token: agency.admin.token,
+                    json: ["name": "P", "max_guests": 2, "timezone": .string(zone)]
+                )
                 let id = try #require(p["id"]?.uuid)
                 let before = CalendarDate.today(in: TimeZone(identifier: zone)!)
                 let r = try await api.send(.get, "/api/v1/properties/\(id)/calendar", token: agency.admin.token)
@@ -95,11 +113,19 @@ import Testing
             let created = try await api.send(.post, "/api/v1/properties", token: agency.admin.token, json: ["name": "P", "max_guests": 2])
             #expect(created["min_nights"] == 1 && created["max_nights"] == 365)
             let id = try #require(created["id"]?.uuid)
-            let bad = try await api.send(.post, "/api/v1/properties", token: agency.admin.token,
-                                         json: ["name": "P", "max_guests": 2, "min_nights": 0, "max_nights": 366])
+            let bad = try await api.send(
+                .post,
+                "/api/v1/properties",
+                token: agency.admin.token,
+                json: ["name": "P", "max_guests": 2, "min_nights": 0, "max_nights": 366]
+            )
             #expect(fields(bad) == ["max_nights", "min_nights"])
-            let reversed = try await api.send(.post, "/api/v1/properties", token: agency.admin.token,
-                                              json: ["name": "P", "max_guests": 2, "min_nights": 7, "max_nights": 3])
+            let reversed = try await api.send(
+                .post,
+                "/api/v1/properties",
+                token: agency.admin.token,
+                json: ["name": "P", "max_guests": 2, "min_nights": 7, "max_nights": 3]
+            )
             #expect(fields(reversed) == ["max_nights", "min_nights"])
             let patched = try await api.send(.patch, "/api/v1/properties/\(id)", token: agency.admin.token, json: ["min_nights": 3])
             #expect(patched["min_nights"] == 3 && patched["max_nights"] == 365)
@@ -116,8 +142,12 @@ import Testing
     @Test func aBookingOutsideTheRulesIsRefusedWithTheRules() async throws {
         try await withApp { api in
             let agency = try await api.makeAgency()
-            let p = try await api.send(.post, "/api/v1/properties", token: agency.admin.token,
-                                       json: ["name": "P", "max_guests": 4, "min_nights": 3, "max_nights": 7])
+            let p = try await api.send(
+                .post,
+                "/api/v1/properties",
+                token: agency.admin.token,
+                json: ["name": "P", "max_guests": 4, "min_nights": 3, "max_nights": 7]
+            )
             let property = try #require(p["id"]?.uuid)
             for (checkIn, checkOut, nights) in [("2031-06-01", "2031-06-03", 2), ("2031-06-01", "2031-06-09", 8)] {
                 let r = try await api.createBooking(agency, property: property, checkIn: checkIn, checkOut: checkOut)

@@ -1,7 +1,8 @@
 import Foundation
 import HTTPTypes
-@testable import Innkeep
 import Testing
+
+@testable import Innkeep
 
 /// Nothing sells a night twice (SPEC §11): confirmed bookings and manual blocks exclude each other in
 /// the database, in every combination, also under racing requests; channel blocks are the exception.
@@ -10,7 +11,9 @@ import Testing
         try await withApp { api in
             let agency = try await api.makeAgency()
             let property = try await api.createProperty(agency)
-            let booking = try #require(try await api.createBooking(agency, property: property, checkIn: "2031-01-10", checkOut: "2031-01-15")["id"]?.uuid)
+            let booking = try #require(
+                try await api.createBooking(agency, property: property, checkIn: "2031-01-10", checkOut: "2031-01-15")["id"]?.uuid
+            )
             let block = try #require(try await api.createBlock(agency, property: property, start: "2031-01-20", end: "2031-01-25")["id"]?.uuid)
 
             // booking over booking, block over booking, booking over block, block over block
@@ -50,10 +53,12 @@ import Testing
             // A block written straight to the table, past every check in Swift, still cannot share a night.
             do {
                 try await api.services.db.transaction(.tenant(agency.id, user: nil)) { conn in
-                    try await conn.run("""
+                    try await conn.run(
+                        """
                         INSERT INTO blocks (agency_id, property_id, start_date, end_date, kind)
                         VALUES (\(agency.id), \(property), '2031-03-14', '2031-03-16', 'hold')
-                        """)
+                        """
+                    )
                 }
                 Issue.record("an overlapping block was stored")
             } catch {
@@ -67,10 +72,18 @@ import Testing
             let agency = try await api.makeAgency()
             let property = try await api.createProperty(agency)
             let connection = try await api.createConnection(agency, property: property)
-            let booking = try #require(try await api.createBooking(agency, property: property, checkIn: "2031-05-01", checkOut: "2031-05-05")["id"]?.uuid)
+            let booking = try #require(
+                try await api.createBooking(agency, property: property, checkIn: "2031-05-01", checkOut: "2031-05-05")["id"]?.uuid
+            )
             let manual = try #require(try await api.createBlock(agency, property: property, start: "2031-05-10", end: "2031-05-12")["id"]?.uuid)
             // What another channel already sold is recorded even where it overlaps (a conflict, SPEC §12).
-            let overBooking = try await api.insertChannelBlock(agency, property: property, connection: connection, start: "2031-05-03", end: "2031-05-06")
+            let overBooking = try await api.insertChannelBlock(
+                agency,
+                property: property,
+                connection: connection,
+                start: "2031-05-03",
+                end: "2031-05-06"
+            )
             _ = try await api.insertChannelBlock(agency, property: property, connection: connection, start: "2031-05-11", end: "2031-05-13")
             let free = try await api.insertChannelBlock(agency, property: property, connection: connection, start: "2031-06-01", end: "2031-06-04")
 
@@ -101,8 +114,10 @@ import Testing
                 for i in 0..<16 {
                     group.addTask {
                         // Every request overlaps every other: all of them hold the night of the 12th.
-                        let start = "2031-08-\(10 + i % 3)", end = "2031-08-\(13 + i % 2)"
-                        let r = i.isMultiple(of: 2)
+                        let start = "2031-08-\(10 + i % 3)"
+                        let end = "2031-08-\(13 + i % 2)"
+                        let r =
+                            i.isMultiple(of: 2)
                             ? try await api.createBooking(agency, property: property, checkIn: start, checkOut: end)
                             : try await api.createBlock(agency, property: property, start: start, end: end)
                         return (i.isMultiple(of: 2), r.status)

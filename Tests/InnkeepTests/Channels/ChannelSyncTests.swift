@@ -1,8 +1,9 @@
 import Foundation
 import HTTPTypes
-@testable import Innkeep
 import PostgresNIO
 import Testing
+
+@testable import Innkeep
 
 /// Import by the worker (SPEC §12) against a real feed server, database and syncer.
 @Suite(.serialized) struct ChannelSyncTests {
@@ -34,7 +35,8 @@ import Testing
             let url = feeds.serve(.calendar(ICalFixtures.airbnb()))
             let connection = try await api.connectFeed(agency, property: property, url: url)
             let syncer = api.syncer(agency)
-            let reservedUID = "1418fb94e984-a9d0f2a5c3d0e2d3b1f3f2d6e7a4c0c8@airbnb.com", blockedUID = "f6c0b2a3e1d9-airbnb-blocked@airbnb.com"
+            let reservedUID = "1418fb94e984-a9d0f2a5c3d0e2d3b1f3f2d6e7a4c0c8@airbnb.com"
+            let blockedUID = "f6c0b2a3e1d9-airbnb-blocked@airbnb.com"
 
             // add
             #expect(try await syncer.syncDue() == 1)
@@ -43,7 +45,8 @@ import Testing
             let c = try await api.connection(agency, connection)
             #expect(c["last_sync_status"] == "ok" && c["last_error"] == .null && c["imported_events"] == 2 && c["last_synced_at"] != .null)
             #expect(feeds.requests(to: url).last?.headers["user-agent"]?.hasPrefix("Innkeep/") == true)
-            let reservedId = blocks[reservedUID]!.id, blockedId = blocks[blockedUID]!.id
+            let reservedId = blocks[reservedUID]!.id
+            let blockedId = blocks[blockedUID]!.id
             let days = try await api.calendarDays(agency, property: property, from: "2031-07-04", to: "2031-07-06")
             #expect(days["2031-07-04"]?["status"] == "available" && days["2031-07-05"]?["block_kind"] == "channel")
 
@@ -135,7 +138,9 @@ import Testing
         try await withFeeds { api, feeds in
             let agency = try await api.makeAgency()
             let property = try await api.createProperty(agency)
-            let booking = try #require(try await api.createBooking(agency, property: property, checkIn: "2031-07-06", checkOut: "2031-07-08")["id"]?.uuid)
+            let booking = try #require(
+                try await api.createBooking(agency, property: property, checkIn: "2031-07-06", checkOut: "2031-07-08")["id"]?.uuid
+            )
             let manual = try #require(try await api.createBlock(agency, property: property, start: "2031-08-03", end: "2031-08-05")["id"]?.uuid)
             let url = feeds.serve(.calendar(ICalFixtures.airbnb()))
             let connection = try await api.connectFeed(agency, property: property, url: url)
@@ -145,7 +150,9 @@ import Testing
             let open = try await api.send(.get, "/api/v1/channel-conflicts?status=open", token: agency.token(.manager))
             #expect(open.status == .ok && open.data.count == 2, "\(open.raw)")
             let onBooking = try #require(open.data.first { $0["conflicting_booking_id"]?.uuid == booking })
-            #expect(onBooking["channel_connection_id"]?.uuid == connection && onBooking["start_date"] == "2031-07-05" && onBooking["resolved_at"] == .null)
+            #expect(
+                onBooking["channel_connection_id"]?.uuid == connection && onBooking["start_date"] == "2031-07-05" && onBooking["resolved_at"] == .null
+            )
             #expect(open.data.contains { $0["conflicting_block_id"]?.uuid == manual })
             let audit = try await api.send(.get, "/api/v1/audit-log?action=channel.conflict_detected", token: agency.admin.token)
             #expect(audit.data.count == 2)
@@ -199,8 +206,14 @@ import Testing
             let connection = try await api.connectFeed(agency, property: property, url: url)
             var options = ChannelSyncer.Options()
             options.onlyAgency = agency.id
-            let worker = ChannelSyncer(db: api.services.db, logger: TestEnv.logger, metrics: api.services.metrics,
-                                       fetcher: ICalFetcher(allowPrivate: true, version: "test"), baseURL: "http://x", options: options)
+            let worker = ChannelSyncer(
+                db: api.services.db,
+                logger: TestEnv.logger,
+                metrics: api.services.metrics,
+                fetcher: ICalFetcher(allowPrivate: true, version: "test"),
+                baseURL: "http://x",
+                options: options
+            )
             let running = Task { try await worker.run() }
             defer { running.cancel() }
             try await eventually("the first sync") { try await api.connection(agency, connection)["last_sync_status"] == "ok" }
@@ -208,10 +221,17 @@ import Testing
             let asked = ContinuousClock.now
             let r = try await api.send(.post, "/api/v1/channel-connections/\(connection)/sync", token: agency.admin.token)
             #expect(r.status == .accepted && r["id"]?.uuid == connection)
-            try await eventually("the requested sync", timeout: .seconds(5)) { try await api.channelBlocks(agency, connection: connection).count == 1 }
+            try await eventually("the requested sync", timeout: .seconds(5)) {
+                try await api.channelBlocks(agency, connection: connection).count == 1
+            }
             #expect(ContinuousClock.now - asked < .seconds(5))
 
-            let paused = try await api.send(.patch, "/api/v1/channel-connections/\(connection)", token: agency.admin.token, json: ["status": "paused"])
+            let paused = try await api.send(
+                .patch,
+                "/api/v1/channel-connections/\(connection)",
+                token: agency.admin.token,
+                json: ["status": "paused"]
+            )
             #expect(paused["status"] == "paused")
             let refused = try await api.send(.post, "/api/v1/channel-connections/\(connection)/sync", token: agency.admin.token)
             #expect(refused.status == .conflict && refused.errorCode == "CHANNEL_CONNECTION_PAUSED")
@@ -222,17 +242,36 @@ import Testing
         try await withApp { api in
             let agency = try await api.makeAgency()
             let property = try await api.createProperty(agency)
-            for url in ["http://127.0.0.1:9/x.ics", "http://10.1.2.3/cal.ics", "http://[::1]/x.ics", "http://169.254.169.254/latest", "ftp://example.com/x"] {
-                let r = try await api.send(.post, "/api/v1/channel-connections", token: agency.admin.token, json: [
-                    "property_id": JSONValue(property), "channel": "ical", "external_listing_id": .string(UUID().uuidString), "ical_url": .string(url),
-                ])
+            for url in [
+                "http://127.0.0.1:9/x.ics", "http://10.1.2.3/cal.ics", "http://[::1]/x.ics", "http://169.254.169.254/latest", "ftp://example.com/x",
+            ] {
+                let r = try await api.send(
+                    .post,
+                    "/api/v1/channel-connections",
+                    token: agency.admin.token,
+                    json: [
+                        "property_id": JSONValue(property), "channel": "ical", "external_listing_id": .string(UUID().uuidString),
+                        "ical_url": .string(url),
+                    ]
+                )
                 #expect(r.status == .unprocessableContent && fields(r) == ["ical_url"], "\(url): \(r.raw)")
             }
-            let ok = try await api.send(.post, "/api/v1/channel-connections", token: agency.admin.token, json: [
-                "property_id": JSONValue(property), "channel": "vrbo", "external_listing_id": "v-1", "ical_url": "https://calendar.example.com/v.ics",
-            ])
+            let ok = try await api.send(
+                .post,
+                "/api/v1/channel-connections",
+                token: agency.admin.token,
+                json: [
+                    "property_id": JSONValue(property), "channel": "vrbo", "external_listing_id": "v-1",
+                    "ical_url": "https://calendar.example.com/v.ics",
+                ]
+            )
             let id = try #require(ok["id"]?.uuid)
-            let patch = try await api.send(.patch, "/api/v1/channel-connections/\(id)", token: agency.admin.token, json: ["ical_url": "http://192.168.1.1/x"])
+            let patch = try await api.send(
+                .patch,
+                "/api/v1/channel-connections/\(id)",
+                token: agency.admin.token,
+                json: ["ical_url": "http://192.168.1.1/x"]
+            )
             #expect(fields(patch) == ["ical_url"])
             let clear = try await api.send(.patch, "/api/v1/channel-connections/\(id)", token: agency.admin.token, json: ["ical_url": nil])
             #expect(clear.status == .ok && clear["ical_url"] == .null)
@@ -246,8 +285,14 @@ import Testing
             let connection = try await api.connectFeed(agency, property: property, url: feeds.serve(.calendar(ICalFixtures.airbnb())))
             var options = ChannelSyncer.Options()
             options.onlyAgency = agency.id
-            let strict = ChannelSyncer(db: api.services.db, logger: TestEnv.logger, metrics: api.services.metrics,
-                                       fetcher: ICalFetcher(allowPrivate: false, version: "test"), baseURL: "http://x", options: options)
+            let strict = ChannelSyncer(
+                db: api.services.db,
+                logger: TestEnv.logger,
+                metrics: api.services.metrics,
+                fetcher: ICalFetcher(allowPrivate: false, version: "test"),
+                baseURL: "http://x",
+                options: options
+            )
             #expect(try await strict.syncDue() == 1)
             let c = try await api.connection(agency, connection)
             #expect(c["last_sync_status"] == "error" && c["last_error"]?.stringValue?.contains("destination refused") == true)

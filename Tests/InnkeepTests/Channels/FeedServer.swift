@@ -1,10 +1,11 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
-@testable import Innkeep
 import Logging
 import NIOCore
 import Synchronization
+
+@testable import Innkeep
 
 /// A channel's calendar server inside the test suite, on loopback: each path answers as scripted, and
 /// every request is recorded (the sync tests check User-Agent and the conditional headers).
@@ -68,18 +69,26 @@ final class FeedServer: Sendable {
             case .huge(let bytes):
                 let chunk = ByteBuffer(string: String(repeating: "X-FILLER:0123456789abcdef0123456789abcdef0123456789abcdef\r\n", count: 1024))
                 let chunks = bytes / chunk.readableBytes + 1
-                return Response(status: .ok, headers: [.contentType: "text/calendar"], body: .init { writer in
-                    try await writer.write(ByteBuffer(string: "BEGIN:VCALENDAR\r\n"))
-                    for _ in 0..<chunks { try await writer.write(chunk) }
-                    try await writer.finish(nil)
-                })
+                return Response(
+                    status: .ok,
+                    headers: [.contentType: "text/calendar"],
+                    body: .init { writer in
+                        try await writer.write(ByteBuffer(string: "BEGIN:VCALENDAR\r\n"))
+                        for _ in 0..<chunks { try await writer.write(chunk) }
+                        try await writer.finish(nil)
+                    }
+                )
             }
         }
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         var quiet = Logger(label: "feed-server")
         quiet.logLevel = .critical
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                              onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) }, logger: quiet)
+        let app = Application(
+            router: router,
+            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) },
+            logger: quiet
+        )
         let task = Task { try await app.runService(gracefulShutdownSignals: []) }
         var iterator = ports.makeAsyncIterator()
         guard let port = await iterator.next(), port > 0 else { throw TestFailure("the feed server did not start") }
@@ -97,9 +106,14 @@ final class FeedServer: Sendable {
 extension APIClient {
     /// An iCal connection importing `url` (private URLs must be allowed in this app's environment).
     func connectFeed(_ agency: TestAgency, property: UUID, url: String) async throws -> UUID {
-        let r = try await send(.post, "/api/v1/channel-connections", token: agency.admin.token, json: [
-            "property_id": JSONValue(property), "channel": "ical", "external_listing_id": .string(UUID().uuidString), "ical_url": .string(url),
-        ])
+        let r = try await send(
+            .post,
+            "/api/v1/channel-connections",
+            token: agency.admin.token,
+            json: [
+                "property_id": JSONValue(property), "channel": "ical", "external_listing_id": .string(UUID().uuidString), "ical_url": .string(url),
+            ]
+        )
         guard r.status == .created, let id = r["id"]?.uuid else { throw TestFailure("connection: \(r.raw)") }
         return id
     }
@@ -110,17 +124,26 @@ extension APIClient {
         options.onlyAgency = agency.id
         options.pollInterval = .milliseconds(200)
         let fetcher = ICalFetcher(allowPrivate: true, timeout: timeout, version: "test")
-        return ChannelSyncer(db: services.db, logger: TestEnv.logger, metrics: services.metrics, fetcher: fetcher,
-                             baseURL: services.config.publicBaseURL, options: options)
+        return ChannelSyncer(
+            db: services.db,
+            logger: TestEnv.logger,
+            metrics: services.metrics,
+            fetcher: fetcher,
+            baseURL: services.config.publicBaseURL,
+            options: options
+        )
     }
 
     /// The property's channel blocks as `uid → (id, start, end)`, straight from the table.
     func channelBlocks(_ agency: TestAgency, connection: UUID) async throws -> [String: (id: UUID, start: String, end: String)] {
         try await services.db.transaction(.tenant(agency.id, user: nil)) { conn in
             var out: [String: (id: UUID, start: String, end: String)] = [:]
-            for row in try await conn.run("""
-                SELECT external_uid, id, start_date::text, end_date::text FROM blocks WHERE agency_id = \(agency.id) AND channel_connection_id = \(connection)
-                """).collect() {
+            for row in try await conn.run(
+                """
+                SELECT external_uid, id, start_date::text, end_date::text FROM blocks WHERE agency_id = \(agency.id) AND channel_connection_id =
+                    \(connection)
+                """
+            ).collect() {
                 let (uid, id, start, end) = try row.decode((String, UUID, String, String).self)
                 out[uid] = (id, start, end)
             }

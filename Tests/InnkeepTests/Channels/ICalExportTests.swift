@@ -1,7 +1,8 @@
 import Foundation
 import HTTPTypes
-@testable import Innkeep
 import Testing
+
+@testable import Innkeep
 
 /// `GET /ical/{token}.ics` (SPEC §12), read back by the independent `icalendar` parser from PyPI.
 @Suite struct ICalExportTests {
@@ -25,16 +26,23 @@ import Testing
         try await withApp { api in
             let agency = try await api.makeAgency()
             let property = try await api.createProperty(agency)
-            let booking = try await api.send(.post, "/api/v1/bookings", token: agency.admin.token, json: [
-                "property_id": JSONValue(property), "guest_name": "Zebedee Secretguest", "guest_email": "zebedee@guest.example",
-                "check_in": "2031-05-01", "check_out": "2031-05-04", "guests": 2, "notes": "door code 4321",
-                "total_amount_cents": 98765, "currency": "EUR",
-            ])
+            let booking = try await api.send(
+                .post,
+                "/api/v1/bookings",
+                token: agency.admin.token,
+                json: [
+                    "property_id": JSONValue(property), "guest_name": "Zebedee Secretguest", "guest_email": "zebedee@guest.example",
+                    "check_in": "2031-05-01", "check_out": "2031-05-04", "guests": 2, "notes": "door code 4321",
+                    "total_amount_cents": 98765, "currency": "EUR",
+                ]
+            )
             let bookingId = try #require(booking["id"]?.uuid)
             let block = try #require(try await api.createBlock(agency, property: property, start: "2031-06-01", end: "2031-06-03")["id"]?.uuid)
             let past = try await api.createBooking(agency, property: property, checkIn: "2020-01-01", checkOut: "2020-01-03")
             #expect(past.status == .created)
-            let cancelled = try #require(try await api.createBooking(agency, property: property, checkIn: "2031-07-01", checkOut: "2031-07-02")["id"]?.uuid)
+            let cancelled = try #require(
+                try await api.createBooking(agency, property: property, checkIn: "2031-07-01", checkOut: "2031-07-02")["id"]?.uuid
+            )
             _ = try await api.send(.post, "/api/v1/bookings/\(cancelled)/cancel", token: agency.admin.token)
             let airbnb = try await api.createConnection(agency, property: property)
             let vrbo = try await api.createConnection(agency, property: property)
@@ -89,8 +97,13 @@ import Testing
             let flipped = String(token.dropLast()) + (token.last == "0" ? "1" : "0")
             #expect(try await api.send(.get, "/ical/\(flipped).ics").errorCode == "FEED_NOT_FOUND")
             let other = try await api.makeAgency()
-            #expect(try await api.send(.get, "/ical/\(other.id.uuidString.lowercased().replacingOccurrences(of: "-", with: ""))\(token.dropFirst(32)).ics")
-                .errorCode == "FEED_NOT_FOUND")
+            #expect(
+                try await api.send(
+                    .get,
+                    "/ical/\(other.id.uuidString.lowercased().replacingOccurrences(of: "-", with: ""))\(token.dropFirst(32)).ics"
+                )
+                .errorCode == "FEED_NOT_FOUND"
+            )
             for bad in ["nope", String(repeating: "z", count: 96), token.uppercased()] {
                 let r = try await api.send(.get, "/ical/\(bad).ics")
                 #expect(r.status == .unprocessableContent && fields(r) == ["token"], "\(bad)")

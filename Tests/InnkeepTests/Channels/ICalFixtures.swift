@@ -4,31 +4,36 @@ enum ICalFixtures {
     static func crlf(_ text: String) -> String { text.replacingOccurrences(of: "\n", with: "\r\n") }
 
     /// Airbnb: a reservation with a folded DESCRIPTION, and a blocked window.
-    static func airbnb(reservedUID: String = "1418fb94e984-a9d0f2a5c3d0e2d3b1f3f2d6e7a4c0c8@airbnb.com",
-                       blockedUID: String = "f6c0b2a3e1d9-airbnb-blocked@airbnb.com",
-                       reserved: (String, String) = ("20310705", "20310710"), blocked: (String, String) = ("20310801", "20310804")) -> String {
-        crlf("""
-        BEGIN:VCALENDAR
-        PRODID:-//Airbnb Inc//Hosting Calendar 0.8.8//EN
-        CALSCALE:GREGORIAN
-        VERSION:2.0
-        BEGIN:VEVENT
-        DTEND;VALUE=DATE:\(reserved.1)
-        DTSTART;VALUE=DATE:\(reserved.0)
-        UID:\(reservedUID)
-        DESCRIPTION:Reservation URL: https://www.airbnb.com/hosting/reservations/det
-         ails/HMABCDEFGH\\nPhone Number (Last 4 Digits): 1234
-        SUMMARY:Reserved
-        END:VEVENT
-        BEGIN:VEVENT
-        DTEND;VALUE=DATE:\(blocked.1)
-        DTSTART;VALUE=DATE:\(blocked.0)
-        UID:\(blockedUID)
-        SUMMARY:Airbnb (Not available)
-        END:VEVENT
-        END:VCALENDAR
+    static func airbnb(
+        reservedUID: String = "1418fb94e984-a9d0f2a5c3d0e2d3b1f3f2d6e7a4c0c8@airbnb.com",
+        blockedUID: String = "f6c0b2a3e1d9-airbnb-blocked@airbnb.com",
+        reserved: (String, String) = ("20310705", "20310710"),
+        blocked: (String, String) = ("20310801", "20310804")
+    ) -> String {
+        crlf(
+            """
+            BEGIN:VCALENDAR
+            PRODID:-//Airbnb Inc//Hosting Calendar 0.8.8//EN
+            CALSCALE:GREGORIAN
+            VERSION:2.0
+            BEGIN:VEVENT
+            DTEND;VALUE=DATE:\(reserved.1)
+            DTSTART;VALUE=DATE:\(reserved.0)
+            UID:\(reservedUID)
+            DESCRIPTION:Reservation URL: https://www.airbnb.com/hosting/reservations/det
+             ails/HMABCDEFGH\\nPhone Number (Last 4 Digits): 1234
+            SUMMARY:Reserved
+            END:VEVENT
+            BEGIN:VEVENT
+            DTEND;VALUE=DATE:\(blocked.1)
+            DTSTART;VALUE=DATE:\(blocked.0)
+            UID:\(blockedUID)
+            SUMMARY:Airbnb (Not available)
+            END:VEVENT
+            END:VCALENDAR
 
-        """)
+            """
+        )
     }
 
     /// Booking.com: closed nights, LF line ends.
@@ -47,7 +52,8 @@ enum ICalFixtures {
         """
 
     /// Vrbo/HomeAway: a cancelled event (ignored), a past one (ignored) and one without DTEND (one night).
-    static let vrbo = crlf("""
+    static let vrbo = crlf(
+        """
         BEGIN:VCALENDAR
         PRODID:-//HomeAway.com, Inc.//EN
         VERSION:2.0
@@ -70,10 +76,12 @@ enum ICalFixtures {
         SUMMARY:Blocked
         END:VEVENT
         END:VCALENDAR
-        """)
+        """
+    )
 
     /// A Google/Outlook export: TZID and UTC date-times, an alarm inside the event, a broken event.
-    static let google = crlf("""
+    static let google = crlf(
+        """
         BEGIN:VCALENDAR
         PRODID:-//Google Inc//Google Calendar 70.9054//EN
         VERSION:2.0
@@ -105,14 +113,17 @@ enum ICalFixtures {
         UID:google-reversed@google.com
         END:VEVENT
         END:VCALENDAR
-        """)
+        """
+    )
 
-    static let empty = crlf("""
+    static let empty = crlf(
+        """
         BEGIN:VCALENDAR
         VERSION:2.0
         PRODID:-//Example//Empty//EN
         END:VCALENDAR
-        """)
+        """
+    )
 
     static let loginPage = "<!DOCTYPE html><html><head><title>Sign in</title></head><body><form>…</form></body></html>"
 }

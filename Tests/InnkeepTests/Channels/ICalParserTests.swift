@@ -1,6 +1,7 @@
 import Foundation
-@testable import Innkeep
 import Testing
+
+@testable import Innkeep
 
 /// The iCal reader and writer on their own (no database): fast, and exact about every rule of SPEC §12.
 @Suite struct ICalParserTests {
@@ -15,10 +16,12 @@ import Testing
 
     @Test func airbnbFoldedLinesAndBothKindsOfEvent() throws {
         let feed = try parse(ICalFixtures.airbnb())
-        #expect(feed.events == [
-            ImportedEvent(uid: "1418fb94e984-a9d0f2a5c3d0e2d3b1f3f2d6e7a4c0c8@airbnb.com", nights: nights("2031-07-05", "2031-07-10")),
-            ImportedEvent(uid: "f6c0b2a3e1d9-airbnb-blocked@airbnb.com", nights: nights("2031-08-01", "2031-08-04")),
-        ])
+        #expect(
+            feed.events == [
+                ImportedEvent(uid: "1418fb94e984-a9d0f2a5c3d0e2d3b1f3f2d6e7a4c0c8@airbnb.com", nights: nights("2031-07-05", "2031-07-10")),
+                ImportedEvent(uid: "f6c0b2a3e1d9-airbnb-blocked@airbnb.com", nights: nights("2031-08-01", "2031-08-04")),
+            ]
+        )
         #expect(feed.skipped == 0)
         #expect(ICalParser.unfold(ICalFixtures.airbnb()).contains { $0.contains("reservations/details/HMABCDEFGH") })
     }
@@ -72,10 +75,12 @@ import Testing
             END:VCALENDAR
             """
         let feed = try parse(text)
-        #expect(feed.events == [
-            ImportedEvent(uid: "a", nights: nights("2031-03-01", "2031-03-08")),
-            ImportedEvent(uid: "innkeep-nouid:2031-05-01/2031-05-03", nights: nights("2031-05-01", "2031-05-03")),
-        ])
+        #expect(
+            feed.events == [
+                ImportedEvent(uid: "a", nights: nights("2031-03-01", "2031-03-08")),
+                ImportedEvent(uid: "innkeep-nouid:2031-05-01/2031-05-03", nights: nights("2031-05-01", "2031-05-03")),
+            ]
+        )
         #expect(feed.skipped == 2)
     }
 
@@ -96,8 +101,17 @@ import Testing
         #expect(physical.allSatisfy { $0.utf8.count <= 75 })
         #expect(physical.dropFirst().allSatisfy { $0.hasPrefix(" ") })
         #expect(ICalParser.unfold(folded) == ["SUMMARY:" + long])
-        let feed = ICalWriter.render([ICalWriter.Event(uid: "x@innkeep", nights: nights("2031-02-01", "2031-02-03"), summary: "Reserved",
-                                                       stamp: Date(timeIntervalSince1970: 0))], productId: "-//Test//EN")
+        let feed = ICalWriter.render(
+            [
+                ICalWriter.Event(
+                    uid: "x@innkeep",
+                    nights: nights("2031-02-01", "2031-02-03"),
+                    summary: "Reserved",
+                    stamp: Date(timeIntervalSince1970: 0)
+                )
+            ],
+            productId: "-//Test//EN"
+        )
         #expect(feed.contains("DTSTART;VALUE=DATE:20310201\r\nDTEND;VALUE=DATE:20310203\r\n"))
         #expect(feed.contains("DTSTAMP:19700101T000000Z\r\n"))
         #expect(!feed.replacingOccurrences(of: "\r\n", with: "").contains("\n"))

@@ -1,10 +1,12 @@
 import AsyncHTTPClient
 import Foundation
-@testable import Innkeep
 import NIOCore
 import NIOHTTP1
 import Synchronization
 import Testing
+
+@testable import Innkeep
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -56,8 +58,14 @@ struct ClusterClient: Sendable {
     let env: ClusterEnv
     let http: HTTPClient
 
-    func send(_ method: HTTPMethod, _ path: String, token: String? = nil, json: JSONValue? = nil,
-              headers extra: [(String, String)] = [], port: Int? = nil) async throws -> ClusterResponse {
+    func send(
+        _ method: HTTPMethod,
+        _ path: String,
+        token: String? = nil,
+        json: JSONValue? = nil,
+        headers extra: [(String, String)] = [],
+        port: Int? = nil
+    ) async throws -> ClusterResponse {
         let base = port.map { "http://127.0.0.1:\($0)" } ?? env.url
         var request = HTTPClientRequest(url: base + path)
         request.method = method
@@ -73,10 +81,14 @@ struct ClusterClient: Sendable {
     }
 
     func signup() async throws -> String {
-        let r = try await send(.POST, "/api/v1/auth/signup", json: [
-            "email": .string(uniqueEmail("cluster")), "password": "correct horse battery", "full_name": "Cluster Test",
-            "agency_name": .string("Cluster \(UUID().uuidString.prefix(6))"),
-        ])
+        let r = try await send(
+            .POST,
+            "/api/v1/auth/signup",
+            json: [
+                "email": .string(uniqueEmail("cluster")), "password": "correct horse battery", "full_name": "Cluster Test",
+                "agency_name": .string("Cluster \(UUID().uuidString.prefix(6))"),
+            ]
+        )
         guard r.status == 201, let token = r["access_token"]?.stringValue else { throw TestFailure("signup: \(r.status) \(r.raw)") }
         return token
     }
@@ -88,9 +100,14 @@ struct ClusterClient: Sendable {
     }
 
     func book(_ token: String, property: UUID, checkIn: String, checkOut: String) async throws -> ClusterResponse {
-        try await send(.POST, "/api/v1/bookings", token: token, json: [
-            "property_id": JSONValue(property), "guest_name": "Guest", "check_in": .string(checkIn), "check_out": .string(checkOut), "guests": 2,
-        ])
+        try await send(
+            .POST,
+            "/api/v1/bookings",
+            token: token,
+            json: [
+                "property_id": JSONValue(property), "guest_name": "Guest", "check_in": .string(checkIn), "check_out": .string(checkOut), "guests": 2,
+            ]
+        )
     }
 
     /// The sum of a counter over its labels, as one worker's `/metrics` shows it.
@@ -125,7 +142,8 @@ func runClusterScript(_ args: [String]) async throws -> (status: Int32, output: 
     var attr = posix_spawnattr_t()
     posix_spawnattr_init(&attr)
     defer { posix_spawnattr_destroy(&attr) }
-    var empty = sigset_t(), all = sigset_t()
+    var empty = sigset_t()
+    var all = sigset_t()
     sigemptyset(&empty)
     sigfillset(&all)
     posix_spawnattr_setsigmask(&attr, &empty)
@@ -140,7 +158,7 @@ func runClusterScript(_ args: [String]) async throws -> (status: Int32, output: 
     let argv0 = ["/bin/bash", script] + args
     var argv: [UnsafeMutablePointer<CChar>?] = argv0.map { strdup($0) } + [nil]
     var envp: [UnsafeMutablePointer<CChar>?] = ProcessInfo.processInfo.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-    defer { (argv + envp).forEach { free($0) } }
+    defer { for pointer in argv + envp { free(pointer) } }
     var pid = pid_t()
     let rc = posix_spawn(&pid, "/bin/bash", &actions, &attr, &argv, &envp)
     guard rc == 0 else { throw TestFailure("posix_spawn failed: \(rc)") }
@@ -183,7 +201,8 @@ func runClusterScript(_ args: [String]) async throws -> (status: Int32, output: 
     @Test func thePerUserRateLimitIsOneLimitAcrossProcesses() async throws {
         try await withCluster { cluster in
             let token = try await cluster.signup()
-            let limit = cluster.env.rateLimit, extra = 10
+            let limit = cluster.env.rateLimit
+            let extra = 10
             var answers: [ClusterResponse] = []
             // In waves of 16, so the limit is crossed with requests in flight on every process.
             var sent = 0
@@ -195,7 +214,8 @@ func runClusterScript(_ args: [String]) async throws -> (status: Int32, output: 
                 }
                 sent += wave
             }
-            let ok = answers.filter { $0.status == 200 }, limited = answers.filter { $0.status == 429 }
+            let ok = answers.filter { $0.status == 200 }
+            let limited = answers.filter { $0.status == 429 }
             // One counter in Redis for all processes: never more than `limit` pass (per-process counters would pass
             // all of them). A few fewer may: hits a process leased and was not asked for again (RateLimiter).
             #expect((limit - 3...limit).contains(ok.count), "200: \(ok.count), 429: \(limited.count), limit \(limit)")
@@ -221,13 +241,26 @@ func runClusterScript(_ args: [String]) async throws -> (status: Int32, output: 
             let others = cluster.env.apiPorts.filter { $0 != firstPort }
             #expect(others.count >= 1)
             for port in others {
-                let retry = try await cluster.send(.POST, "/api/v1/properties", token: token, json: body, headers: [("Idempotency-Key", key)], port: port)
+                let retry = try await cluster.send(
+                    .POST,
+                    "/api/v1/properties",
+                    token: token,
+                    json: body,
+                    headers: [("Idempotency-Key", key)],
+                    port: port
+                )
                 #expect(retry.status == 201, "\(port): \(retry.raw)")
                 #expect(retry["id"]?.uuid == id, "\(port) answered another property: \(retry.raw)")
                 #expect(retry.headers.first(name: "Idempotent-Replayed") == "true", "\(port)")
                 // The same key with another body is refused there too.
-                let other = try await cluster.send(.POST, "/api/v1/properties", token: token, json: ["name": "Other", "max_guests": 3],
-                                                   headers: [("Idempotency-Key", key)], port: port)
+                let other = try await cluster.send(
+                    .POST,
+                    "/api/v1/properties",
+                    token: token,
+                    json: ["name": "Other", "max_guests": 3],
+                    headers: [("Idempotency-Key", key)],
+                    port: port
+                )
                 #expect(other.status == 422 && other["error"]?["code"]?.stringValue == "IDEMPOTENCY_KEY_MISMATCH", "\(port): \(other.raw)")
             }
             let list = try await cluster.send(.GET, "/api/v1/properties", token: token)
@@ -244,15 +277,26 @@ func runClusterScript(_ args: [String]) async throws -> (status: Int32, output: 
                 var urls: [String] = []
                 for _ in 0..<2 {
                     let url = receiver.url("brief")
-                    let r = try await cluster.send(.POST, "/api/v1/webhook-endpoints", token: token,
-                                                   json: ["url": .string(url), "events": ["booking.created"]])
+                    let r = try await cluster.send(
+                        .POST,
+                        "/api/v1/webhook-endpoints",
+                        token: token,
+                        json: ["url": .string(url), "events": ["booking.created"]]
+                    )
                     #expect(r.status == 201, "\(r.raw)")
                     urls.append(url)
                 }
-                let before = try await cluster.env.workerMetricsPorts.asyncMap { try await cluster.workerCounter("webhook_delivery_attempts_total", port: $0) }
+                let before = try await cluster.env.workerMetricsPorts.asyncMap {
+                    try await cluster.workerCounter("webhook_delivery_attempts_total", port: $0)
+                }
                 let bookings = 30
                 for i in 0..<bookings {
-                    let r = try await cluster.book(token, property: property, checkIn: futureDay(i * 3, year: 2033), checkOut: futureDay(i * 3 + 2, year: 2033))
+                    let r = try await cluster.book(
+                        token,
+                        property: property,
+                        checkIn: futureDay(i * 3, year: 2033),
+                        checkOut: futureDay(i * 3 + 2, year: 2033)
+                    )
                     #expect(r.status == 201, "\(r.raw)")
                 }
                 try await eventually("every delivery", timeout: .seconds(30)) {
@@ -264,7 +308,9 @@ func runClusterScript(_ args: [String]) async throws -> (status: Int32, output: 
                     #expect(ids.count == bookings, "\(url): \(ids.count) requests for \(bookings) events")
                     #expect(Set(ids).count == ids.count, "a webhook-id arrived twice at \(url)")
                 }
-                let after = try await cluster.env.workerMetricsPorts.asyncMap { try await cluster.workerCounter("webhook_delivery_attempts_total", port: $0) }
+                let after = try await cluster.env.workerMetricsPorts.asyncMap {
+                    try await cluster.workerCounter("webhook_delivery_attempts_total", port: $0)
+                }
                 let byWorker = zip(after, before).map { $0 - $1 }
                 #expect(byWorker.reduce(0, +) == Double(bookings * urls.count), "attempts by worker: \(byWorker)")
                 #expect(byWorker.allSatisfy { $0 > 0 }, "both workers delivered: \(byWorker)")
@@ -283,19 +329,27 @@ func runClusterScript(_ args: [String]) async throws -> (status: Int32, output: 
             // them a few seconds to drain, so they claim side by side.
             let batch = UUID().uuidString
             try await MigrationFixture.withConnection(url) { conn in
-                try await conn.query("""
+                try await conn.query(
+                    """
                     INSERT INTO jobs (kind, payload, run_at)
                     SELECT 'noop', jsonb_build_object('batch', \(batch)::text), now() + interval '1 second'
                     FROM generate_series(1, 1000)
-                    """, logger: TestEnv.logger)
+                    """,
+                    logger: TestEnv.logger
+                )
             }
             struct Claims: Sendable { let finished: Int, claimedOnce: Int, byWorker: [String: Int] }
             func claims() async throws -> Claims {
                 try await MigrationFixture.withConnection(url) { conn in
-                    var finished = 0, once = 0, byWorker: [String: Int] = [:]
-                    let rows = try await conn.query("""
+                    var finished = 0
+                    var once = 0
+                    var byWorker: [String: Int] = [:]
+                    let rows = try await conn.query(
+                        """
                         SELECT locked_by, attempts, finished_at IS NOT NULL FROM jobs WHERE payload->>'batch' = \(batch)
-                        """, logger: TestEnv.logger)
+                        """,
+                        logger: TestEnv.logger
+                    )
                     for try await (worker, attempts, done) in rows.decode((String?, Int32, Bool).self) {
                         if done { finished += 1 }
                         if attempts == 1 { once += 1 }
@@ -323,9 +377,15 @@ func runClusterScript(_ args: [String]) async throws -> (status: Int32, output: 
                 var connections: [(id: UUID, url: String)] = []
                 for _ in 0..<12 {
                     let url = feeds.serve(.slow(.milliseconds(400), then: ICalFixtures.empty))
-                    let r = try await cluster.send(.POST, "/api/v1/channel-connections", token: token, json: [
-                        "property_id": JSONValue(property), "channel": "ical", "external_listing_id": .string(UUID().uuidString), "ical_url": .string(url),
-                    ])
+                    let r = try await cluster.send(
+                        .POST,
+                        "/api/v1/channel-connections",
+                        token: token,
+                        json: [
+                            "property_id": JSONValue(property), "channel": "ical", "external_listing_id": .string(UUID().uuidString),
+                            "ical_url": .string(url),
+                        ]
+                    )
                     let id = try #require(r["id"]?.uuid, "\(r.raw)")
                     connections.append((id, url))
                 }
@@ -386,7 +446,9 @@ func runClusterScript(_ args: [String]) async throws -> (status: Int32, output: 
                             while !state.stop.load(ordering: .relaxed) {
                                 do {
                                     let r = try await cluster.send(.GET, "/api/v1/properties", token: token)
-                                    state.outcomes.withLock { $0.append(Outcome(status: r.status, upstream: r.upstream, error: r.status == 200 ? nil : r.raw)) }
+                                    state.outcomes.withLock {
+                                        $0.append(Outcome(status: r.status, upstream: r.upstream, error: r.status == 200 ? nil : r.raw))
+                                    }
                                 } catch {
                                     state.outcomes.withLock { $0.append(Outcome(status: 0, upstream: "-", error: "\(error)")) }
                                 }

@@ -1,7 +1,8 @@
 import Foundation
-@testable import Innkeep
 import PostgresNIO
 import Testing
+
+@testable import Innkeep
 
 /// SPEC §8: the keys are ready for a Postgres sharded by `agency_id` (Citus, docs/ops/scaling.md). Citus enforces a
 /// primary key, unique or exclusion constraint on a distributed table only when it includes the distribution column,
@@ -23,7 +24,8 @@ import Testing
     /// One line per constraint or unique index that would keep the schema from being distributed by agency_id:
     /// `table constraint: definition — problem`.
     static func violations(_ conn: PostgresConnection, schemas: [String]) async throws -> [(key: String, detail: String)] {
-        try await conn.run("""
+        try await conn.run(
+            """
             WITH tenant AS (
                 SELECT c.oid, n.nspname || '.' || c.relname AS name, a.attnum AS key
                 FROM pg_class c
@@ -68,17 +70,20 @@ import Testing
                 WHERE con.contype = 'f' AND n.nspname = ANY(\(schemas)) AND con.conrelid NOT IN (SELECT oid FROM tenant)
             )
             SELECT name || ' ' || what, name || ' ' || what || ': ' || def || ' — ' || problem FROM found ORDER BY 1, 2
-            """).collect().map { try $0.decode((String, String).self) }.map { (key: $0.0, detail: $0.1) }
+            """
+        ).collect().map { try $0.decode((String, String).self) }.map { (key: $0.0, detail: $0.1) }
     }
 
     @Test func everyTenantKeyAndForeignKeyIncludesAgencyId() async throws {
         try await SharedDatabase.shared.prepare()
         try await MigrationFixture.withConnection(TestEnv.adminURL(database: SharedDatabase.name)) { conn async throws in
             // The check sees the tenant tables at all (a query that matched nothing would pass anything).
-            let tenantTables = try await conn.run("""
+            let tenantTables = try await conn.run(
+                """
                 SELECT count(*)::int8 FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
                 WHERE a.attname = 'agency_id' AND n.nspname IN ('public', 'auth') AND c.relkind IN ('r', 'p')
-                """).collect()[0].decode(Int.self)
+                """
+            ).collect()[0].decode(Int.self)
             #expect(tenantTables >= TenantIsolationSchemaTests.tenantTables.count - 1)
 
             let found = try await Self.violations(conn, schemas: ["public", "auth"])
@@ -119,17 +124,23 @@ import Testing
                         CONSTRAINT bad_agency_overlap EXCLUDE USING gist (agency_id WITH <>, nights WITH &&))
                     """,
                     "CREATE UNIQUE INDEX bad_lower_code_idx ON \(schema).bad (lower(code))",
-                    "CREATE TABLE \(schema).lookup (parent_agency uuid, parent_id uuid, FOREIGN KEY (parent_agency, parent_id) REFERENCES \(schema).parent (agency_id, id))",
+                    """
+                    CREATE TABLE \(schema).lookup (parent_agency uuid, parent_id uuid, FOREIGN KEY (parent_agency, \
+                    parent_id) REFERENCES \(schema).parent (agency_id, id))
+                    """,
                 ] {
                     try await conn.run(PostgresQuery(unsafeSQL: statement))
                 }
                 let found = try await Self.violations(conn, schemas: [schema])
                 let keys = Set(found.map(\.key))
-                #expect(keys == [
-                    "\(schema).bad bad_pkey", "\(schema).bad bad_code_key", "\(schema).bad bad_parent_fkey", "\(schema).bad bad_no_overlap",
-                    "\(schema).bad bad_agency_overlap", "\(schema).bad bad_lower_code_idx", "\(schema).parent parent_id_key",
-                    "\(schema).lookup lookup_parent_agency_parent_id_fkey",
-                ], "\(found.map(\.detail).joined(separator: "\n"))")
+                #expect(
+                    keys == [
+                        "\(schema).bad bad_pkey", "\(schema).bad bad_code_key", "\(schema).bad bad_parent_fkey", "\(schema).bad bad_no_overlap",
+                        "\(schema).bad bad_agency_overlap", "\(schema).bad bad_lower_code_idx", "\(schema).parent parent_id_key",
+                        "\(schema).lookup lookup_parent_agency_parent_id_fkey",
+                    ],
+                    "\(found.map(\.detail).joined(separator: "\n"))"
+                )
                 #expect(found.contains { $0.key == "\(schema).bad bad_agency_overlap" && $0.detail.contains("does not compare agency_id with =") })
                 #expect(!keys.contains { $0.hasPrefix("\(schema).good ") }, "a correct table is not reported")
             } catch {

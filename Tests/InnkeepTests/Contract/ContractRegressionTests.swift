@@ -1,7 +1,8 @@
 import Foundation
 import HTTPTypes
-@testable import Innkeep
 import Testing
+
+@testable import Innkeep
 
 /// Answers the document promises that the server once broke (found while writing openapi.yaml and fuzzing
 /// it); each was a 500 or an input the document says is rejected.
@@ -14,17 +15,29 @@ import Testing
             let agency = try await api.makeAgency()
             let long = "e" + String(repeating: "\u{301}", count: 200)
             #expect(long.count == 1 && long.unicodeScalars.count == 201)
-            let p = try await api.send(.post, "/api/v1/properties", token: agency.admin.token,
-                                       json: ["name": .string(long), "max_guests": 2])
+            let p = try await api.send(
+                .post,
+                "/api/v1/properties",
+                token: agency.admin.token,
+                json: ["name": .string(long), "max_guests": 2]
+            )
             #expect(p.status == .unprocessableContent, "\(p.raw)")
             #expect(p["error"]?["details"]?["fields"]?.arrayValue?.first?["field"] == "name")
-            let s = try await api.send(.post, "/api/v1/auth/signup", json: [
-                "email": .string(uniqueEmail()), "password": "correct horse battery", "full_name": .string(long),
-            ])
+            let s = try await api.send(
+                .post,
+                "/api/v1/auth/signup",
+                json: [
+                    "email": .string(uniqueEmail()), "password": "correct horse battery", "full_name": .string(long),
+                ]
+            )
             #expect(s.status == .unprocessableContent, "\(s.raw)")
             let exact = "e" + String(repeating: "\u{301}", count: 199)
-            let ok = try await api.send(.post, "/api/v1/properties", token: agency.admin.token,
-                                        json: ["name": .string(exact), "max_guests": 2])
+            let ok = try await api.send(
+                .post,
+                "/api/v1/properties",
+                token: agency.admin.token,
+                json: ["name": .string(exact), "max_guests": 2]
+            )
             #expect(ok.status == .created, "\(ok.raw)")
             #expect(ok["name"]?.stringValue == exact)
         }

@@ -1,7 +1,8 @@
 import Foundation
 import HTTPTypes
-@testable import Innkeep
 import Testing
+
+@testable import Innkeep
 
 /// openapi.yaml is the contract: these tests keep it exact against the code. The router's routes (`API.all`)
 /// and the document's operations are the same set; the document's error codes are the `ErrorCode` catalogue
@@ -46,7 +47,8 @@ import Testing
     /// its description), never by narrowing the schema's `code` enum per response.
     static func errorCodes(_ operation: JSONValue, status: String) -> Set<String>? {
         guard let response = resolve(operation["responses"]?[status]),
-              let codes = response["x-error-codes"]?.arrayValue else { return nil }
+            let codes = response["x-error-codes"]?.arrayValue
+        else { return nil }
         return Set(codes.compactMap(\.stringValue))
     }
 
@@ -85,7 +87,8 @@ import Testing
     /// the sources registers a handler, so `API.all` is the router's route list.
     @Test func nothingRegistersARouteOutsideTheEndpointTable() throws {
         let sources = TestEnv.repo.appendingPathComponent("Sources/Innkeep")
-        let files = FileManager.default.enumerator(at: sources, includingPropertiesForKeys: nil)?
+        let files =
+            FileManager.default.enumerator(at: sources, includingPropertiesForKeys: nil)?
             .compactMap { $0 as? URL }.filter { $0.pathExtension == "swift" } ?? []
         #expect(!files.isEmpty)
         let registering = try Regex(#"router\.(on|get|put|post|patch|delete|head|group|addRoutes)\s*\("#)
@@ -103,8 +106,10 @@ import Testing
                     .replacingOccurrences(of: "{name}", with: "channel_sync")
                     .replacingOccurrences(of: "{id}", with: UUID().uuidString)
                 let r = try await api.send(endpoint.method, path)
-                #expect(r.errorCode != ErrorCode.routeNotFound.rawValue && r.errorCode != ErrorCode.methodNotAllowed.rawValue,
-                        "\(endpoint) is in API.all but not served: \(r.status) \(r.raw.prefix(200))")
+                #expect(
+                    r.errorCode != ErrorCode.routeNotFound.rawValue && r.errorCode != ErrorCode.methodNotAllowed.rawValue,
+                    "\(endpoint) is in API.all but not served: \(r.status) \(r.raw.prefix(200))"
+                )
             }
         }
     }
@@ -113,7 +118,9 @@ import Testing
         for (key, operation) in Self.operations {
             let path = String(key.split(separator: " ")[1])
             // A segment may carry a suffix after its parameter: `/ical/{token}.ics`.
-            let templated = Set(path.split(separator: "/").filter { $0.hasPrefix("{") }.compactMap { $0.dropFirst().split(separator: "}").first.map(String.init) })
+            let templated = Set(
+                path.split(separator: "/").filter { $0.hasPrefix("{") }.compactMap { $0.dropFirst().split(separator: "}").first.map(String.init) }
+            )
             let declared = Set(Self.parameters(operation).filter { $0.location == "path" && $0.required }.map(\.name))
             #expect(templated == declared, "\(key): path parameters \(templated) but declared \(declared)")
         }
@@ -239,7 +246,8 @@ import Testing
     /// router's two are produced by the middleware and the database layer.
     @Test func codesThrownInSourcesAreExactlyTheCatalogue() throws {
         let sources = TestEnv.repo.appendingPathComponent("Sources/Innkeep")
-        let files = FileManager.default.enumerator(at: sources, includingPropertiesForKeys: nil)?
+        let files =
+            FileManager.default.enumerator(at: sources, includingPropertiesForKeys: nil)?
             .compactMap { $0 as? URL }.filter { $0.pathExtension == "swift" && $0.lastPathComponent != "ErrorCode.swift" } ?? []
         let use = try Regex(#"(?:APIError\(|retryLater\(|code: |apiError\.code == |\.code == )\.([a-zA-Z]+)"#)
         var used = Set<String>()
@@ -272,8 +280,10 @@ import Testing
 
         #expect(statuses.contains("500"), "\(endpoint): every operation can answer 500 INTERNAL_ERROR")
         #expect(headerNames.contains("X-Request-Id"), "\(endpoint): X-Request-Id is accepted everywhere")
-        #expect(headerNames.contains("Idempotency-Key") == (endpoint.idempotent && endpoint.allowedRoles.count > 0),
-                "\(endpoint): Idempotency-Key is documented exactly on the idempotent tenant POSTs")
+        #expect(
+            headerNames.contains("Idempotency-Key") == (endpoint.idempotent && endpoint.allowedRoles.count > 0),
+            "\(endpoint): Idempotency-Key is documented exactly on the idempotent tenant POSTs"
+        )
         switch endpoint.access {
         case .anonymous:
             #expect(security == [], "\(endpoint): anonymous operations declare `security: []`")
@@ -288,8 +298,10 @@ import Testing
             #expect(headerNames.contains("X-Agency-Id"))
             #expect(codes(400).contains("AGENCY_REQUIRED"))
             #expect(codes(403).contains("AGENCY_ACCESS_DENIED"))
-            #expect(codes(403).contains("INSUFFICIENT_ROLE") == (roles.count < Role.allCases.count),
-                    "\(endpoint): INSUFFICIENT_ROLE exactly when some role is refused")
+            #expect(
+                codes(403).contains("INSUFFICIENT_ROLE") == (roles.count < Role.allCases.count),
+                "\(endpoint): INSUFFICIENT_ROLE exactly when some role is refused"
+            )
             #expect(codes(403).contains("FEATURE_DISABLED") == (endpoint.feature != nil))
             #expect(codes(422).contains("VALIDATION_ERROR"), "\(endpoint): a malformed X-Agency-Id is a 422")
             #expect(codes(429) == ["RATE_LIMITED"])
@@ -376,7 +388,8 @@ import Testing
     // MARK: the YAML reader itself
 
     @Test func miniYAMLReadsTheSubsetTheDocumentUses() throws {
-        let v = try MiniYAML.parse("""
+        let v = try MiniYAML.parse(
+            """
             # comment
             a: 1
             b: 'it''s'  # trailing comment
@@ -389,7 +402,8 @@ import Testing
               folded
               text
             '200': { $ref: '#/x' }
-            """)
+            """
+        )
         #expect(v["a"] == .int(1))
         #expect(v["b"] == .string("it's"))
         #expect(v["c"]?.arrayValue?.count == 3)

@@ -1,9 +1,10 @@
 import Foundation
 import HTTPTypes
-@testable import Innkeep
 import NIOCore
 import PostgresNIO
 import Testing
+
+@testable import Innkeep
 
 /// SPEC §7: feature entitlements per agency: the registry's defaults, changed only with the ops token, audited,
 /// and gating the routes of a disabled feature.
@@ -32,11 +33,17 @@ import Testing
 
     @Test func disablingChannelSyncGatesChannelConnectionsAndIsAudited() async throws {
         try await withApp { api in
-            let agency = try await api.makeAgency(), other = try await api.makeAgency()
+            let agency = try await api.makeAgency()
+            let other = try await api.makeAgency()
             let property = try await api.createProperty(agency)
-            let existing = try await api.send(.post, "/api/v1/channel-connections", token: agency.admin.token, json: [
-                "property_id": JSONValue(property), "channel": "airbnb", "external_listing_id": "A-1",
-            ])
+            let existing = try await api.send(
+                .post,
+                "/api/v1/channel-connections",
+                token: agency.admin.token,
+                json: [
+                    "property_id": JSONValue(property), "channel": "airbnb", "external_listing_id": "A-1",
+                ]
+            )
             let existingId = try #require(existing["id"]?.uuid)
 
             let off = try await api.setFeature(agency.id, "channel_sync", ["enabled": false])
@@ -47,11 +54,19 @@ import Testing
             #expect(list.status == .forbidden)
             #expect(list.errorCode == "FEATURE_DISABLED")
             #expect(list.json["error"]?["details"]?["feature"] == "channel_sync")
-            let create = try await api.send(.post, "/api/v1/channel-connections", token: agency.admin.token, json: [
-                "property_id": JSONValue(property), "channel": "vrbo", "external_listing_id": "V-1",
-            ], headers: Fixtures.key(Fixtures.freshKey()))
+            let create = try await api.send(
+                .post,
+                "/api/v1/channel-connections",
+                token: agency.admin.token,
+                json: [
+                    "property_id": JSONValue(property), "channel": "vrbo", "external_listing_id": "V-1",
+                ],
+                headers: Fixtures.key(Fixtures.freshKey())
+            )
             #expect(create.errorCode == "FEATURE_DISABLED")
-            #expect(try await api.send(.delete, "/api/v1/channel-connections/\(existingId)", token: agency.admin.token).errorCode == "FEATURE_DISABLED")
+            #expect(
+                try await api.send(.delete, "/api/v1/channel-connections/\(existingId)", token: agency.admin.token).errorCode == "FEATURE_DISABLED"
+            )
             // Role checks still come first; other agencies are untouched.
             #expect(try await api.send(.get, "/api/v1/channel-connections", token: agency.token(.staff)).errorCode == "INSUFFICIENT_ROLE")
             #expect(try await api.send(.get, "/api/v1/channel-connections", token: other.admin.token).status == .ok)
@@ -81,7 +96,11 @@ import Testing
             #expect(listAgain.data.map { $0["id"]?.uuid } == [existingId])
             #expect(try await api.send(.delete, "/api/v1/channel-connections/\(existingId)", token: agency.admin.token).status == .noContent)
             let features2 = try await api.send(.get, "/api/v1/features", token: agency.admin.token)
-            #expect(features2.data.first { $0["name"] == "channel_sync" } == ["name": "channel_sync", "enabled": true, "config": ["interval_minutes": 15]])
+            #expect(
+                features2.data.first { $0["name"] == "channel_sync" } == [
+                    "name": "channel_sync", "enabled": true, "config": ["interval_minutes": 15],
+                ]
+            )
             let changes2 = try await api.auditEntries(agency, "action=feature.change")
             #expect(changes2.count == 2)
             #expect(changes2.first?["details"]?["old"]?["enabled"] == false)
@@ -139,8 +158,12 @@ import Testing
                 #expect(r.status == .unprocessableContent, "\(bad.serialized): \(r.raw)")
                 #expect(r.errorCode == "VALIDATION_ERROR")
             }
-            let notJSON = try await api.send(.put, "/ops/agencies/\(agency.id.uuidString.lowercased())/features/channel_sync", rawBody: "{",
-                                             headers: Fixtures.ops)
+            let notJSON = try await api.send(
+                .put,
+                "/ops/agencies/\(agency.id.uuidString.lowercased())/features/channel_sync",
+                rawBody: "{",
+                headers: Fixtures.ops
+            )
             #expect(notJSON.errorCode == "MALFORMED_JSON")
             #expect(try await api.send(.get, "/api/v1/features", token: agency.admin.token).json == Self.defaults)
             #expect(try await api.auditEntries(agency, "action=feature.change").isEmpty)

@@ -1,10 +1,12 @@
 import Foundation
 import HTTPTypes
-@testable import Innkeep
 import Logging
 import PostgresNIO
 import Synchronization
 import Testing
+
+@testable import Innkeep
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -16,7 +18,8 @@ import Glibc
     @Test func idleAndSlowHeaderConnectionsAreClosed() async throws {
         let server = try await LiveServer.start()
         defer { server.kill() }
-        let clock = ContinuousClock(), start = clock.now
+        let clock = ContinuousClock()
+        let start = clock.now
         async let silent: Duration? = offPool {
             let s = try RawSocket(port: server.port, timeout: 65)
             defer { s.close() }
@@ -43,7 +46,10 @@ import Glibc
         defer { server.kill() }
         let silent = try RawSocket(port: server.port, timeout: 60)
         let half = try RawSocket(port: server.port, timeout: 60)
-        defer { silent.close(); half.close() }
+        defer {
+            silent.close()
+            half.close()
+        }
         try half.send(Array("POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{".utf8))
         // A keep-alive connection that completed one request and then went quiet.
         let kept = try RawSocket(port: server.port, timeout: 60)

@@ -1,10 +1,12 @@
 import Foundation
 import HTTPTypes
-@testable import Innkeep
 import Logging
 import PostgresNIO
 import Synchronization
 import Testing
+
+@testable import Innkeep
+
 #if canImport(Glibc)
 import Glibc
 #endif

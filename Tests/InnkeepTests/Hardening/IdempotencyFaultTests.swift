@@ -1,10 +1,12 @@
 import Foundation
 import HTTPTypes
-@testable import Innkeep
 import Logging
 import PostgresNIO
 import Synchronization
 import Testing
+
+@testable import Innkeep
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -18,26 +20,42 @@ import Glibc
         try await SharedDatabase.shared.prepare()
         let conn = try await PostgresConnection.open(TestEnv.ownerURL(SharedDatabase.name), logger: TestEnv.logger)
         defer { Task { try? await conn.close() } }
-        try await conn.run(PostgresQuery(unsafeSQL: """
-            CREATE TABLE IF NOT EXISTS hardening_test_slow (guest_name text PRIMARY KEY)
-            """))
-        try await conn.run(PostgresQuery(unsafeSQL: """
-            CREATE OR REPLACE FUNCTION hardening_test_sleep() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
-            BEGIN
-                IF EXISTS (SELECT 1 FROM hardening_test_slow WHERE guest_name = NEW.guest_name) THEN PERFORM pg_sleep(2); END IF;
-                RETURN NEW;
-            END $$
-            """))
+        try await conn.run(
+            PostgresQuery(
+                unsafeSQL: """
+                    CREATE TABLE IF NOT EXISTS hardening_test_slow (guest_name text PRIMARY KEY)
+                    """
+            )
+        )
+        try await conn.run(
+            PostgresQuery(
+                unsafeSQL: """
+                    CREATE OR REPLACE FUNCTION hardening_test_sleep() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
+                    BEGIN
+                        IF EXISTS (SELECT 1 FROM hardening_test_slow WHERE guest_name = NEW.guest_name) THEN PERFORM pg_sleep(2); END IF;
+                        RETURN NEW;
+                    END $$
+                    """
+            )
+        )
         try await conn.run(PostgresQuery(unsafeSQL: "DROP TRIGGER IF EXISTS hardening_test_slow_insert ON bookings"))
-        try await conn.run(PostgresQuery(unsafeSQL: """
-            CREATE TRIGGER hardening_test_slow_insert BEFORE INSERT ON bookings FOR EACH ROW
-            WHEN (NEW.guest_name LIKE 'slow-insert-%') EXECUTE FUNCTION hardening_test_sleep()
-            """))
+        try await conn.run(
+            PostgresQuery(
+                unsafeSQL: """
+                    CREATE TRIGGER hardening_test_slow_insert BEFORE INSERT ON bookings FOR EACH ROW
+                    WHEN (NEW.guest_name LIKE 'slow-insert-%') EXECUTE FUNCTION hardening_test_sleep()
+                    """
+            )
+        )
         try await conn.run(PostgresQuery(unsafeSQL: "DROP TRIGGER IF EXISTS hardening_test_slow_commit ON bookings"))
-        try await conn.run(PostgresQuery(unsafeSQL: """
-            CREATE CONSTRAINT TRIGGER hardening_test_slow_commit AFTER INSERT ON bookings DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
-            WHEN (NEW.guest_name LIKE 'slow-commit-%') EXECUTE FUNCTION hardening_test_sleep()
-            """))
+        try await conn.run(
+            PostgresQuery(
+                unsafeSQL: """
+                    CREATE CONSTRAINT TRIGGER hardening_test_slow_commit AFTER INSERT ON bookings DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+                    WHEN (NEW.guest_name LIKE 'slow-commit-%') EXECUTE FUNCTION hardening_test_sleep()
+                    """
+            )
+        )
     }
 
     static func slow(_ guest: String, _ on: Bool) async throws {
@@ -51,8 +69,10 @@ import Glibc
     }
 
     static func booking(_ property: UUID, _ guest: String, day: Int) -> JSONValue {
-        ["property_id": JSONValue(property), "guest_name": .string(guest), "check_in": .string(futureDay(day, year: 2045)),
-         "check_out": .string(futureDay(day + 2, year: 2045)), "guests": 1]
+        [
+            "property_id": JSONValue(property), "guest_name": .string(guest), "check_in": .string(futureDay(day, year: 2045)),
+            "check_out": .string(futureDay(day + 2, year: 2045)), "guests": 1,
+        ]
     }
 
     @Test func keysAreScopedPerAgencyAndUser() async throws {
@@ -61,15 +81,33 @@ import Glibc
             let second = try await api.signup()
             try await api.addMember(second, role: .admin, agency: agency.id, adminToken: agency.admin.token)
             let key: HTTPFields = [HTTPField.Name("Idempotency-Key")!: "shared-\(UUID())"]
-            let one = try await api.send(.post, "/api/v1/properties", token: agency.admin.token, json: ["name": "One", "max_guests": 2], headers: key)
-            let two = try await api.send(.post, "/api/v1/properties", token: second.token, agency: agency.id, json: ["name": "Two", "max_guests": 3],
-                                         headers: key)
+            let one = try await api.send(
+                .post,
+                "/api/v1/properties",
+                token: agency.admin.token,
+                json: ["name": "One", "max_guests": 2],
+                headers: key
+            )
+            let two = try await api.send(
+                .post,
+                "/api/v1/properties",
+                token: second.token,
+                agency: agency.id,
+                json: ["name": "Two", "max_guests": 3],
+                headers: key
+            )
             #expect(one.status == .created && two.status == .created, "\(two.raw)")
             #expect(two.headers[HTTPField.Name("Idempotent-Replayed")!] == nil)
             #expect(one["id"] != two["id"])
             // Each user's retry replays their own.
-            let retry = try await api.send(.post, "/api/v1/properties", token: second.token, agency: agency.id, json: ["name": "Two", "max_guests": 3],
-                                           headers: key)
+            let retry = try await api.send(
+                .post,
+                "/api/v1/properties",
+                token: second.token,
+                agency: agency.id,
+                json: ["name": "Two", "max_guests": 3],
+                headers: key
+            )
             #expect(retry.raw == two.raw)
         }
     }
@@ -84,13 +122,16 @@ import Glibc
                 let property = try await api.createProperty(agency)
                 let key: HTTPFields = [HTTPField.Name("Idempotency-Key")!: "lost-\(UUID())"]
                 let body = Self.booking(property, guest, day: Int.random(in: 0..<300))
-                let (failed, took) = try await timed { try await api.send(.post, "/api/v1/bookings", token: agency.admin.token, json: body, headers: key) }
+                let (failed, took) = try await timed {
+                    try await api.send(.post, "/api/v1/bookings", token: agency.admin.token, json: body, headers: key)
+                }
                 #expect(failed.status == .serviceUnavailable, "\(failed.raw)")
                 #expect(failed.errorCode == "DATABASE_UNAVAILABLE")
                 #expect(took < .seconds(2), "the 503 took \(took)")
                 try await Self.slow(guest, false)
                 // The database is back: within a few seconds the key is released and the retry runs (not 409 forever).
-                let clock = ContinuousClock(), start = clock.now
+                let clock = ContinuousClock()
+                let start = clock.now
                 var retry = try await api.send(.post, "/api/v1/bookings", token: agency.admin.token, json: body, headers: key)
                 while retry.errorCode == "IDEMPOTENCY_REQUEST_IN_PROGRESS", clock.now - start < .seconds(5) {
                     try await Task.sleep(for: .milliseconds(200))
@@ -112,13 +153,16 @@ import Glibc
                 let property = try await api.createProperty(agency)
                 let key: HTTPFields = [HTTPField.Name("Idempotency-Key")!: "commit-\(UUID())"]
                 let body = Self.booking(property, guest, day: Int.random(in: 300..<600))
-                let (first, took) = try await timed { try await api.send(.post, "/api/v1/bookings", token: agency.admin.token, json: body, headers: key) }
+                let (first, took) = try await timed {
+                    try await api.send(.post, "/api/v1/bookings", token: agency.admin.token, json: body, headers: key)
+                }
                 #expect(first.status == .serviceUnavailable, "the COMMIT outlived the deadline: \(first.raw)")
                 #expect(took < .seconds(2), "the 503 took \(took)")
                 try await Self.slow(guest, false)
                 try await Task.sleep(for: .seconds(2))  // the COMMIT lands (or not) meanwhile
                 var retry = try await api.send(.post, "/api/v1/bookings", token: agency.admin.token, json: body, headers: key)
-                let clock = ContinuousClock(), start = clock.now
+                let clock = ContinuousClock()
+                let start = clock.now
                 while retry.errorCode == "IDEMPOTENCY_REQUEST_IN_PROGRESS", clock.now - start < .seconds(5) {
                     try await Task.sleep(for: .milliseconds(200))
                     retry = try await api.send(.post, "/api/v1/bookings", token: agency.admin.token, json: body, headers: key)
@@ -128,7 +172,12 @@ import Glibc
                 let bookings = try await api.bookings(agency, property: property).filter { $0["guest_name"] == .string(guest) }
                 #expect(bookings.count == 1, "the retry repeated a committed write: \(bookings.count) bookings")
                 #expect(try await api.auditEntries(agency, "action=booking.create").count == 1)
-                print("IdempotencyFaultTests: retry after a COMMIT past its deadline → \(retry.status), replayed: \(retry.headers[HTTPField.Name("Idempotent-Replayed")!] ?? "no")")
+                print(
+                    """
+                    IdempotencyFaultTests: retry after a COMMIT past its deadline → \(retry.status), \
+                    replayed: \(retry.headers[HTTPField.Name("Idempotent-Replayed")!] ?? "no")
+                    """
+                )
             }
         }
     }

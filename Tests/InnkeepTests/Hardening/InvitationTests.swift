@@ -1,10 +1,12 @@
 import Foundation
 import HTTPTypes
-@testable import Innkeep
 import Logging
 import PostgresNIO
 import Synchronization
 import Testing
+
+@testable import Innkeep
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -17,11 +19,24 @@ import Glibc
             let known = try await api.signup()
             let unknownEmail = uniqueEmail("later")
             // Known and unknown emails get the same kind of answer: no name, no user id, nothing about an account.
-            let a = try await api.send(.post, "/api/v1/team-members", token: agency.admin.token, json: ["email": .string(known.email), "role": "staff"])
-            let b = try await api.send(.post, "/api/v1/team-members", token: agency.admin.token, json: ["email": .string(unknownEmail), "role": "owner"])
+            let a = try await api.send(
+                .post,
+                "/api/v1/team-members",
+                token: agency.admin.token,
+                json: ["email": .string(known.email), "role": "staff"]
+            )
+            let b = try await api.send(
+                .post,
+                "/api/v1/team-members",
+                token: agency.admin.token,
+                json: ["email": .string(unknownEmail), "role": "owner"]
+            )
             for r in [a, b] {
                 #expect(r.status == .created, "\(r.raw)")
-                guard case .object(let o) = r.json else { Issue.record("not an object: \(r.raw)"); continue }
+                guard case .object(let o) = r.json else {
+                    Issue.record("not an object: \(r.raw)")
+                    continue
+                }
                 #expect(Set(o.keys) == ["id", "email", "role", "status", "expires_at"])
                 #expect(r["status"] == "pending")
             }
@@ -29,7 +44,9 @@ import Glibc
             // Seven days.
             let expires = try #require(a["expires_at"]?.stringValue)
             let days = try await api.services.db.transaction(.none) { conn in
-                try await conn.run("SELECT round(extract(epoch FROM (\(expires)::timestamptz - now())) / 86400)::int8").collect()[0].decode(Int64.self)
+                try await conn.run("SELECT round(extract(epoch FROM (\(expires)::timestamptz - now())) / 86400)::int8").collect()[0].decode(
+                    Int64.self
+                )
             }
             #expect(days == 7)
             // Not a member yet: the invitee cannot act in the agency.
@@ -68,8 +85,14 @@ import Glibc
             #expect(twice.errorCode == "INVITATION_NOT_PENDING")
             #expect(try await api.send(.get, "/api/v1/me", token: known.token)["invitations"] == [])
             // Re-inviting a member: 409 ALREADY_MEMBER (whatever the case of the email).
-            #expect(try await api.send(.post, "/api/v1/team-members", token: agency.admin.token,
-                                       json: ["email": .string(known.email.uppercased()), "role": "manager"]).errorCode == "ALREADY_MEMBER")
+            #expect(
+                try await api.send(
+                    .post,
+                    "/api/v1/team-members",
+                    token: agency.admin.token,
+                    json: ["email": .string(known.email.uppercased()), "role": "manager"]
+                ).errorCode == "ALREADY_MEMBER"
+            )
 
             // Someone who signs up later with the invited email sees it, and may decline it.
             let later = try await api.signup(email: unknownEmail)
@@ -77,12 +100,19 @@ import Glibc
             let laterInvitation = try #require(laterMe["invitations"]?.arrayValue?.first?["id"]?.uuid)
             #expect(laterInvitation == b["id"]?.uuid)
             #expect(try await api.send(.post, "/api/v1/invitations/\(laterInvitation)/decline", token: later.token).status == .noContent)
-            #expect(try await api.send(.post, "/api/v1/invitations/\(laterInvitation)/accept", token: later.token).errorCode == "INVITATION_NOT_PENDING")
+            #expect(
+                try await api.send(.post, "/api/v1/invitations/\(laterInvitation)/accept", token: later.token).errorCode == "INVITATION_NOT_PENDING"
+            )
             #expect(try await api.send(.get, "/api/v1/properties", token: later.token, agency: agency.id).errorCode == "AGENCY_ACCESS_DENIED")
 
             // Revoked: the invitee can no longer accept; revoking twice is 409; a foreign or unknown id is 404.
             let third = try await api.signup()
-            let c = try await api.send(.post, "/api/v1/team-members", token: agency.admin.token, json: ["email": .string(third.email), "role": "manager"])
+            let c = try await api.send(
+                .post,
+                "/api/v1/team-members",
+                token: agency.admin.token,
+                json: ["email": .string(third.email), "role": "manager"]
+            )
             let cId = try #require(c["id"]?.uuid)
             #expect(try await api.send(.delete, "/api/v1/invitations/\(cId)", token: agency.admin.token).status == .noContent)
             #expect(try await api.send(.delete, "/api/v1/invitations/\(cId)", token: agency.admin.token).errorCode == "INVITATION_NOT_PENDING")
@@ -93,7 +123,12 @@ import Glibc
 
             // Expired (7 days passed): gone from /me and the admin's list, and 409 on accept.
             let fourth = try await api.signup()
-            let d = try await api.send(.post, "/api/v1/team-members", token: agency.admin.token, json: ["email": .string(fourth.email), "role": "staff"])
+            let d = try await api.send(
+                .post,
+                "/api/v1/team-members",
+                token: agency.admin.token,
+                json: ["email": .string(fourth.email), "role": "staff"]
+            )
             let dId = try #require(d["id"]?.uuid)
             try await api.services.db.transaction(.tenant(agency.id, user: nil)) { conn in
                 try await conn.run("UPDATE invitations SET expires_at = now() - interval '1 second' WHERE agency_id = \(agency.id) AND id = \(dId)")
@@ -102,12 +137,23 @@ import Glibc
             #expect(try await api.send(.post, "/api/v1/invitations/\(dId)/accept", token: fourth.token).errorCode == "INVITATION_NOT_PENDING")
             #expect(try await api.send(.get, "/api/v1/invitations", token: agency.admin.token).data.isEmpty)
             // Inviting again makes a fresh pending one.
-            let again = try await api.send(.post, "/api/v1/team-members", token: agency.admin.token, json: ["email": .string(fourth.email), "role": "staff"])
+            let again = try await api.send(
+                .post,
+                "/api/v1/team-members",
+                token: agency.admin.token,
+                json: ["email": .string(fourth.email), "role": "staff"]
+            )
             #expect(again.status == .created)
 
             // A member of several agencies accepts with no agency context.
-            #expect(try await api.send(.post, "/api/v1/team-members", token: otherAgency.admin.token,
-                                       json: ["email": .string(known.email), "role": "accountant"]).status == .created)
+            #expect(
+                try await api.send(
+                    .post,
+                    "/api/v1/team-members",
+                    token: otherAgency.admin.token,
+                    json: ["email": .string(known.email), "role": "accountant"]
+                ).status == .created
+            )
             let second = try #require(try await api.send(.get, "/api/v1/me", token: known.token)["invitations"]?.arrayValue?.first?["id"]?.uuid)
             #expect(try await api.send(.post, "/api/v1/invitations/\(second)/accept", token: known.token)["role"] == "accountant")
             #expect(try await api.send(.get, "/api/v1/me", token: known.token)["memberships"]?.arrayValue?.count == 2)

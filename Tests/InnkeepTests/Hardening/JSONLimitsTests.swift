@@ -1,10 +1,12 @@
 import Foundation
 import HTTPTypes
-@testable import Innkeep
 import Logging
 import PostgresNIO
 import Synchronization
 import Testing
+
+@testable import Innkeep
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -14,12 +16,16 @@ import Glibc
     static func nested(_ depth: Int) -> String { String(repeating: "[", count: depth) + String(repeating: "]", count: depth) }
 
     @Test func parserReadsJSONAndRefusesWhatIsNot() throws {
-        #expect(JSONValue.parse(Array(#"{"a":[1,-2.5,1e2,2.0,true,false,null,"x\"\u00e9\ud83d\ude00"],"b":{}}"#.utf8))
-            == ["a": [1, .double(-2.5), 100, 2, true, false, nil, .string("x\"é😀")], "b": [:]])
+        #expect(
+            JSONValue.parse(Array(#"{"a":[1,-2.5,1e2,2.0,true,false,null,"x\"\u00e9\ud83d\ude00"],"b":{}}"#.utf8))
+                == ["a": [1, .double(-2.5), 100, 2, true, false, nil, .string("x\"é😀")], "b": [:]]
+        )
         #expect(JSONValue.parse(Array(" 9223372036854775807 ".utf8)) == .int(Int64.max))
         #expect(JSONValue.parse(Array("9223372036854775808".utf8)) == .double(9_223_372_036_854_775_808))
-        for bad in ["", "{", "[1,]", "{\"a\" 1}", "01", "1.", ".5", "-", "tru", "\"\u{01}\"", "\"\\x\"", "\"\\ud800\"", "1 2", "NaN", "1e999",
-                    "{\"a\":1,}", "[\"\\u12\"]"] {
+        for bad in [
+            "", "{", "[1,]", "{\"a\" 1}", "01", "1.", ".5", "-", "tru", "\"\u{01}\"", "\"\\x\"", "\"\\ud800\"", "1 2", "NaN", "1e999",
+            "{\"a\":1,}", "[\"\\u12\"]",
+        ] {
             #expect(JSONValue.parse(Array(bad.utf8)) == nil, "\(bad) parsed")
         }
         #expect(JSONValue.parse([0x22, 0xC3, 0x28, 0x22]) == nil, "invalid UTF-8")
@@ -34,7 +40,8 @@ import Glibc
     @Test func parsingIsLinearInTheSize() throws {
         func bomb(_ count: Int) -> [UInt8] { Array(("{\"email\":[" + Array(repeating: "{}", count: count).joined(separator: ",") + "]}").utf8) }
         let clock = ContinuousClock()
-        let small = bomb(33_000), large = bomb(330_000)
+        let small = bomb(33_000)
+        let large = bomb(330_000)
         var t1 = clock.measure { _ = try? JSONParser.parse(small) }
         t1 = min(t1, clock.measure { _ = try? JSONParser.parse(small) })
         let t2 = clock.measure { _ = try? JSONParser.parse(large) }
@@ -65,7 +72,9 @@ import Glibc
             }()
             var answers: [RawResponse] = []
             for _ in 0..<3 {
-                answers.append(try await server.request("POST", "/api/v1/auth/login", headers: ["Content-Type": "application/json"], body: bomb, timeout: 60))
+                answers.append(
+                    try await server.request("POST", "/api/v1/auth/login", headers: ["Content-Type": "application/json"], body: bomb, timeout: 60)
+                )
             }
             done.withLock { $0 = true }
             let slowest = try await probe
@@ -77,13 +86,21 @@ import Glibc
             #expect(slowest < .seconds(1), "/health/live took \(slowest) while 1 MiB bombs were parsed")
             print("JSONLimitsTests: /health/live ≤ \(slowest) while three 1 MiB JSON bombs were parsed")
 
-            let deep = try await server.request("POST", "/api/v1/auth/login", headers: ["Content-Type": "application/json"],
-                                                body: Array(("{\"email\":" + Self.nested(64) + "}").utf8))
+            let deep = try await server.request(
+                "POST",
+                "/api/v1/auth/login",
+                headers: ["Content-Type": "application/json"],
+                body: Array(("{\"email\":" + Self.nested(64) + "}").utf8)
+            )
             #expect(deep.status == 400)
             #expect(deep.errorCode == "MALFORMED_JSON")
             #expect(deep.json["error"]?["message"]?.stringValue?.contains("64") == true)
-            let fine = try await server.request("POST", "/api/v1/auth/login", headers: ["Content-Type": "application/json"],
-                                                body: Array(("{\"email\":" + Self.nested(63) + "}").utf8))
+            let fine = try await server.request(
+                "POST",
+                "/api/v1/auth/login",
+                headers: ["Content-Type": "application/json"],
+                body: Array(("{\"email\":" + Self.nested(63) + "}").utf8)
+            )
             #expect(fine.status == 422, "63 levels inside the object: \(fine.body)")
         }
     }

@@ -1,10 +1,12 @@
 import Foundation
 import HTTPTypes
-@testable import Innkeep
 import Logging
 import PostgresNIO
 import Synchronization
 import Testing
+
+@testable import Innkeep
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -33,22 +35,31 @@ import Glibc
             }()
             let answers = try await concurrently(48) { i -> (Int, Duration, String?) in
                 let start = clock.now
-                let r = try await server.json("POST", "/api/v1/auth/signup", body: [
-                    "email": .string(uniqueEmail("flood\(i)")), "password": "correct horse battery", "full_name": "Flood",
-                ], timeout: 60)
+                let r = try await server.json(
+                    "POST",
+                    "/api/v1/auth/signup",
+                    body: [
+                        "email": .string(uniqueEmail("flood\(i)")), "password": "correct horse battery", "full_name": "Flood",
+                    ],
+                    timeout: 60
+                )
                 return (r.status, clock.now - start, r.status == 503 ? r.headers["retry-after"] : nil)
             }
-            let created = answers.filter { $0.0 == 201 }, refused = answers.filter { $0.0 == 503 }
+            let created = answers.filter { $0.0 == 201 }
+            let refused = answers.filter { $0.0 == 503 }
             #expect(created.count + refused.count == answers.count, "\(answers.map(\.0))")
             #expect(!refused.isEmpty, "48 concurrent sign-ups were all hashed: nothing bounds bcrypt")
             #expect(refused.allSatisfy { $0.2.flatMap(Int.init) != nil }, "a 503 without Retry-After")
-            let fastestRefusal = refused.map(\.1).min() ?? .zero, slowestHashed = created.map(\.1).max() ?? .zero
+            let fastestRefusal = refused.map(\.1).min() ?? .zero
+            let slowestHashed = created.map(\.1).max() ?? .zero
             // Refused without waiting for a hash: far sooner than the queued sign-ups (a debug build on two shared cores).
             #expect(fastestRefusal < .seconds(1), "refusals must be immediate, the fastest took \(fastestRefusal)")
             #expect(refused.map(\.1).max()! < slowestHashed, "a refusal waited as long as the hashes")
             let slowestLive = try await live
             #expect(slowestLive < .seconds(1), "/health/live took \(slowestLive) during the flood")
-            print("PasswordHashingTests: \(created.count) hashed, \(refused.count) refused (fastest \(fastestRefusal)); /health/live ≤ \(slowestLive)")
+            print(
+                "PasswordHashingTests: \(created.count) hashed, \(refused.count) refused (fastest \(fastestRefusal)); /health/live ≤ \(slowestLive)"
+            )
         }
     }
 
@@ -59,13 +70,15 @@ import Glibc
             defer { server.kill() }
             let (email, _, _) = try await server.signupWithAgency()
             let statuses = try await concurrently(200) { _ in
-                try await server.json("POST", "/api/v1/auth/login", body: ["email": .string(email), "password": "wrong password!!"], timeout: 60).status
+                try await server.json("POST", "/api/v1/auth/login", body: ["email": .string(email), "password": "wrong password!!"], timeout: 60)
+                    .status
             }
             let counts = Dictionary(grouping: statuses, by: { $0 }).mapValues(\.count)
             // Redis fails open by design (SPEC §1): a check that timed out (a debug build with every other suite on
             // two cores can be that slow) lets its request through, and is counted. Nothing else may slip past.
             let metrics = try await server.json("GET", "/metrics", token: TestEnv.opsToken)
-            let failOpen = metrics.body.split(separator: "\n").first { $0.hasPrefix(#"redis_fail_open_total{use="rate_limit"}"#) }
+            let failOpen =
+                metrics.body.split(separator: "\n").first { $0.hasPrefix(#"redis_fail_open_total{use="rate_limit"}"#) }
                 .flatMap { $0.split(separator: " ").last }.flatMap { Double($0) }.map { Int($0) } ?? 0
             #expect((counts[401] ?? 0) <= 10 + failOpen, "\(counts), \(failOpen) checks failed open")
             if failOpen == 0 { #expect((counts[429] ?? 0) >= 185, "\(counts)") }
@@ -81,7 +94,8 @@ import Glibc
             defer { server.kill() }
             let (email, _, _) = try await server.signupWithAgency()
             let clock = ContinuousClock()
-            var known: [Duration] = [], unknown: [Duration] = []
+            var known: [Duration] = []
+            var unknown: [Duration] = []
             for i in 0..<6 {
                 // Alternating which goes first, so neither always follows the other.
                 for knownFirst in [i % 2 == 0, i % 2 != 0] {
@@ -94,7 +108,8 @@ import Glibc
                 }
             }
             print("PasswordHashingTests: known \(known), unknown \(unknown)")
-            let k = known.sorted()[3], u = unknown.sorted()[3]
+            let k = known.sorted()[3]
+            let u = unknown.sorted()[3]
             // Without the decoy an unknown email would answer in milliseconds, a known one in a bcrypt's time.
             #expect(u > k * 0.4 && u < k * 2.5, "median unknown \(u) vs known \(k)")
             print("PasswordHashingTests: median login, known email \(k), unknown email \(u)")
@@ -106,7 +121,8 @@ import Glibc
         // Behind a trusted proxy (127.0.0.1 here): the address X-Forwarded-For names is the client.
         let proxied = try await LiveServer.start(env: ["AUTH_RATE_LIMIT_PER_MINUTE": "5", "TRUSTED_PROXIES": "10.0.0.0/8, 127.0.0.1"])
         defer { proxied.kill() }
-        let a = "203.0.113.\(Int.random(in: 1...250))", b = "198.51.100.\(Int.random(in: 1...250))"
+        let a = "203.0.113.\(Int.random(in: 1...250))"
+        let b = "198.51.100.\(Int.random(in: 1...250))"
         var statuses: [Int] = []
         for i in 0..<6 {
             // Signup and login count together; invalid bodies cost nothing but still count.

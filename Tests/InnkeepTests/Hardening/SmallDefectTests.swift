@@ -1,10 +1,12 @@
 import Foundation
 import HTTPTypes
-@testable import Innkeep
 import Logging
 import PostgresNIO
 import Synchronization
 import Testing
+
+@testable import Innkeep
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -56,9 +58,14 @@ import Glibc
         try await withApp { api in
             let agency = try await api.makeAgency()
             let property = try await api.createProperty(agency)
-            let ical = try await api.send(.post, "/api/v1/channel-connections", token: agency.admin.token, json: [
-                "property_id": JSONValue(property), "channel": "ical", "external_listing_id": "X-1", "ical_url": nil,
-            ])
+            let ical = try await api.send(
+                .post,
+                "/api/v1/channel-connections",
+                token: agency.admin.token,
+                json: [
+                    "property_id": JSONValue(property), "channel": "ical", "external_listing_id": "X-1", "ical_url": nil,
+                ]
+            )
             #expect(ical.status == .unprocessableContent, "\(ical.raw)")
             #expect(ical.raw.contains("ical_url"))
             var body = HardeningBodies.booking(property)
@@ -110,7 +117,9 @@ import Glibc
                 let stored = try await conn.run("SELECT checksum FROM schema_migrations WHERE version = 1").collect()[0].decode(String.self)
                 #expect(stored == first.checksum)
                 // A changed down file is now caught.
-                let edited = MigrationFixture.all.map { m in m.version == 1 ? Migration(version: 1, name: m.name, up: m.up, down: m.down + "\n-- x") : m }
+                let edited = MigrationFixture.all.map { m in
+                    m.version == 1 ? Migration(version: 1, name: m.name, up: m.up, down: m.down + "\n-- x") : m
+                }
                 await #expect(throws: MigrationError.self) { _ = try await Migrator(migrations: edited, logger: TestEnv.logger).status(conn) }
             }
         }
@@ -126,10 +135,12 @@ import Glibc
             let agency = try await api.makeAgency()
             let db = api.services.db
             try await db.transaction(.tenant(agency.id, user: agency.admin.id)) { conn in
-                try await conn.run("""
+                try await conn.run(
+                    """
                     INSERT INTO idempotency_keys (agency_id, user_id, key, request_method, request_path, request_hash, expires_at)
                     SELECT \(agency.id), \(agency.admin.id), 'old-' || g, 'POST', '/x', 'h', now() - interval '1 hour' FROM generate_series(1, 2500) g
-                    """)
+                    """
+                )
             }
             let worker = Worker(db: db, logger: TestEnv.logger, id: "test-batch-\(UUID().uuidString.prefix(8))")
             let purged = try await worker.purgeExpiredKeys(batchSize: 1000)
@@ -142,10 +153,12 @@ import Glibc
             // The counter: a recurring job that failed before and now succeeds starts again from zero.
             let name = "test-reset-\(UUID())"
             try await db.transaction(.worker) { conn in
-                try await conn.run("""
+                try await conn.run(
+                    """
                     INSERT INTO jobs (kind, unique_name, attempts, last_error, run_at)
                     VALUES ('noop', \(name), 3, 'earlier failure', now() - interval '1 day')
-                    """)
+                    """
+                )
             }
             #expect(try await worker.runNextJob())
             let (attempts, error) = try await db.transaction(.worker) { conn in

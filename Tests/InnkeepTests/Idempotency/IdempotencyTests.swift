@@ -1,9 +1,10 @@
 import Foundation
 import HTTPTypes
-@testable import Innkeep
 import NIOCore
 import PostgresNIO
 import Testing
+
+@testable import Innkeep
 
 /// SPEC §7: `Idempotency-Key` on the creating POSTs: replayed byte for byte, per agency and user, refused for
 /// another request, taken over when abandoned, purged when expired; 5xx answers are not kept.
@@ -12,7 +13,8 @@ import Testing
         try await withApp { api in
             let agency = try await api.makeAgency()
             let property = try await api.createProperty(agency)
-            let key = Fixtures.freshKey(), body = Fixtures.bookingBody(property, 60)
+            let key = Fixtures.freshKey()
+            let body = Fixtures.bookingBody(property, 60)
             let first = try await api.send(.post, "/api/v1/bookings", token: agency.admin.token, json: body, headers: Fixtures.key(key))
             #expect(first.status == .created)
             #expect(first.headers[.idempotentReplayed] == nil)
@@ -38,21 +40,41 @@ import Testing
             let agency = try await api.makeAgency()
             let property = try await api.createProperty(agency)
             let key = Fixtures.freshKey()
-            let first = try await api.send(.post, "/api/v1/bookings", token: agency.admin.token,
-                                           json: Fixtures.bookingBody(property, 70), headers: Fixtures.key(key))
+            let first = try await api.send(
+                .post,
+                "/api/v1/bookings",
+                token: agency.admin.token,
+                json: Fixtures.bookingBody(property, 70),
+                headers: Fixtures.key(key)
+            )
             #expect(first.status == .created)
-            let other = try await api.send(.post, "/api/v1/bookings", token: agency.admin.token,
-                                           json: Fixtures.bookingBody(property, 80), headers: Fixtures.key(key))
+            let other = try await api.send(
+                .post,
+                "/api/v1/bookings",
+                token: agency.admin.token,
+                json: Fixtures.bookingBody(property, 80),
+                headers: Fixtures.key(key)
+            )
             #expect(other.status == .unprocessableContent)
             #expect(other.errorCode == "IDEMPOTENCY_KEY_MISMATCH")
             #expect(other.headers[.idempotentReplayed] == nil)
             // Another endpoint with the key is a different request too.
-            let path = try await api.send(.post, "/api/v1/properties", token: agency.admin.token,
-                                          json: ["name": "P", "max_guests": 2], headers: Fixtures.key(key))
+            let path = try await api.send(
+                .post,
+                "/api/v1/properties",
+                token: agency.admin.token,
+                json: ["name": "P", "max_guests": 2],
+                headers: Fixtures.key(key)
+            )
             #expect(path.errorCode == "IDEMPOTENCY_KEY_MISMATCH")
             // The original is still what the key replays.
-            let replay = try await api.send(.post, "/api/v1/bookings", token: agency.admin.token,
-                                            json: Fixtures.bookingBody(property, 70), headers: Fixtures.key(key))
+            let replay = try await api.send(
+                .post,
+                "/api/v1/bookings",
+                token: agency.admin.token,
+                json: Fixtures.bookingBody(property, 70),
+                headers: Fixtures.key(key)
+            )
             #expect(replay.raw == first.raw && replay.headers[.idempotentReplayed] == "true")
             #expect(try await api.bookings(agency, property: property).count == 1)
         }
@@ -62,29 +84,41 @@ import Testing
         try await withApp { api in
             let agency = try await api.makeAgency()
             let property = try await api.createProperty(agency)
-            let key = Fixtures.freshKey(), body = Fixtures.bookingBody(property, 90)
+            let key = Fixtures.freshKey()
+            let body = Fixtures.bookingBody(property, 90)
             let hash = Idempotency.fingerprint(method: "POST", path: "/api/v1/bookings", body: ByteBuffer(string: body.serialized))
-            let agencyId = agency.id, userId = agency.admin.id
+            let agencyId = agency.id
+            let userId = agency.admin.id
             // A claim with no answer yet, made just now: the first request is "still running".
             try await api.services.db.transaction(.tenant(agencyId, user: nil)) { conn in
-                try await conn.run("""
-                    INSERT INTO idempotency_keys (agency_id, key, user_id, request_method, request_path, request_hash, response_status, created_at, expires_at)
+                try await conn.run(
+                    """
+                    INSERT INTO idempotency_keys (agency_id, key, user_id, request_method, request_path, request_hash, response_status,
+                        created_at, expires_at)
                     VALUES (\(agencyId), \(key), \(userId), 'POST', '/api/v1/bookings', \(hash), NULL, now(), now() + interval '24 hours')
-                    """)
+                    """
+                )
             }
             let busy = try await api.send(.post, "/api/v1/bookings", token: agency.admin.token, json: body, headers: Fixtures.key(key))
             #expect(busy.status == .conflict, "\(busy.raw)")
             #expect(busy.errorCode == "IDEMPOTENCY_REQUEST_IN_PROGRESS")
             #expect(busy.headers[.retryAfter] != nil)
             // A different request with the key is still a mismatch, even while it runs.
-            let other = try await api.send(.post, "/api/v1/bookings", token: agency.admin.token,
-                                           json: Fixtures.bookingBody(property, 95), headers: Fixtures.key(key))
+            let other = try await api.send(
+                .post,
+                "/api/v1/bookings",
+                token: agency.admin.token,
+                json: Fixtures.bookingBody(property, 95),
+                headers: Fixtures.key(key)
+            )
             #expect(other.errorCode == "IDEMPOTENCY_KEY_MISMATCH")
             #expect(try await api.bookings(agency, property: property).isEmpty)
 
             // A claim left unanswered for minutes belonged to a request that died: a retry runs it.
             try await api.services.db.transaction(.tenant(agencyId, user: nil)) { conn in
-                try await conn.run("UPDATE idempotency_keys SET created_at = now() - interval '10 minutes' WHERE agency_id = \(agencyId) AND key = \(key)")
+                try await conn.run(
+                    "UPDATE idempotency_keys SET created_at = now() - interval '10 minutes' WHERE agency_id = \(agencyId) AND key = \(key)"
+                )
             }
             let retried = try await api.send(.post, "/api/v1/bookings", token: agency.admin.token, json: body, headers: Fixtures.key(key))
             #expect(retried.status == .created, "\(retried.raw)")
@@ -95,13 +129,25 @@ import Testing
 
     @Test func keysAreScopedPerAgency() async throws {
         try await withApp { api in
-            let a = try await api.makeAgency(), b = try await api.makeAgency()
-            let pa = try await api.createProperty(a), pb = try await api.createProperty(b)
+            let a = try await api.makeAgency()
+            let b = try await api.makeAgency()
+            let pa = try await api.createProperty(a)
+            let pb = try await api.createProperty(b)
             let key = Fixtures.freshKey()
-            let ra = try await api.send(.post, "/api/v1/bookings", token: a.admin.token, json: Fixtures.bookingBody(pa, 100),
-                                        headers: Fixtures.key(key))
-            let rb = try await api.send(.post, "/api/v1/bookings", token: b.admin.token, json: Fixtures.bookingBody(pb, 100),
-                                        headers: Fixtures.key(key))
+            let ra = try await api.send(
+                .post,
+                "/api/v1/bookings",
+                token: a.admin.token,
+                json: Fixtures.bookingBody(pa, 100),
+                headers: Fixtures.key(key)
+            )
+            let rb = try await api.send(
+                .post,
+                "/api/v1/bookings",
+                token: b.admin.token,
+                json: Fixtures.bookingBody(pb, 100),
+                headers: Fixtures.key(key)
+            )
             #expect(ra.status == .created && rb.status == .created)
             #expect(rb.headers[.idempotentReplayed] == nil)
             #expect(ra["id"] != rb["id"])
@@ -109,10 +155,16 @@ import Testing
             #expect(try await api.bookings(b, property: pb).count == 1)
 
             // Even a byte-identical request in another agency runs anew (an unknown property there → 404, not a replay).
-            let foreign = try await api.send(.post, "/api/v1/bookings", token: b.admin.token, json: Fixtures.bookingBody(pa, 100),
-                                             headers: Fixtures.key(Fixtures.freshKey()))
+            let foreign = try await api.send(
+                .post,
+                "/api/v1/bookings",
+                token: b.admin.token,
+                json: Fixtures.bookingBody(pa, 100),
+                headers: Fixtures.key(Fixtures.freshKey())
+            )
             #expect(foreign.errorCode == "PROPERTY_NOT_FOUND")
-            let key2 = Fixtures.freshKey(), body = Fixtures.bookingBody(pa, 200)
+            let key2 = Fixtures.freshKey()
+            let body = Fixtures.bookingBody(pa, 200)
             #expect(try await api.send(.post, "/api/v1/bookings", token: a.admin.token, json: body, headers: Fixtures.key(key2)).status == .created)
             let cross = try await api.send(.post, "/api/v1/bookings", token: b.admin.token, json: body, headers: Fixtures.key(key2))
             #expect(cross.errorCode == "PROPERTY_NOT_FOUND")
@@ -125,7 +177,8 @@ import Testing
             let agency = try await api.makeAgency()
             let property = try await api.createProperty(agency, maxGuests: 2)
             // A validation error (too many guests, checked inside the action's transaction).
-            let key = Fixtures.freshKey(), body = Fixtures.bookingBody(property, 110, guests: 3)
+            let key = Fixtures.freshKey()
+            let body = Fixtures.bookingBody(property, 110, guests: 3)
             let first = try await api.send(.post, "/api/v1/bookings", token: agency.admin.token, json: body, headers: Fixtures.key(key))
             #expect(first.status == .unprocessableContent)
             #expect(first.errorCode == "VALIDATION_ERROR")
@@ -138,7 +191,8 @@ import Testing
             // A conflict: kept and replayed even after the conflicting booking is cancelled.
             let winner = try await api.createBooking(agency, property: property, checkIn: Fixtures.day(120), checkOut: Fixtures.day(125))
             let winnerId = try #require(winner["id"]?.uuid)
-            let key2 = Fixtures.freshKey(), body2 = Fixtures.bookingBody(property, 121)
+            let key2 = Fixtures.freshKey()
+            let body2 = Fixtures.bookingBody(property, 121)
             let conflict = try await api.send(.post, "/api/v1/bookings", token: agency.admin.token, json: body2, headers: Fixtures.key(key2))
             #expect(conflict.status == .conflict)
             #expect(conflict["error"]?["details"]?["conflicting_booking_id"]?.uuid == winnerId)
@@ -163,28 +217,52 @@ import Testing
         try await withApp { api in
             let agency = try await api.makeAgency()
             let property = try await api.createProperty(agency)
-            let long = try await api.send(.post, "/api/v1/bookings", token: agency.admin.token,
-                                          json: Fixtures.bookingBody(property, 130), headers: Fixtures.key(String(repeating: "k", count: 256)))
+            let long = try await api.send(
+                .post,
+                "/api/v1/bookings",
+                token: agency.admin.token,
+                json: Fixtures.bookingBody(property, 130),
+                headers: Fixtures.key(String(repeating: "k", count: 256))
+            )
             #expect(long.status == .unprocessableContent)
             #expect(long.errorCode == "VALIDATION_ERROR")
             #expect(long.json["error"]?["details"]?["fields"]?.arrayValue?.first?["field"] == "Idempotency-Key")
-            let empty = try await api.send(.post, "/api/v1/bookings", token: agency.admin.token,
-                                           json: Fixtures.bookingBody(property, 130), headers: Fixtures.key(""))
+            let empty = try await api.send(
+                .post,
+                "/api/v1/bookings",
+                token: agency.admin.token,
+                json: Fixtures.bookingBody(property, 130),
+                headers: Fixtures.key("")
+            )
             #expect(empty.errorCode == "VALIDATION_ERROR")
             // 255 characters of text that are more than 255 Unicode scalars (combining accents): still too long
             // for the key column, so a 422 rather than a database error.
-            let combining = try await api.send(.post, "/api/v1/bookings", token: agency.admin.token,
-                                               json: Fixtures.bookingBody(property, 130),
-                                               headers: Fixtures.key(String(repeating: "e\u{301}", count: 200)))
+            let combining = try await api.send(
+                .post,
+                "/api/v1/bookings",
+                token: agency.admin.token,
+                json: Fixtures.bookingBody(property, 130),
+                headers: Fixtures.key(String(repeating: "e\u{301}", count: 200))
+            )
             #expect(combining.errorCode == "VALIDATION_ERROR", "\(combining.raw)")
             #expect(try await api.bookings(agency, property: property).isEmpty)
 
             let exact = String(repeating: "k", count: 255)
-            let ok = try await api.send(.post, "/api/v1/bookings", token: agency.admin.token,
-                                        json: Fixtures.bookingBody(property, 130), headers: Fixtures.key(exact))
+            let ok = try await api.send(
+                .post,
+                "/api/v1/bookings",
+                token: agency.admin.token,
+                json: Fixtures.bookingBody(property, 130),
+                headers: Fixtures.key(exact)
+            )
             #expect(ok.status == .created, "\(ok.raw)")
-            let one = try await api.send(.post, "/api/v1/bookings", token: agency.admin.token,
-                                         json: Fixtures.bookingBody(property, 140), headers: Fixtures.key("1"))
+            let one = try await api.send(
+                .post,
+                "/api/v1/bookings",
+                token: agency.admin.token,
+                json: Fixtures.bookingBody(property, 140),
+                headers: Fixtures.key("1")
+            )
             #expect(one.status == .created, "\(one.raw)")
         }
     }
@@ -193,7 +271,8 @@ import Testing
         try await withApp { api in
             let agency = try await api.makeAgency()
             let property = try await api.createProperty(agency)
-            let key = Fixtures.freshKey(), body = Fixtures.bookingBody(property, 150)
+            let key = Fixtures.freshKey()
+            let body = Fixtures.bookingBody(property, 150)
             let answers = try await withThrowingTaskGroup(of: APIResponse.self) { group in
                 for _ in 0..<8 {
                     group.addTask { try await api.send(.post, "/api/v1/bookings", token: agency.admin.token, json: body, headers: Fixtures.key(key)) }
@@ -221,19 +300,38 @@ import Testing
             let agency = try await api.makeAgency()
             let property = try await api.createProperty(agency)
             let agencyId = agency.id
-            let expired = Fixtures.freshKey(), live = Fixtures.freshKey()
-            #expect(try await api.send(.post, "/api/v1/bookings", token: agency.admin.token, json: Fixtures.bookingBody(property, 160),
-                                       headers: Fixtures.key(expired)).status == .created)
-            #expect(try await api.send(.post, "/api/v1/bookings", token: agency.admin.token, json: Fixtures.bookingBody(property, 170),
-                                       headers: Fixtures.key(live)).status == .created)
+            let expired = Fixtures.freshKey()
+            let live = Fixtures.freshKey()
+            #expect(
+                try await api.send(
+                    .post,
+                    "/api/v1/bookings",
+                    token: agency.admin.token,
+                    json: Fixtures.bookingBody(property, 160),
+                    headers: Fixtures.key(expired)
+                ).status == .created
+            )
+            #expect(
+                try await api.send(
+                    .post,
+                    "/api/v1/bookings",
+                    token: agency.admin.token,
+                    json: Fixtures.bookingBody(property, 170),
+                    headers: Fixtures.key(live)
+                ).status == .created
+            )
             // Kept 24 h.
             let lifetime = try await api.services.db.transaction(.tenant(agencyId, user: nil)) { conn -> Int64? in
-                try await conn.run("SELECT extract(epoch FROM expires_at - created_at)::int8 FROM idempotency_keys WHERE agency_id = \(agencyId) AND key = \(live)")
-                    .collect().first?.decode(Int64.self)
+                try await conn.run(
+                    "SELECT extract(epoch FROM expires_at - created_at)::int8 FROM idempotency_keys WHERE agency_id = \(agencyId) AND key = \(live)"
+                )
+                .collect().first?.decode(Int64.self)
             }
             #expect(try #require(lifetime) == 24 * 3600)
             try await api.services.db.transaction(.tenant(agencyId, user: nil)) { conn in
-                try await conn.run("UPDATE idempotency_keys SET expires_at = now() - interval '1 minute' WHERE agency_id = \(agencyId) AND key = \(expired)")
+                try await conn.run(
+                    "UPDATE idempotency_keys SET expires_at = now() - interval '1 minute' WHERE agency_id = \(agencyId) AND key = \(expired)"
+                )
             }
             #expect(try await api.idempotencyRow(agencyId, expired)?.expired == true)
 
@@ -241,10 +339,12 @@ import Testing
             let worker = Worker(db: api.services.db, logger: TestEnv.logger)
             try await worker.heartbeat()
             try await api.services.db.transaction(.worker) { conn in
-                try await conn.run("""
+                try await conn.run(
+                    """
                     UPDATE jobs SET run_at = now() - interval '1 second', locked_by = NULL, locked_at = NULL
                     WHERE unique_name = 'purge_idempotency_keys'
-                    """)
+                    """
+                )
             }
             var ran = 0
             while try await worker.runNextJob(), ran < 20 { ran += 1 }
@@ -259,8 +359,13 @@ import Testing
             #expect(rescheduled == true)
 
             // The purged key now serves a new, different request.
-            let reused = try await api.send(.post, "/api/v1/bookings", token: agency.admin.token, json: Fixtures.bookingBody(property, 180),
-                                            headers: Fixtures.key(expired))
+            let reused = try await api.send(
+                .post,
+                "/api/v1/bookings",
+                token: agency.admin.token,
+                json: Fixtures.bookingBody(property, 180),
+                headers: Fixtures.key(expired)
+            )
             #expect(reused.status == .created, "\(reused.raw)")
             #expect(reused.headers[.idempotentReplayed] == nil)
             #expect(try await api.bookings(agency, property: property).count == 3)
@@ -271,22 +376,44 @@ import Testing
         try await withApp { api in
             let agency = try await api.makeAgency()
             let property = try await api.createProperty(agency)
-            let agencyId = agency.id, key = Fixtures.freshKey()
-            #expect(try await api.send(.post, "/api/v1/bookings", token: agency.admin.token, json: Fixtures.bookingBody(property, 190),
-                                       headers: Fixtures.key(key)).status == .created)
+            let agencyId = agency.id
+            let key = Fixtures.freshKey()
+            #expect(
+                try await api.send(
+                    .post,
+                    "/api/v1/bookings",
+                    token: agency.admin.token,
+                    json: Fixtures.bookingBody(property, 190),
+                    headers: Fixtures.key(key)
+                ).status == .created
+            )
             try await api.services.db.transaction(.tenant(agencyId, user: nil)) { conn in
-                try await conn.run("UPDATE idempotency_keys SET expires_at = now() - interval '1 second' WHERE agency_id = \(agencyId) AND key = \(key)")
+                try await conn.run(
+                    "UPDATE idempotency_keys SET expires_at = now() - interval '1 second' WHERE agency_id = \(agencyId) AND key = \(key)"
+                )
             }
             // Same request again: no replay once expired, it runs anew (and conflicts with the first booking).
-            let same = try await api.send(.post, "/api/v1/bookings", token: agency.admin.token, json: Fixtures.bookingBody(property, 190),
-                                          headers: Fixtures.key(key))
+            let same = try await api.send(
+                .post,
+                "/api/v1/bookings",
+                token: agency.admin.token,
+                json: Fixtures.bookingBody(property, 190),
+                headers: Fixtures.key(key)
+            )
             #expect(same.errorCode == "BOOKING_CONFLICT")
             #expect(same.headers[.idempotentReplayed] == nil)
             try await api.services.db.transaction(.tenant(agencyId, user: nil)) { conn in
-                try await conn.run("UPDATE idempotency_keys SET expires_at = now() - interval '1 second' WHERE agency_id = \(agencyId) AND key = \(key)")
+                try await conn.run(
+                    "UPDATE idempotency_keys SET expires_at = now() - interval '1 second' WHERE agency_id = \(agencyId) AND key = \(key)"
+                )
             }
-            let different = try await api.send(.post, "/api/v1/bookings", token: agency.admin.token, json: Fixtures.bookingBody(property, 300),
-                                               headers: Fixtures.key(key))
+            let different = try await api.send(
+                .post,
+                "/api/v1/bookings",
+                token: agency.admin.token,
+                json: Fixtures.bookingBody(property, 300),
+                headers: Fixtures.key(key)
+            )
             #expect(different.status == .created, "\(different.raw)")
             #expect(try await api.idempotencyRow(agencyId, key)?.expired == false)
         }
@@ -296,7 +423,8 @@ import Testing
         try await withApp { api in
             let agency = try await api.makeAgency()
             // Properties.
-            let pKey = Fixtures.freshKey(), pBody: JSONValue = ["name": "Once", "max_guests": 2]
+            let pKey = Fixtures.freshKey()
+            let pBody: JSONValue = ["name": "Once", "max_guests": 2]
             let p1 = try await api.send(.post, "/api/v1/properties", token: agency.admin.token, json: pBody, headers: Fixtures.key(pKey))
             let p2 = try await api.send(.post, "/api/v1/properties", token: agency.admin.token, json: pBody, headers: Fixtures.key(pKey))
             #expect(p1.status == .created && p2.status == .created)
@@ -307,7 +435,8 @@ import Testing
 
             // Team members.
             let user = try await api.signup()
-            let mKey = Fixtures.freshKey(), mBody: JSONValue = ["email": .string(user.email), "role": "staff"]
+            let mKey = Fixtures.freshKey()
+            let mBody: JSONValue = ["email": .string(user.email), "role": "staff"]
             let m1 = try await api.send(.post, "/api/v1/team-members", token: agency.admin.token, json: mBody, headers: Fixtures.key(mKey))
             let m2 = try await api.send(.post, "/api/v1/team-members", token: agency.admin.token, json: mBody, headers: Fixtures.key(mKey))
             #expect(m1.status == .created)
@@ -345,7 +474,8 @@ import Testing
             return (agency, try await api.createProperty(agency))
         }
         try await withApp(databaseDeadline: TestEnv.productionDeadline) { api in
-            let key = Fixtures.freshKey(), body = Fixtures.bookingBody(property, 500)
+            let key = Fixtures.freshKey()
+            let body = Fixtures.bookingBody(property, 500)
             let locker = try await PostgresConnection.open(TestEnv.adminURL(database: SharedDatabase.name), logger: TestEnv.logger)
             do {
                 try await locker.run("BEGIN")

@@ -1,8 +1,9 @@
 import Foundation
-@testable import Innkeep
 import Logging
 import PostgresNIO
 import Testing
+
+@testable import Innkeep
 
 // Migrations against the real Postgres (SPEC §8, §9): a fresh `mig_<random>` database per test (MigrationFixture).
 
@@ -13,17 +14,23 @@ import Testing
         try await F.withFreshDatabase { db async throws in
             // As the superuser: RLS does not apply, so only the constraints stand in the way.
             try await F.withConnection(TestEnv.adminURL(database: db)) { conn async throws in
-                let a = UUID(), b = UUID()
+                let a = UUID()
+                let b = UUID()
                 try await conn.run("INSERT INTO agencies (id, name) VALUES (\(a), 'A'), (\(b), 'B')")
-                let pa = try await conn.run("INSERT INTO properties (agency_id, name, max_guests) VALUES (\(a), 'A1', 4) RETURNING id").collect().first!.decode(UUID.self)
-                let pa2 = try await conn.run("INSERT INTO properties (agency_id, name, max_guests) VALUES (\(a), 'A2', 4) RETURNING id").collect().first!.decode(UUID.self)
-                let pb = try await conn.run("INSERT INTO properties (agency_id, name, max_guests) VALUES (\(b), 'B1', 4) RETURNING id").collect().first!.decode(UUID.self)
+                let pa = try await conn.run("INSERT INTO properties (agency_id, name, max_guests) VALUES (\(a), 'A1', 4) RETURNING id").collect()
+                    .first!.decode(UUID.self)
+                let pa2 = try await conn.run("INSERT INTO properties (agency_id, name, max_guests) VALUES (\(a), 'A2', 4) RETURNING id").collect()
+                    .first!.decode(UUID.self)
+                let pb = try await conn.run("INSERT INTO properties (agency_id, name, max_guests) VALUES (\(b), 'B1', 4) RETURNING id").collect()
+                    .first!.decode(UUID.self)
                 func book(_ agency: UUID, _ property: UUID, _ checkIn: String, _ checkOut: String, cancelled: Bool = false) async throws {
-                    try await conn.run("""
+                    try await conn.run(
+                        """
                         INSERT INTO bookings (agency_id, property_id, guest_name, check_in, check_out, guests, status, cancelled_at)
                         VALUES (\(agency), \(property), 'G', \(checkIn)::date, \(checkOut)::date, 2,
                                 \(cancelled ? "cancelled" : "confirmed"), CASE WHEN \(cancelled) THEN now() END)
-                        """)
+                        """
+                    )
                 }
                 try await book(a, pa, "2030-06-01", "2030-06-03")
                 try await book(a, pa, "2030-06-03", "2030-06-05")  // back-to-back: [1,3) and [3,5)
@@ -39,7 +46,9 @@ import Testing
                 let crossBooking = await F.failure { try await book(a, pb, "2030-08-01", "2030-08-03") }
                 #expect(crossBooking?.state == "23503", "\(String(describing: crossBooking))")
                 let crossChannel = await F.failure {
-                    try await conn.run("INSERT INTO channel_connections (agency_id, property_id, channel, external_listing_id) VALUES (\(a), \(pb), 'ical', 'x')")
+                    try await conn.run(
+                        "INSERT INTO channel_connections (agency_id, property_id, channel, external_listing_id) VALUES (\(a), \(pb), 'ical', 'x')"
+                    )
                 }
                 #expect(crossChannel?.state == "23503")
             }
@@ -51,10 +60,12 @@ import Testing
             let agency = UUID()
             let property = try await F.withConnection(TestEnv.adminURL(database: db)) { conn async throws in
                 try await conn.run("INSERT INTO agencies (id, name) VALUES (\(agency), 'A')")
-                return try await conn.run("INSERT INTO properties (agency_id, name, max_guests) VALUES (\(agency), 'A1', 4) RETURNING id").collect().first!.decode(UUID.self)
+                return try await conn.run("INSERT INTO properties (agency_id, name, max_guests) VALUES (\(agency), 'A1', 4) RETURNING id").collect()
+                    .first!.decode(UUID.self)
             }
             let insert: PostgresQuery = """
-                INSERT INTO bookings (agency_id, property_id, guest_name, check_in, check_out, guests) VALUES (\(agency), \(property), 'G', '2030-09-01', '2030-09-05', 2)
+                INSERT INTO bookings (agency_id, property_id, guest_name, check_in, check_out, guests) VALUES (\(agency), \(property), 'G',
+                    '2030-09-01', '2030-09-05', 2)
                 """
             try await F.withConnection(TestEnv.runtimeURL(db)) { first async throws in
                 try await F.withConnection(TestEnv.runtimeURL(db)) { second async throws in

@@ -1,8 +1,9 @@
 import Foundation
-@testable import Innkeep
 import Logging
 import PostgresNIO
 import Testing
+
+@testable import Innkeep
 
 // Migrations against the real Postgres (SPEC §8, §9): a fresh `mig_<random>` database per test (MigrationFixture).
 
@@ -32,10 +33,13 @@ import Testing
 
                 let reverted = try await migrator.down(conn, steps: F.all.count)
                 #expect(reverted.map(\.version) == F.all.map(\.version).reversed())
-                let left = try await F.strings(conn, """
+                let left = try await F.strings(
+                    conn,
+                    """
                     SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                     WHERE n.nspname IN ('public', 'auth') AND c.relkind IN ('r', 'p', 'v', 'm', 'f') ORDER BY 1
-                    """)
+                    """
+                )
                 #expect(left == ["public.schema_migrations"])
                 #expect(try await F.int(conn, "SELECT count(*) FROM pg_namespace WHERE nspname = 'auth'") == 0)
                 #expect(try await F.int(conn, "SELECT count(*) FROM pg_proc WHERE proname IN ('app_agency_id', 'app_user_id')") == 0)
@@ -72,9 +76,11 @@ import Testing
     @Test func schemaMigrationsRecordsVersionNameChecksumTimeAndDuration() async throws {
         try await F.withFreshDatabase { db async throws in
             try await F.withConnection(TestEnv.ownerURL(db)) { conn async throws in
-                let rows = try await conn.run("""
+                let rows = try await conn.run(
+                    """
                     SELECT version, name, checksum, applied_at <= now(), duration_ms >= 0 FROM schema_migrations ORDER BY version
-                    """).collect().map { try $0.decode((Int, String, String, Bool, Bool).self) }
+                    """
+                ).collect().map { try $0.decode((Int, String, String, Bool, Bool).self) }
                 #expect(rows.map(\.0) == F.all.map(\.version))
                 #expect(rows.map(\.1) == F.all.map(\.name))
                 #expect(rows.map(\.2) == F.all.map(\.checksum))
@@ -143,12 +149,18 @@ import Testing
         try await F.withFreshDatabase { db async throws in
             var changed = F.all
             let target = changed[2]
-            changed[2] = Migration(version: target.version, name: target.name, up: target.up + "\n-- edited after it was applied\n", down: target.down)
+            changed[2] = Migration(
+                version: target.version,
+                name: target.name,
+                up: target.up + "\n-- edited after it was applied\n",
+                down: target.down
+            )
             #expect(changed[2].checksum != target.checksum)
             let migrator = Migrator(migrations: changed, logger: TestEnv.logger)
             try await F.withConnection(TestEnv.ownerURL(db)) { conn async throws in
                 for (what, action) in [("status", { _ = try await migrator.status(conn) }), ("up", { _ = try await migrator.up(conn) })]
-                    as [(String, () async throws -> Void)] {
+                    as [(String, () async throws -> Void)]
+                {
                     let error = await F.migrationError(action)
                     let text = try #require(error?.description, "\(what) did not refuse a changed file")
                     #expect(text.contains("0003_channel_connections"), "\(what): \(text)")
@@ -158,7 +170,9 @@ import Testing
                 #expect(try await F.int(conn, "SELECT count(*) FROM schema_migrations") == F.all.count)
 
                 // An applied migration whose files are gone is refused too.
-                let missing = await F.migrationError { _ = try await Migrator(migrations: Array(F.all.dropLast()), logger: TestEnv.logger).status(conn) }
+                let missing = await F.migrationError {
+                    _ = try await Migrator(migrations: Array(F.all.dropLast()), logger: TestEnv.logger).status(conn)
+                }
                 let last = F.all.last!
                 #expect(missing?.description.contains(String(format: "%04d_%@", last.version, last.name)) == true)
                 #expect(missing?.description.contains("missing") == true)
@@ -220,7 +234,10 @@ import Testing
             #expect(try F.innkeep("migrate up", env: env).lines.last == "up to date")
             let down = try F.innkeep("migrate down 2", env: env)
             #expect(down.status == 0, "\(down.lines)")
-            #expect(down.lines.filter { $0.hasPrefix("reverted ") } == F.all.suffix(2).reversed().map { String(format: "reverted %04d_%@", $0.version, $0.name) })
+            #expect(
+                down.lines.filter { $0.hasPrefix("reverted ") }
+                    == F.all.suffix(2).reversed().map { String(format: "reverted %04d_%@", $0.version, $0.name) }
+            )
             let status = try F.innkeep("migrate status", env: env)
             #expect(status.status == 0)
             #expect(status.lines.last == "\(F.all.count - 2) applied, 2 pending")

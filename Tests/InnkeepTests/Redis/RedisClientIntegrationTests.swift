@@ -17,7 +17,8 @@ import Testing
 
     @Test func setGetAndDelete() async throws {
         try await withClient { client in
-            let key = uniqueKey("kv"), other = uniqueKey("kv")
+            let key = uniqueKey("kv")
+            let other = uniqueKey("kv")
             #expect(try await client.get(key) == nil)
             try await client.set(key, "wert ✓")
             try await client.set(other, "")
@@ -82,7 +83,10 @@ import Testing
     @Test func errorRepliesThrowServerErrors() async throws {
         try await withClient { client in
             let unknown = await #expect(throws: RedisError.self) { try await client.send(["NO-SUCH-COMMAND"]) }
-            guard case .server(let message) = unknown else { Issue.record("got \(String(describing: unknown))"); return }
+            guard case .server(let message) = unknown else {
+                Issue.record("got \(String(describing: unknown))")
+                return
+            }
             #expect(message.contains("unknown command"))
             let key = uniqueKey("text")
             try await client.set(key, "not a number")
@@ -152,7 +156,8 @@ import Testing
         let onDB0 = RedisClient(configuration: .init(host: "127.0.0.1", port: server.port, password: "pa ss", database: 0))
         #expect(try await onDB0.get("where") == nil)
         let noPassword = RedisClient(configuration: .init(host: "127.0.0.1", port: server.port, password: nil, database: 0))
-        await expectError({ if case .server(let message) = $0 { message.hasPrefix("NOAUTH") } else { false } }) {
+        let isNoAuth: (RedisError) -> Bool = { if case .server(let message) = $0 { message.hasPrefix("NOAUTH") } else { false } }
+        await expectError(isNoAuth) {
             _ = try await noPassword.ping()
         }
         for client in [onDB3, onDB0, noPassword] { await client.shutdown() }
@@ -162,7 +167,8 @@ import Testing
 // MARK: - Helpers
 
 private func withClient(
-    sourceLocation: SourceLocation = #_sourceLocation, _ body: (RedisClient) async throws -> Void
+    sourceLocation: SourceLocation = #_sourceLocation,
+    _ body: (RedisClient) async throws -> Void
 ) async throws {
     let port = RedisClientIntegrationTests.port
     let client = RedisClient(configuration: .init(host: "127.0.0.1", port: port, password: nil, database: 0))
@@ -191,7 +197,9 @@ private func isUnavailable(_ error: RedisError) -> Bool {
 }
 
 private func expectError(
-    _ matches: (RedisError) -> Bool, sourceLocation: SourceLocation = #_sourceLocation, _ body: () async throws -> Void
+    _ matches: (RedisError) -> Bool,
+    sourceLocation: SourceLocation = #_sourceLocation,
+    _ body: () async throws -> Void
 ) async {
     do {
         try await body()

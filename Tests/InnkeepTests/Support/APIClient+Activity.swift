@@ -1,7 +1,8 @@
 import Foundation
 import HTTPTypes
-@testable import Innkeep
 import PostgresNIO
+
+@testable import Innkeep
 
 /// Reads the audit-log, idempotency and feature tests share: every audit entry, a property's bookings, an
 /// entitlement change, the idempotency row of a key.
@@ -36,14 +37,16 @@ extension APIClient {
     /// The key's row; keys are per user (SPEC §7), so `user` picks one when several members used the same key.
     func idempotencyRow(_ agency: UUID, _ key: String, user: UUID? = nil) async throws -> (status: Int?, expired: Bool)? {
         try await services.db.transaction(.tenant(agency, user: nil)) { conn in
-            try await conn.run("""
+            try await conn.run(
+                """
                 SELECT response_status, expires_at < now() FROM idempotency_keys
                 WHERE agency_id = \(agency) AND key = \(key) AND (\(user)::uuid IS NULL OR user_id = \(user))
-                """)
-                .collect().first.map { row in
-                    let (status, expired) = try row.decode((Int?, Bool).self)
-                    return (status, expired)
-                }
+                """
+            )
+            .collect().first.map { row in
+                let (status, expired) = try row.decode((Int?, Bool).self)
+                return (status, expired)
+            }
         }
     }
 }

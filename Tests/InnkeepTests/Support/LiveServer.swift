@@ -1,5 +1,7 @@
 import Foundation
+
 @testable import Innkeep
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -23,9 +25,11 @@ final class LiveServer: @unchecked Sendable {
         for _ in 0..<5 {
             let port = Int.random(in: 20_000...30_000)
             var env = TestEnv.environment(database: database)
-            env.merge(["PORT": "\(port)", "HOST": "127.0.0.1", "LOG_LEVEL": "warning", "MIGRATIONS_DIR": TestEnv.migrationsDir.path,
-                       "OPENAPI_PATH": TestEnv.repo.appendingPathComponent("openapi.yaml").path,
-                       "AUTH_RATE_LIMIT_PER_MINUTE": "1000000", "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]) { _, new in new }
+            env.merge([
+                "PORT": "\(port)", "HOST": "127.0.0.1", "LOG_LEVEL": "warning", "MIGRATIONS_DIR": TestEnv.migrationsDir.path,
+                "OPENAPI_PATH": TestEnv.repo.appendingPathComponent("openapi.yaml").path,
+                "AUTH_RATE_LIMIT_PER_MINUTE": "1000000", "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin",
+            ]) { _, new in new }
             env.merge(overrides) { _, new in new }
             let server = try LiveServer(port: port, env: env)
             do {
@@ -46,7 +50,8 @@ final class LiveServer: @unchecked Sendable {
         var attr = posix_spawnattr_t()
         posix_spawnattr_init(&attr)
         defer { posix_spawnattr_destroy(&attr) }
-        var empty = sigset_t(), all = sigset_t()
+        var empty = sigset_t()
+        var all = sigset_t()
         sigemptyset(&empty)
         sigfillset(&all)
         posix_spawnattr_setsigmask(&attr, &empty)
@@ -61,7 +66,7 @@ final class LiveServer: @unchecked Sendable {
         let args = [Self.binary, "serve"]
         var argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
         var envp: [UnsafeMutablePointer<CChar>?] = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { (argv + envp).forEach { free($0) } }
+        defer { for pointer in argv + envp { free(pointer) } }
         var pid = pid_t()
         let rc = posix_spawn(&pid, Self.binary, &actions, &attr, &argv, &envp)
         guard rc == 0 else { throw TestFailure("posix_spawn failed: \(rc)") }
@@ -92,7 +97,8 @@ final class LiveServer: @unchecked Sendable {
 
     /// Waits for the process to end; how long it took, or nil when it was still running at `timeout`.
     func waitForExit(timeout: Duration) async -> Duration? {
-        let clock = ContinuousClock(), start = clock.now
+        let clock = ContinuousClock()
+        let start = clock.now
         while clock.now - start < timeout {
             if exitStatus() != nil { return clock.now - start }
             try? await Task.sleep(for: .milliseconds(50))
@@ -110,8 +116,13 @@ final class LiveServer: @unchecked Sendable {
     }
 
     /// One request on its own connection (`Connection: close`), read to the end.
-    func request(_ method: String, _ path: String, headers: [String: String] = [:], body: [UInt8] = [],
-                 timeout: Double = 30) async throws -> RawResponse {
+    func request(
+        _ method: String,
+        _ path: String,
+        headers: [String: String] = [:],
+        body: [UInt8] = [],
+        timeout: Double = 30
+    ) async throws -> RawResponse {
         let port = port
         return try await offPool {
             let socket = try RawSocket(port: port, timeout: timeout)
@@ -228,8 +239,14 @@ func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async thro
 
 extension LiveServer {
     /// A JSON request on its own connection.
-    func json(_ method: String, _ path: String, token: String? = nil, body: JSONValue? = nil, headers extra: [String: String] = [:],
-              timeout: Double = 30) async throws -> RawResponse {
+    func json(
+        _ method: String,
+        _ path: String,
+        token: String? = nil,
+        body: JSONValue? = nil,
+        headers extra: [String: String] = [:],
+        timeout: Double = 30
+    ) async throws -> RawResponse {
         var headers = extra
         if let token { headers["Authorization"] = "Bearer \(token)" }
         if body != nil { headers["Content-Type"] = "application/json" }
@@ -239,9 +256,13 @@ extension LiveServer {
     /// Signs up a user with a new agency through the real server: (user id, token, agency id).
     func signupWithAgency(password: String = "correct horse battery") async throws -> (email: String, token: String, agency: UUID) {
         let email = uniqueEmail("live")
-        let r = try await json("POST", "/api/v1/auth/signup", body: [
-            "email": .string(email), "password": .string(password), "full_name": "Live", "agency_name": "Live Agency",
-        ])
+        let r = try await json(
+            "POST",
+            "/api/v1/auth/signup",
+            body: [
+                "email": .string(email), "password": .string(password), "full_name": "Live", "agency_name": "Live Agency",
+            ]
+        )
         guard r.status == 201, let token = r.json["access_token"]?.stringValue else { throw TestFailure("signup: \(r.status) \(r.body)") }
         let me = try await json("GET", "/api/v1/me", token: token)
         guard let agency = me.json["memberships"]?.arrayValue?.first?["agency_id"]?.uuid else { throw TestFailure("me: \(me.body)") }
@@ -266,7 +287,7 @@ final class FreezableRedis: @unchecked Sendable {
         port = Int.random(in: 40_000...50_000)
         let args = ["/usr/bin/redis-server", "--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
         var argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
+        defer { for pointer in argv { free(pointer) } }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -309,7 +330,10 @@ actor HeavyLoad {
     private var waiters: [CheckedContinuation<Void, Never>] = []
 
     private func acquire() async {
-        guard busy else { busy = true; return }
+        guard busy else {
+            busy = true
+            return
+        }
         await withCheckedContinuation { waiters.append($0) }
     }
 

@@ -1,8 +1,9 @@
 import Foundation
-@testable import Innkeep
 import Logging
 import PostgresNIO
 import Testing
+
+@testable import Innkeep
 
 // Every database test of the migration suites creates and drops its own `mig_<random>` database, so they run in parallel.
 
@@ -27,7 +28,11 @@ enum MigrationFixture {
             while true {
                 do {
                     return try await DatabaseSetup.initialize(
-                        adminURL: TestEnv.adminURL(), owner: TestEnv.ownerURL(name), runtime: TestEnv.runtimeURL(name), logger: TestEnv.logger)
+                        adminURL: TestEnv.adminURL(),
+                        owner: TestEnv.ownerURL(name),
+                        runtime: TestEnv.runtimeURL(name),
+                        logger: TestEnv.logger
+                    )
                 } catch let error as PSQLError where attempt < 5 && ["XX000", "23505", "42710"].contains(error.sqlState ?? "") {
                     attempt += 1
                     try await Task.sleep(for: .milliseconds(100 * attempt))
@@ -73,15 +78,22 @@ enum MigrationFixture {
 
     /// One transaction with the request settings row-level security reads (what Database.transaction does).
     @discardableResult
-    static func scoped<T>(_ conn: PostgresConnection, agency: UUID? = nil, user: UUID? = nil, worker: Bool = false,
-                          _ body: () async throws -> T) async throws -> T {
+    static func scoped<T>(
+        _ conn: PostgresConnection,
+        agency: UUID? = nil,
+        user: UUID? = nil,
+        worker: Bool = false,
+        _ body: () async throws -> T
+    ) async throws -> T {
         try await conn.run("BEGIN")
         do {
-            try await conn.run("""
+            try await conn.run(
+                """
                 SELECT set_config('app.agency_id', \(agency?.uuidString ?? ""), true),
                        set_config('app.user_id', \(user?.uuidString ?? ""), true),
                        set_config('app.worker', \(worker ? "on" : ""), true)
-                """)
+                """
+            )
             let result = try await body()
             try await conn.run("COMMIT")
             return result
@@ -130,14 +142,17 @@ enum MigrationFixture {
         let r = try TestEnv.shell("\(pgDump) --schema-only --no-owner -h 127.0.0.1 -p \(TestEnv.pgPort) -U postgres -d \(database) 2>&1")
         guard r.status == 0 else { throw TestFailure("pg_dump failed (\(r.status)): \(r.output)") }
         return r.output.split(separator: "\n", omittingEmptySubsequences: false)
-            .filter { !$0.hasPrefix("-- Dumped from database version") && !$0.hasPrefix("-- Dumped by pg_dump version")
-                && !$0.hasPrefix("\\restrict ") && !$0.hasPrefix("\\unrestrict ") }
+            .filter {
+                !$0.hasPrefix("-- Dumped from database version") && !$0.hasPrefix("-- Dumped by pg_dump version")
+                    && !$0.hasPrefix("\\restrict ") && !$0.hasPrefix("\\unrestrict ")
+            }
             .joined(separator: "\n")
     }
 
     /// The first line where two dumps differ, for a readable failure.
     static func firstDifference(_ a: String, _ b: String) -> String {
-        let x = a.split(separator: "\n", omittingEmptySubsequences: false), y = b.split(separator: "\n", omittingEmptySubsequences: false)
+        let x = a.split(separator: "\n", omittingEmptySubsequences: false)
+        let y = b.split(separator: "\n", omittingEmptySubsequences: false)
         for i in 0..<max(x.count, y.count) where (i < x.count ? x[i] : "<end>") != (i < y.count ? y[i] : "<end>") {
             return "line \(i + 1): \(i < x.count ? String(x[i]) : "<end>") ≠ \(i < y.count ? String(y[i]) : "<end>")"
         }
@@ -151,12 +166,20 @@ enum MigrationFixture {
         try FileManager.default.createDirectory(at: cwd, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: cwd) }
         let unset = AppConfig.variables.map(\.name) + ["MIGRATIONS_DIR"]
-        let r = try TestEnv.shell("cd '\(cwd.path)' && unset \(unset.joined(separator: " ")) && exec timeout 30 env \(env.map { "\($0.key)='\($0.value)'" }.sorted().joined(separator: " ")) '\(binary)' \(arguments)")
+        let r = try TestEnv.shell(
+            """
+            cd '\(cwd.path)' && unset \(unset.joined(separator: " ")) && exec timeout 30 env \
+            \(env.map { "\($0.key)='\($0.value)'" }.sorted().joined(separator: " ")) '\(binary)' \(arguments)
+            """
+        )
         return (r.status, r.output.split(separator: "\n").map(String.init).filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty })
     }
 
     static func serveEnvironment(_ database: String, _ overrides: [String: String] = [:]) -> [String: String] {
-        var env = TestEnv.environment(database: database).merging(["PORT": "0", "LOG_LEVEL": "info", "MIGRATIONS_DIR": TestEnv.migrationsDir.path]) { _, new in new }
+        var env = TestEnv.environment(database: database).merging(["PORT": "0", "LOG_LEVEL": "info", "MIGRATIONS_DIR": TestEnv.migrationsDir.path]) {
+            _,
+            new in new
+        }
         for (k, v) in overrides { env[k] = v }
         return env
     }

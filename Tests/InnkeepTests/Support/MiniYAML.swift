@@ -1,7 +1,8 @@
 import Foundation
 import HTTPTypes
-@testable import Innkeep
 import Testing
+
+@testable import Innkeep
 
 /// A reader for the block-style YAML subset openapi.yaml is written in (two-space indentation, `- ` lists,
 /// one-line flow collections, quoted and plain scalars, `>`/`|` block scalars, comments). No YAML package is
@@ -41,9 +42,15 @@ enum MiniYAML {
                 let stripped = body.map { $0.count >= bodyIndent ? String($0.dropFirst(bodyIndent)) : "" }
                 let value: String
                 if marker.folded {
-                    var paragraphs: [String] = [], current: [String] = []
+                    var paragraphs: [String] = []
+                    var current: [String] = []
                     for l in stripped {
-                        if l.isEmpty { paragraphs.append(current.joined(separator: " ")); current = [] } else { current.append(l) }
+                        if l.isEmpty {
+                            paragraphs.append(current.joined(separator: " "))
+                            current = []
+                        } else {
+                            current.append(l)
+                        }
                     }
                     paragraphs.append(current.joined(separator: " "))
                     value = paragraphs.joined(separator: "\n")
@@ -195,19 +202,30 @@ enum MiniYAML {
                 advance()
                 var object: [String: JSONValue] = [:]
                 skipSpaces()
-                if peek == "}" { advance(); return .object(object) }
+                if peek == "}" {
+                    advance()
+                    return .object(object)
+                }
                 while true {
                     skipSpaces()
                     let key: String
-                    if peek == "'" || peek == "\"" { key = try quoted() } else {
+                    if peek == "'" || peek == "\"" {
+                        key = try quoted()
+                    } else {
                         var k: [Character] = []
-                        while let c = peek, c != ":" { k.append(c); advance() }
+                        while let c = peek, c != ":" {
+                            k.append(c)
+                            advance()
+                        }
                         key = String(k).trimmingCharacters(in: .whitespaces)
                     }
                     try expect(":")
                     object[key] = try value(flow: true)
                     skipSpaces()
-                    if peek == "," { advance(); continue }
+                    if peek == "," {
+                        advance()
+                        continue
+                    }
                     try expect("}")
                     return .object(object)
                 }
@@ -215,11 +233,17 @@ enum MiniYAML {
                 advance()
                 var items: [JSONValue] = []
                 skipSpaces()
-                if peek == "]" { advance(); return .array(items) }
+                if peek == "]" {
+                    advance()
+                    return .array(items)
+                }
                 while true {
                     items.append(try value(flow: true))
                     skipSpaces()
-                    if peek == "," { advance(); continue }
+                    if peek == "," {
+                        advance()
+                        continue
+                    }
                     try expect("]")
                     return .array(items)
                 }
@@ -227,7 +251,10 @@ enum MiniYAML {
                 return .string(try quoted())
             default:
                 var text: [Character] = []
-                while let c = peek, !(flow && (c == "," || c == "]" || c == "}")) { text.append(c); advance() }
+                while let c = peek, !(flow && (c == "," || c == "]" || c == "}")) {
+                    text.append(c)
+                    advance()
+                }
                 return Self.scalar(String(text).trimmingCharacters(in: .whitespaces))
             }
         }
@@ -239,7 +266,11 @@ enum MiniYAML {
             while let c = peek {
                 advance()
                 if c == q {
-                    if q == "'", peek == "'" { out.append("'"); advance(); continue }
+                    if q == "'", peek == "'" {
+                        out.append("'")
+                        advance()
+                        continue
+                    }
                     return out
                 }
                 if q == "\"", c == "\\", let e = peek {

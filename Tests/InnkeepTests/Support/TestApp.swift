@@ -2,9 +2,10 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
-@testable import Innkeep
 import Logging
 import NIOCore
+
+@testable import Innkeep
 
 /// A response as tests read it.
 struct APIResponse: Sendable {
@@ -22,8 +23,15 @@ struct APIClient: Sendable {
     let client: any TestClientProtocol
     let services: AppServices
 
-    func send(_ method: HTTPRequest.Method, _ path: String, token: String? = nil, agency: UUID? = nil,
-              json: JSONValue? = nil, rawBody: String? = nil, headers extra: HTTPFields = [:]) async throws -> APIResponse {
+    func send(
+        _ method: HTTPRequest.Method,
+        _ path: String,
+        token: String? = nil,
+        agency: UUID? = nil,
+        json: JSONValue? = nil,
+        rawBody: String? = nil,
+        headers extra: HTTPFields = [:]
+    ) async throws -> APIResponse {
         var headers = extra
         if let token { headers[.authorization] = "Bearer \(token)" }
         if let agency { headers[HTTPField.Name("X-Agency-Id")!] = agency.uuidString }
@@ -38,16 +46,26 @@ struct APIClient: Sendable {
 
 /// Builds the real application against the shared test database (or another one) and runs `body`.
 func withApp<T: Sendable>(
-    database: String = SharedDatabase.name, port: Int = TestEnv.pgPort, redisPort: Int? = TestEnv.redisPort,
-    env overrides: [String: String?] = [:], logger: Logger = TestEnv.logger,
-    databaseDeadline: Duration = TestEnv.functionalDeadline, redisTimeout: Duration = .seconds(1),
+    database: String = SharedDatabase.name,
+    port: Int = TestEnv.pgPort,
+    redisPort: Int? = TestEnv.redisPort,
+    env overrides: [String: String?] = [:],
+    logger: Logger = TestEnv.logger,
+    databaseDeadline: Duration = TestEnv.functionalDeadline,
+    redisTimeout: Duration = .seconds(1),
     _ body: @Sendable (APIClient) async throws -> T
 ) async throws -> T {
     if database == SharedDatabase.name, port == TestEnv.pgPort { try await SharedDatabase.shared.prepare() }
     let config = try AppConfig(environment: TestEnv.environment(database: database, port: port, redisPort: redisPort, overrides))
-    let services = try AppServices(config: config, logger: logger, migrations: try Migration.load(from: TestEnv.migrationsDir),
-                                   passwords: TestPasswords.hasher, databasePoolSize: 8, databaseDeadline: databaseDeadline,
-                                   redisTimeout: redisTimeout)
+    let services = try AppServices(
+        config: config,
+        logger: logger,
+        migrations: try Migration.load(from: TestEnv.migrationsDir),
+        passwords: TestPasswords.hasher,
+        databasePoolSize: 8,
+        databaseDeadline: databaseDeadline,
+        redisTimeout: redisTimeout
+    )
     try await services.loadKeys()
     let app = buildApplication(services)
     return try await app.test(.router) { client in try await body(APIClient(client: client, services: services)) }
@@ -83,7 +101,7 @@ extension APIClient {
         if let agencyName { body["agency_name"] = .string(agencyName) }
         let r = try await send(.post, "/api/v1/auth/signup", json: .object(body))
         guard r.status == .created, let id = r["user"]?["id"]?.stringValue.flatMap(UUID.init(uuidString:)),
-              let token = r["access_token"]?.stringValue
+            let token = r["access_token"]?.stringValue
         else { throw TestFailure("signup failed: \(r.status) \(r.raw)") }
         return TestUser(id: id, email: email, password: password, token: token)
     }
@@ -92,8 +110,10 @@ extension APIClient {
     func makeAgency(_ name: String = "Agency \(UUID().uuidString.prefix(6))") async throws -> TestAgency {
         let admin = try await signup(agencyName: name)
         let me = try await send(.get, "/api/v1/me", token: admin.token)
-        guard let agencyId = me["memberships"].flatMap({ if case .array(let a) = $0 { a.first } else { nil } })?["agency_id"]?.stringValue
-            .flatMap(UUID.init(uuidString:)) else { throw TestFailure("no agency: \(me.raw)") }
+        guard
+            let agencyId = me["memberships"].flatMap({ if case .array(let a) = $0 { a.first } else { nil } })?["agency_id"]?.stringValue
+                .flatMap(UUID.init(uuidString:))
+        else { throw TestFailure("no agency: \(me.raw)") }
         var members: [Role: TestUser] = [.admin: admin]
         for role in Role.allCases where role != .admin {
             let user = try await signup()
@@ -106,8 +126,13 @@ extension APIClient {
     /// Invites `user` and has them accept (SPEC §14): the membership, as `POST …/accept` answered it.
     @discardableResult
     func addMember(_ user: TestUser, role: Role, agency: UUID, adminToken: String) async throws -> APIResponse {
-        let invite = try await send(.post, "/api/v1/team-members", token: adminToken, agency: agency,
-                                    json: ["email": .string(user.email), "role": .string(role.rawValue)])
+        let invite = try await send(
+            .post,
+            "/api/v1/team-members",
+            token: adminToken,
+            agency: agency,
+            json: ["email": .string(user.email), "role": .string(role.rawValue)]
+        )
         guard invite.status == .created, let id = invite["id"]?.uuid else { throw TestFailure("invite failed: \(invite.raw)") }
         let accepted = try await send(.post, "/api/v1/invitations/\(id)/accept", token: user.token)
         guard accepted.status == .ok else { throw TestFailure("accept failed: \(accepted.raw)") }
@@ -123,10 +148,15 @@ extension APIClient {
     }
 
     func createBooking(_ agency: TestAgency, property: UUID, checkIn: String, checkOut: String, guests: Int = 2) async throws -> APIResponse {
-        try await send(.post, "/api/v1/bookings", token: agency.admin.token, json: [
-            "property_id": JSONValue(property), "guest_name": "Guest", "check_in": .string(checkIn), "check_out": .string(checkOut),
-            "guests": .int(Int64(guests)),
-        ])
+        try await send(
+            .post,
+            "/api/v1/bookings",
+            token: agency.admin.token,
+            json: [
+                "property_id": JSONValue(property), "guest_name": "Guest", "check_in": .string(checkIn), "check_out": .string(checkOut),
+                "guests": .int(Int64(guests)),
+            ]
+        )
     }
 }
 
@@ -144,7 +174,9 @@ extension JSONValue {
 /// `n` days after January 1 of `year`: far-future stays that never reach "today".
 func futureDay(_ n: Int, year: Int = 2030) -> String {
     var c = DateComponents()
-    c.year = year; c.month = 1; c.day = 1 + n
+    c.year = year
+    c.month = 1
+    c.day = 1 + n
     let date = Calendar(identifier: .gregorian).date(from: c)!
     let f = DateFormatter()
     f.calendar = Calendar(identifier: .gregorian)

@@ -1,9 +1,10 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
-@testable import Innkeep
 import Logging
 import PostgresNIO
+
+@testable import Innkeep
 
 /// Where the real services are: started by scripts/test (scripts/stack up) before `swift test`.
 enum TestEnv {
@@ -39,7 +40,12 @@ enum TestEnv {
     static let opsToken = "test-ops-token-0123456789"
 
     /// The environment a test app runs with; `overrides` replace or (with nil) remove variables.
-    static func environment(database: String, port: Int = pgPort, redisPort: Int? = redisPort, _ overrides: [String: String?] = [:]) -> [String: String] {
+    static func environment(
+        database: String,
+        port: Int = pgPort,
+        redisPort: Int? = redisPort,
+        _ overrides: [String: String?] = [:]
+    ) -> [String: String] {
         var e: [String: String] = [
             "DATABASE_URL": "postgres://innkeep_api:api-test-password@127.0.0.1:\(port)/\(database)",
             "MIGRATION_DATABASE_URL": "postgres://innkeep_owner:owner-test-password@127.0.0.1:\(port)/\(database)",
@@ -54,7 +60,12 @@ enum TestEnv {
 
     /// Creates (idempotently) a database with the two roles and applies every migration.
     static func prepareDatabase(_ name: String, port: Int = pgPort) async throws {
-        try await DatabaseSetup.initialize(adminURL: adminURL(port: port), owner: ownerURL(name, port: port), runtime: runtimeURL(name, port: port), logger: logger)
+        try await DatabaseSetup.initialize(
+            adminURL: adminURL(port: port),
+            owner: ownerURL(name, port: port),
+            runtime: runtimeURL(name, port: port),
+            logger: logger
+        )
         let conn = try await PostgresConnection.open(ownerURL(name, port: port), logger: logger)
         try await Migrator(migrations: Migration.load(from: migrationsDir), logger: logger).up(conn)
         try await conn.close()

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+
 @testable import Innkeep
 
 /// Signs arbitrary HS256 header and payload JSON, so tests can forge what the API must refuse (an `alg` the

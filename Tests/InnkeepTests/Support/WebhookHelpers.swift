@@ -1,12 +1,13 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
-@testable import Innkeep
 import Logging
 import NIOCore
 import PostgresNIO
 import Synchronization
 import Testing
+
+@testable import Innkeep
 
 /// Verifies requests with the reference `standardwebhooks` library (PyPI), in the venv scripts/py-env builds.
 /// Fails the test when Python, the library or any signature fails: it never skips.
@@ -15,24 +16,33 @@ func verifyWithReferenceLibrary(_ requests: [ReceivedWebhook], secrets: [String]
     let env = try TestEnv.shell("'\(TestEnv.repo.path)/scripts/py-env'")
     let python = env.output.split(separator: "\n").last.map(String.init) ?? ""
     #expect(env.status == 0, "scripts/py-env failed: \(env.output)", sourceLocation: sourceLocation)
-    let input: JSONValue = .array(requests.map { r in
-        [
-            "secrets": .array(secrets.map(JSONValue.string)), "body": .string(r.body),
-            "headers": .object(r.headers.filter { $0.key.hasPrefix("webhook-") }.mapValues(JSONValue.string)),
-        ]
-    })
+    let input: JSONValue = .array(
+        requests.map { r in
+            [
+                "secrets": .array(secrets.map(JSONValue.string)), "body": .string(r.body),
+                "headers": .object(r.headers.filter { $0.key.hasPrefix("webhook-") }.mapValues(JSONValue.string)),
+            ]
+        }
+    )
     let file = FileManager.default.temporaryDirectory.appendingPathComponent("webhooks-\(UUID().uuidString).json")
     try input.serialized.write(to: file, atomically: true, encoding: .utf8)
     defer { try? FileManager.default.removeItem(at: file) }
     let result = try TestEnv.shell("'\(python)' '\(TestEnv.repo.path)/scripts/verify-webhooks.py' < '\(file.path)'")
     #expect(result.status == 0, "standardwebhooks refused: \(result.output)", sourceLocation: sourceLocation)
-    #expect(result.output.contains("verified \(requests.count) requests (\(requests.count * secrets.count) signatures)"),
-            "\(result.output)", sourceLocation: sourceLocation)
+    #expect(
+        result.output.contains("verified \(requests.count) requests (\(requests.count * secrets.count) signatures)"),
+        "\(result.output)",
+        sourceLocation: sourceLocation
+    )
 }
 
 /// Polls until `condition` holds, or fails after `timeout`.
-func eventually(_ what: String, timeout: Duration = .seconds(30), sourceLocation: SourceLocation = #_sourceLocation,
-                _ condition: () async throws -> Bool) async throws {
+func eventually(
+    _ what: String,
+    timeout: Duration = .seconds(30),
+    sourceLocation: SourceLocation = #_sourceLocation,
+    _ condition: () async throws -> Bool
+) async throws {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         if try await condition() { return }
@@ -43,10 +53,20 @@ func eventually(_ what: String, timeout: Duration = .seconds(30), sourceLocation
 }
 
 extension APIClient {
-    func createEndpoint(_ agency: TestAgency, url: String, events: [String] = ["booking.created",
-        "booking.cancelled"]) async throws -> (id: UUID, secret: String) {
-        let r = try await send(.post, "/api/v1/webhook-endpoints", token: agency.admin.token,
-                               json: ["url": .string(url), "events": .array(events.map(JSONValue.string))])
+    func createEndpoint(
+        _ agency: TestAgency,
+        url: String,
+        events: [String] = [
+            "booking.created",
+            "booking.cancelled",
+        ]
+    ) async throws -> (id: UUID, secret: String) {
+        let r = try await send(
+            .post,
+            "/api/v1/webhook-endpoints",
+            token: agency.admin.token,
+            json: ["url": .string(url), "events": .array(events.map(JSONValue.string))]
+        )
         guard r.status == .created, let id = r["id"]?.uuid, let secret = r["secret"]?.stringValue else {
             throw TestFailure("create endpoint: \(r.status) \(r.raw)")
         }
@@ -66,14 +86,24 @@ extension APIClient {
         }
     }
 
-    func dispatcher(_ agency: TestAgency, schedule: [Int] = [1, 1], allowPrivate: Bool = true,
-                    configure: (inout WebhookDispatcher.Options) -> Void = { _ in }) -> WebhookDispatcher {
+    func dispatcher(
+        _ agency: TestAgency,
+        schedule: [Int] = [1, 1],
+        allowPrivate: Bool = true,
+        configure: (inout WebhookDispatcher.Options) -> Void = { _ in }
+    ) -> WebhookDispatcher {
         var options = WebhookDispatcher.Options()
         options.onlyAgency = agency.id
         options.pollInterval = .milliseconds(100)
         configure(&options)
-        return WebhookDispatcher(db: services.db, logger: TestEnv.logger, metrics: services.metrics,
-                                 policy: .webhooks(allowPrivate: allowPrivate), schedule: schedule, options: options)
+        return WebhookDispatcher(
+            db: services.db,
+            logger: TestEnv.logger,
+            metrics: services.metrics,
+            policy: .webhooks(allowPrivate: allowPrivate),
+            schedule: schedule,
+            options: options
+        )
     }
 }
 

@@ -1,12 +1,13 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
-@testable import Innkeep
 import Logging
 import NIOCore
 import PostgresNIO
 import Synchronization
 import Testing
+
+@testable import Innkeep
 
 /// One request the receiver got.
 struct ReceivedWebhook: Sendable {
@@ -41,7 +42,12 @@ final class WebhookReceiver: Sendable {
         return requests.filter { $0.path == path }
     }
 
-    func record(_ r: ReceivedWebhook) -> Int { received.withLock { $0.append(r); return $0.filter { $0.path == r.path && $0.id == r.id }.count } }
+    func record(_ r: ReceivedWebhook) -> Int {
+        received.withLock {
+            $0.append(r)
+            return $0.filter { $0.path == r.path && $0.id == r.id }.count
+        }
+    }
 
     static func start() async throws -> WebhookReceiver {
         final class Box: Sendable { let receiver = Mutex<WebhookReceiver?>(nil) }
@@ -72,8 +78,12 @@ final class WebhookReceiver: Sendable {
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         var quiet = Logger(label: "webhook-receiver")
         quiet.logLevel = .critical
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                              onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) }, logger: quiet)
+        let app = Application(
+            router: router,
+            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) },
+            logger: quiet
+        )
         let task = Task { try await app.runService(gracefulShutdownSignals: []) }
         var iterator = ports.makeAsyncIterator()
         guard let port = await iterator.next(), port > 0 else { throw TestFailure("the receiver did not start") }

@@ -1,6 +1,7 @@
 import Foundation
-@testable import Innkeep
 import Testing
+
+@testable import Innkeep
 
 extension Unit {
     /// `CalendarDate`: a `YYYY-MM-DD` date of years 1-9999 in ASCII digits, its day number and time zones.
@@ -10,8 +11,10 @@ extension Unit {
             #expect((d.year, d.month, d.day) == (2031, 1, 2))
             #expect(d.description == "2031-01-02")
             for good in ["2024-02-29", "2000-02-29", "0001-01-01", "9999-12-31", "2031-04-30"] { #expect(CalendarDate(good)?.description == good) }
-            for bad in ["2023-02-29", "1900-02-29", "2031-04-31", "2031-13-01", "2031-00-10", "2031-01-00", "0000-01-01",
-                        "2031-1-1", "2031/01/01", "2031-01-01T00:00:00Z", " 2031-01-01", "", "20310101"] {
+            for bad in [
+                "2023-02-29", "1900-02-29", "2031-04-31", "2031-13-01", "2031-00-10", "2031-01-00", "0000-01-01",
+                "2031-1-1", "2031/01/01", "2031-01-01T00:00:00Z", " 2031-01-01", "", "20310101",
+            ] {
                 #expect(CalendarDate(bad) == nil, "\(bad)")
             }
         }
@@ -47,7 +50,7 @@ extension Unit {
 
         /// One instant is two dates on either side of the date line.
         @Test func theDateOfAnInstantDependsOnTheTimeZone() throws {
-            let instant = Date(timeIntervalSince1970: 1_900_000_000) // 2030-03-17T17:46:40Z
+            let instant = Date(timeIntervalSince1970: 1_900_000_000)  // 2030-03-17T17:46:40Z
             #expect(CalendarDate(instant, in: TimeZone(identifier: "UTC")!).description == "2030-03-17")
             #expect(CalendarDate(instant, in: try #require(TimeZone(identifier: "Pacific/Kiritimati"))).description == "2030-03-18")
             #expect(CalendarDate(instant, in: try #require(TimeZone(identifier: "Pacific/Pago_Pago"))).description == "2030-03-17")

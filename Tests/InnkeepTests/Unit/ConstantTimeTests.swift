@@ -1,5 +1,6 @@
-@testable import Innkeep
 import Testing
+
+@testable import Innkeep
 
 extension Unit {
     /// The ops token is compared with `constantTimeEqual` (Identity/Authenticator.swift): the same answer as `==`,

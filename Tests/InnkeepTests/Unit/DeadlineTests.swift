@@ -1,8 +1,9 @@
 import Dispatch
 import Foundation
-@testable import Innkeep
 import NIOConcurrencyHelpers
 import Testing
+
+@testable import Innkeep
 
 extension Unit {
     /// `withDeadline` (Platform/Deadline.swift) answers by its deadline even when the operation ignores
@@ -29,7 +30,10 @@ extension Unit {
             let clock = ContinuousClock()
             let start = clock.now
             await #expect(throws: DeadlineExceeded.self) {
-                try await withDeadline(.milliseconds(100)) { await Self.uncancellableSleep(5); return 1 }
+                try await withDeadline(.milliseconds(100)) {
+                    await Self.uncancellableSleep(5)
+                    return 1
+                }
             }
             let elapsed = clock.now - start
             // 100 ms, with room for a loaded two-core machine; the operation itself takes 5 s.
@@ -40,7 +44,10 @@ extension Unit {
             let cancelled = NIOLockedValueBox(false)
             await #expect(throws: DeadlineExceeded.self) {
                 try await withDeadline(.milliseconds(50)) { () async throws -> Int in
-                    do { try await Task.sleep(for: .seconds(30)) } catch { cancelled.withLockedValue { $0 = true }; throw error }
+                    do { try await Task.sleep(for: .seconds(30)) } catch {
+                        cancelled.withLockedValue { $0 = true }
+                        throw error
+                    }
                     return 1
                 }
             }
@@ -52,7 +59,12 @@ extension Unit {
         @Test func cancellingTheCallerCancelsTheOperation() async {
             let clock = ContinuousClock()
             let start = clock.now
-            let task = Task { try await withDeadline(.seconds(30)) { () async throws -> Int in try await Task.sleep(for: .seconds(30)); return 1 } }
+            let task = Task {
+                try await withDeadline(.seconds(30)) { () async throws -> Int in
+                    try await Task.sleep(for: .seconds(30))
+                    return 1
+                }
+            }
             try? await Task.sleep(for: .milliseconds(50))
             task.cancel()
             let result = await task.result

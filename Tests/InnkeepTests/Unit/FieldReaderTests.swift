@@ -1,6 +1,7 @@
 import Foundation
-@testable import Innkeep
 import Testing
+
+@testable import Innkeep
 
 extension Unit {
     /// `FieldReader` reads typed fields from a JSON body or a query string and collects every problem, so one
@@ -13,10 +14,12 @@ extension Unit {
             #expect(r.string("note", required: true) == nil)
             #expect(r.string("missing", required: true) == nil)
             #expect(r.string("optional") == nil)
-            #expect(r.issues == [
-                FieldIssue("name", "must be a string"), FieldIssue("max_guests", "must be an integer"),
-                FieldIssue("note", "must not be null"), FieldIssue("missing", "is required"),
-            ])
+            #expect(
+                r.issues == [
+                    FieldIssue("name", "must be a string"), FieldIssue("max_guests", "must be an integer"),
+                    FieldIssue("note", "must not be null"), FieldIssue("missing", "is required"),
+                ]
+            )
             do {
                 try r.finish()
                 Issue.record("finish() did not throw")

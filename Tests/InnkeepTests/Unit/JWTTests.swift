@@ -1,7 +1,8 @@
 import Crypto
 import Foundation
-@testable import Innkeep
 import Testing
+
+@testable import Innkeep
 
 extension Unit {
     /// Access tokens (Identity/JWTSigner.swift) with `JWT_SECRET` only: sign and verify, expiry (cached tokens too), the
@@ -64,8 +65,10 @@ extension Unit {
         }
 
         /// Only HS256 (with `JWT_SECRET`), ES256 and RS256 (with a JWKS, absent here) are accepted.
-        @Test(arguments: [#"{"alg":"none","typ":"JWT"}"#, #"{"alg":"HS512"}"#, #"{"alg":"hs256"}"#, #"{"alg":"ES256","kid":"k1"}"#,
-                          #"{"alg":"RS256","kid":"k1"}"#, #"{"alg":"PS256"}"#])
+        @Test(arguments: [
+            #"{"alg":"none","typ":"JWT"}"#, #"{"alg":"HS512"}"#, #"{"alg":"hs256"}"#, #"{"alg":"ES256","kid":"k1"}"#,
+            #"{"alg":"RS256","kid":"k1"}"#, #"{"alg":"PS256"}"#,
+        ])
         func anyOtherAlgorithmIsRefused(_ header: String) async throws {
             let token = Self.token(header: header, payload: Self.claims())
             await #expect(throws: JWTSigner.Failure.algorithm) { try await Self.signer.verify(token, now: Self.now) }

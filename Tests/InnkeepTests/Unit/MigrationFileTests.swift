@@ -1,6 +1,7 @@
 import Foundation
-@testable import Innkeep
 import Testing
+
+@testable import Innkeep
 
 extension Unit {
     @Suite struct MigrationFileTests {
@@ -85,8 +86,10 @@ extension Unit {
 
             // The library call behind it numbers on from there, and refuses a name that is not snake_case.
             let files = try MigrationFiles.create(name: "more_things", in: dir)
-            #expect(files.map(\.lastPathComponent)
-                == [String(format: "%04d_more_things.up.sql", count + 2), String(format: "%04d_more_things.down.sql", count + 2)])
+            #expect(
+                files.map(\.lastPathComponent)
+                    == [String(format: "%04d_more_things.up.sql", count + 2), String(format: "%04d_more_things.down.sql", count + 2)]
+            )
             for bad in ["Add-Things", "", "1things", "add things"] {
                 #expect(throws: MigrationError.self) { try MigrationFiles.create(name: bad, in: dir) }
             }

@@ -1,6 +1,7 @@
 import Foundation
-@testable import Innkeep
 import Testing
+
+@testable import Innkeep
 
 extension Unit {
     /// Keyset cursors (HTTP/Pagination.swift): opaque base64url of `micros:id`; anything the API did not issue
@@ -14,24 +15,26 @@ extension Unit {
             let decoded = try #require(PageCursor(encoded: cursor.encoded))
             #expect(decoded == cursor)
             #expect(!cursor.encoded.contains("=") && !cursor.encoded.contains("+") && !cursor.encoded.contains("/"))
-            #expect(Base64URL.decode(Substring(cursor.encoded)).map { String(decoding: $0, as: UTF8.self) }
-                == "1900000000123456:\(id.uuidString.lowercased())")
+            #expect(
+                Base64URL.decode(Substring(cursor.encoded)).map { String(decoding: $0, as: UTF8.self) }
+                    == "1900000000123456:\(id.uuidString.lowercased())"
+            )
             let old = PageCursor(createdAt: Date(timeIntervalSince1970: -86_400.5), id: id)
             #expect(PageCursor(encoded: old.encoded) == old)
             #expect(old.micros == -86_400_500_000)
         }
 
         @Test(arguments: [
-            "", "!!!!", "abc", "a", "YWJj=", "MTox", // "1:1": not a UUID
-            Base64URL.encode(Array("12345".utf8)), // no id
-            Base64URL.encode(Array("x:\(UUID().uuidString)".utf8)), // not a number
-            Base64URL.encode(Array("1:\(UUID().uuidString):2".utf8)), // three parts
-            Base64URL.encode(Array("+1:\(UUID().uuidString)".utf8)) + "=", // padding
-            Base64URL.encode(Array("253402300800000000:\(UUID().uuidString)".utf8)), // year 10000
-            Base64URL.encode(Array("-62135596800000001:\(UUID().uuidString)".utf8)), // before year 1
+            "", "!!!!", "abc", "a", "YWJj=", "MTox",  // "1:1": not a UUID
+            Base64URL.encode(Array("12345".utf8)),  // no id
+            Base64URL.encode(Array("x:\(UUID().uuidString)".utf8)),  // not a number
+            Base64URL.encode(Array("1:\(UUID().uuidString):2".utf8)),  // three parts
+            Base64URL.encode(Array("+1:\(UUID().uuidString)".utf8)) + "=",  // padding
+            Base64URL.encode(Array("253402300800000000:\(UUID().uuidString)".utf8)),  // year 10000
+            Base64URL.encode(Array("-62135596800000001:\(UUID().uuidString)".utf8)),  // before year 1
             Base64URL.encode(Array("9223372036854775807:\(UUID().uuidString)".utf8)),
-            Base64URL.encode(Array("99999999999999999999:\(UUID().uuidString)".utf8)), // overflows Int64
-            String(repeating: "A", count: 204), // longer than any cursor the API issues
+            Base64URL.encode(Array("99999999999999999999:\(UUID().uuidString)".utf8)),  // overflows Int64
+            String(repeating: "A", count: 204),  // longer than any cursor the API issues
         ])
         func garbageIsNotACursor(_ text: String) {
             #expect(PageCursor(encoded: text) == nil, "\(text)")

@@ -20,7 +20,9 @@ extension Unit {
 
         @Test func parsesNestedArraysAndBinaryBulkStrings() throws {
             var buffer = ByteBuffer(string: "*3\r\n:1\r\n*2\r\n$4\r\na\r\nb\r\n*1\r\n$-1\r\n+x\r\n")
-            let nested: RESPValue = .array([.integer(1), .array([.bulkString(Array("a\r\nb".utf8)), .array([.bulkString(nil)])]), .simpleString("x")])
+            let nested: RESPValue = .array([
+                .integer(1), .array([.bulkString(Array("a\r\nb".utf8)), .array([.bulkString(nil)])]), .simpleString("x"),
+            ])
             #expect(try RESPParser.parse(&buffer) == nested)
         }
 

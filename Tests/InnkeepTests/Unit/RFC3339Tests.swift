@@ -1,6 +1,7 @@
 import Foundation
-@testable import Innkeep
 import Testing
+
+@testable import Innkeep
 
 extension Unit {
     /// Every timestamp of every response and log line: RFC 3339, UTC, microseconds (as Postgres stores them).

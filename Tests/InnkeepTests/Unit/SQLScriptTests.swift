@@ -1,6 +1,7 @@
 import Foundation
-@testable import Innkeep
 import Testing
+
+@testable import Innkeep
 
 extension Unit {
     @Suite struct SQLScriptTests {
@@ -33,8 +34,10 @@ extension Unit {
         }
 
         @Test func ignoresSemicolonsInComments() {
-            #expect(SQLScript.statements("-- first; still a comment\nSELECT 1; -- trailing; comment\nSELECT 2;")
-                == ["-- first; still a comment\nSELECT 1", "-- trailing; comment\nSELECT 2"])
+            #expect(
+                SQLScript.statements("-- first; still a comment\nSELECT 1; -- trailing; comment\nSELECT 2;")
+                    == ["-- first; still a comment\nSELECT 1", "-- trailing; comment\nSELECT 2"]
+            )
             #expect(SQLScript.statements("SELECT /* a; b */ 1; SELECT 2") == ["SELECT /* a; b */ 1", "SELECT 2"])
             #expect(SQLScript.statements("SELECT 1;\n-- only a comment; here\n") == ["SELECT 1"])
             #expect(SQLScript.statements("-- 0008 header\n-- another line\n") == [])
@@ -42,8 +45,10 @@ extension Unit {
 
         @Test func followsPostgresLexicalRulesAtTheEdges() {
             // Block comments nest; a trailing comment is not a statement of its own.
-            #expect(SQLScript.statements("SELECT /* outer /* inner */ still; comment */ 1; SELECT 2")
-                == ["SELECT /* outer /* inner */ still; comment */ 1", "SELECT 2"])
+            #expect(
+                SQLScript.statements("SELECT /* outer /* inner */ still; comment */ 1; SELECT 2")
+                    == ["SELECT /* outer /* inner */ still; comment */ 1", "SELECT 2"]
+            )
             #expect(SQLScript.statements("SELECT 1; /* trailing; */") == ["SELECT 1"])
             #expect(SQLScript.statements("/* only */ -- comments\n/* here */") == [])
             // E'' strings escape with a backslash; plain strings do not.

@@ -1,12 +1,13 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
-@testable import Innkeep
 import Logging
 import NIOCore
 import PostgresNIO
 import Synchronization
 import Testing
+
+@testable import Innkeep
 
 /// Webhook delivery end to end (SPEC §13): the real app and database, a receiver on loopback, the worker's
 /// dispatcher, and every request verified with the reference `standardwebhooks` library. Serialized: the
@@ -89,7 +90,8 @@ import Testing
         try await withApp(env: privateURLs) { api in
             let agency = try await api.makeAgency()
             let tag = "r\(UUID().uuidString.prefix(6).lowercased())"
-            let redirect = receiver.url("redirect", tag), target = receiver.url("ok", tag)
+            let redirect = receiver.url("redirect", tag)
+            let target = receiver.url("ok", tag)
             let (endpoint, secret) = try await api.createEndpoint(agency, url: redirect)
             let property = try await api.createProperty(agency)
             _ = try await api.createBooking(agency, property: property, checkIn: "2033-03-01", checkOut: "2033-03-03")
@@ -149,7 +151,8 @@ import Testing
         defer { Task { await receiver.stop() } }
         try await withApp(env: privateURLs) { api in
             let agency = try await api.makeAgency()
-            let slow = receiver.url("slow"), fast = receiver.url("ok")
+            let slow = receiver.url("slow")
+            let fast = receiver.url("ok")
             let (slowId, _) = try await api.createEndpoint(agency, url: slow, events: ["webhook.test"])
             let (_, fastSecret) = try await api.createEndpoint(agency, url: fast, events: ["booking.created"])
             // Ten slow deliveries queued first (oldest), then ten fast ones.
@@ -159,8 +162,12 @@ import Testing
             }
             let property = try await api.createProperty(agency)
             for i in 0..<10 {
-                _ = try await api.createBooking(agency, property: property, checkIn: futureDay(10 * i, year: 2034),
-                    checkOut: futureDay(10 * i + 1, year: 2034))
+                _ = try await api.createBooking(
+                    agency,
+                    property: property,
+                    checkIn: futureDay(10 * i, year: 2034),
+                    checkOut: futureDay(10 * i + 1, year: 2034)
+                )
             }
             let started = ContinuousClock.now
             let d = api.dispatcher(agency, schedule: [60]) { o in
@@ -175,8 +182,10 @@ import Testing
                 #expect(fastDone < .seconds(3), "fast deliveries waited \(fastDone) behind the slow receiver")
                 #expect(receiver.requests(to: slow).count <= 4, "more than perEndpoint at once to the slow receiver")
                 try await eventually("the first timeouts") {
-                    try await api.count(agency.id,
-                        "SELECT count(*) FROM webhook_deliveries WHERE endpoint_id = '\(slowId)' AND status = 'retrying'") >= 2
+                    try await api.count(
+                        agency.id,
+                        "SELECT count(*) FROM webhook_deliveries WHERE endpoint_id = '\(slowId)' AND status = 'retrying'"
+                    ) >= 2
                 }
             }
             try verifyWithReferenceLibrary(receiver.requests(to: fast), secrets: [fastSecret])
@@ -200,8 +209,12 @@ import Testing
             let property = try await api.createProperty(agency)
             var bookings: [UUID] = []
             func book(_ i: Int) async throws {
-                let r = try await api.createBooking(agency, property: property, checkIn: futureDay(3 * i, year: 2035),
-                    checkOut: futureDay(3 * i + 1, year: 2035))
+                let r = try await api.createBooking(
+                    agency,
+                    property: property,
+                    checkIn: futureDay(3 * i, year: 2035),
+                    checkOut: futureDay(3 * i + 1, year: 2035)
+                )
                 bookings.append(try #require(r["id"]?.uuid))
             }
             // A worker runs while the first half is created, and is killed (cancelled mid-flight) halfway.
@@ -245,7 +258,8 @@ import Testing
                 events.append(try #require(id))
             }
             #expect(try await api.count(agency.id, "SELECT count(*) FROM webhook_deliveries") == 200)
-            let a = api.dispatcher(agency) { $0.batch = 4 }, b = api.dispatcher(agency) { $0.batch = 4 }
+            let a = api.dispatcher(agency) { $0.batch = 4 }
+            let b = api.dispatcher(agency) { $0.batch = 4 }
             try await running(a, b) {
                 try await eventually("200 deliveries") {
                     try await api.count(agency.id, "SELECT count(*) FROM webhook_deliveries WHERE status = 'succeeded'") == 200

@@ -1,12 +1,13 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
-@testable import Innkeep
 import Logging
 import NIOCore
 import PostgresNIO
 import Synchronization
 import Testing
+
+@testable import Innkeep
 
 @Suite struct WebhookOutboxTests {
     @Test func rolledBackActionsEmitNothing() async throws {
@@ -21,8 +22,14 @@ import Testing
             let id = try #require(ok["id"]?.uuid)
             #expect(try await api.send(.post, "/api/v1/bookings/\(id)/cancel", token: agency.admin.token).status == .ok)
             #expect(try await api.send(.post, "/api/v1/bookings/\(id)/cancel", token: agency.admin.token).status == .conflict)
-            #expect(try await api.createBooking(agency, property: property, checkIn: "2036-02-05",
-                checkOut: "2036-02-01").status == .unprocessableContent)
+            #expect(
+                try await api.createBooking(
+                    agency,
+                    property: property,
+                    checkIn: "2036-02-05",
+                    checkOut: "2036-02-01"
+                ).status == .unprocessableContent
+            )
             #expect(try await api.count(agency.id, "SELECT count(*) FROM webhook_events") == 2)
             // A transaction that emits and then fails leaves no event and no delivery.
             struct Boom: Error {}
@@ -46,11 +53,23 @@ import Testing
             let (both, _) = try await api.createEndpoint(agency, url: "http://127.0.0.1:9/b")
             let (off, _) = try await api.createEndpoint(agency, url: "http://127.0.0.1:9/c")
             let (foreign, _) = try await api.createEndpoint(other, url: "http://127.0.0.1:9/d")
-            #expect(try await api.send(.patch, "/api/v1/webhook-endpoints/\(off)", token: agency.admin.token,
-                json: ["enabled": false])["enabled"] == false)
+            #expect(
+                try await api.send(
+                    .patch,
+                    "/api/v1/webhook-endpoints/\(off)",
+                    token: agency.admin.token,
+                    json: ["enabled": false]
+                )["enabled"] == false
+            )
             let property = try await api.createProperty(agency)
-            let booking = try #require(try await api.createBooking(agency, property: property, checkIn: "2036-03-01",
-                checkOut: "2036-03-02")["id"]?.uuid)
+            let booking = try #require(
+                try await api.createBooking(
+                    agency,
+                    property: property,
+                    checkIn: "2036-03-01",
+                    checkOut: "2036-03-02"
+                )["id"]?.uuid
+            )
             #expect(try await api.deliveries(agency, endpoint: cancelOnly).isEmpty)
             #expect(try await api.deliveries(agency, endpoint: both).map { $0["event_type"] } == ["booking.created"])
             #expect(try await api.deliveries(agency, endpoint: off).isEmpty)
@@ -68,9 +87,11 @@ import Testing
     }
 
     @Test func urlPolicyClassifiesAddresses() async throws {
-        let refused = ["127.0.0.1", "10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1", "169.254.169.254", "0.0.0.0", "100.64.0.1",
-                       "224.0.0.1", "255.255.255.255", "::1", "::", "fe80::1", "fc00::1", "fd12:3456::1", "ff02::1", "::ffff:127.0.0.1",
-                       "::ffff:10.0.0.1", "::ffff:169.254.169.254", "64:ff9b::a00:1", "2002:a00:1::1", "2001:db8::1", "192.0.2.1"]
+        let refused = [
+            "127.0.0.1", "10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1", "169.254.169.254", "0.0.0.0", "100.64.0.1",
+            "224.0.0.1", "255.255.255.255", "::1", "::", "fe80::1", "fc00::1", "fd12:3456::1", "ff02::1", "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1", "::ffff:169.254.169.254", "64:ff9b::a00:1", "2002:a00:1::1", "2001:db8::1", "192.0.2.1",
+        ]
         for a in refused { #expect(IPAddress(a)?.isPublic == false, "\(a) should not be public") }
         for a in ["93.184.216.34", "8.8.8.8", "172.32.0.1", "2606:4700:4700::1111", "::ffff:8.8.8.8", "64:ff9b::808:808"] {
             #expect(IPAddress(a)?.isPublic == true, "\(a) should be public")
@@ -89,8 +110,12 @@ import Testing
 
     /// The Standard Webhooks specification's published test vector (the reference library signs the same).
     @Test func signatureMatchesTheSpecificationsVector() {
-        let header = WebhookSignature.header(id: "msg_p5jXN8AQM9LWM0D4loKWxJek", timestamp: 1_614_265_330, body: #"{"test": 2432232314}"#,
-                                             secrets: ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"])
+        let header = WebhookSignature.header(
+            id: "msg_p5jXN8AQM9LWM0D4loKWxJek",
+            timestamp: 1_614_265_330,
+            body: #"{"test": 2432232314}"#,
+            secrets: ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]
+        )
         #expect(header == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=")
         let two = WebhookSignature.header(id: "m", timestamp: 1, body: "{}", secrets: [WebhookSignature.newSecret(), WebhookSignature.newSecret()])
         #expect(two.split(separator: " ").count == 2 && two.split(separator: " ").allSatisfy { $0.hasPrefix("v1,") })
@@ -106,8 +131,10 @@ import Testing
         env["ALLOW_PRIVATE_URLS"] = "true"
         #expect(try AppConfig(environment: env).webhookRetrySchedule == [1, 2, 30])
         #expect(try AppConfig(environment: env).allowPrivateURLs)
-        for (name, bad) in [("WEBHOOK_RETRY_SCHEDULE", "5,,6"), ("WEBHOOK_RETRY_SCHEDULE", "soon"), ("WEBHOOK_RETRY_SCHEDULE", "-1"),
-                            ("ALLOW_PRIVATE_URLS", "maybe"), ("WORKER_METRICS_PORT", "70000")] {
+        for (name, bad) in [
+            ("WEBHOOK_RETRY_SCHEDULE", "5,,6"), ("WEBHOOK_RETRY_SCHEDULE", "soon"), ("WEBHOOK_RETRY_SCHEDULE", "-1"),
+            ("ALLOW_PRIVATE_URLS", "maybe"), ("WORKER_METRICS_PORT", "70000"),
+        ] {
             var e = base
             e[name] = bad
             #expect(throws: ConfigError.self, "\(name)=\(bad)") { try AppConfig(environment: e) }
@@ -116,8 +143,12 @@ import Testing
             } catch { Issue.record("\(error)") }
         }
         let config = try AppConfig(environment: base)
-        let d = WebhookDispatcher(config: config, db: Database(url: config.databaseURL, logger: TestEnv.logger), logger: TestEnv.logger,
-                                  metrics: AppMetrics())
+        let d = WebhookDispatcher(
+            config: config,
+            db: Database(url: config.databaseURL, logger: TestEnv.logger),
+            logger: TestEnv.logger,
+            metrics: AppMetrics()
+        )
         for _ in 0..<200 {
             let first = try #require(d.retryDelay(afterAttempt: 1))
             #expect(first >= 4.5 && first <= 5.5)
@@ -130,19 +161,36 @@ import Testing
     @Test func privateURLsAreRefusedAtSaveAndAtDelivery() async throws {
         try await withApp { api in  // ALLOW_PRIVATE_URLS unset: off
             let agency = try await api.makeAgency()
-            for url in ["https://127.0.0.1/hook", "https://localhost/hook", "https://[::1]/hook", "https://[::ffff:10.0.0.1]/hook",
-                        "https://169.254.169.254/latest/meta-data", "https://10.0.0.5/", "http://93.184.216.34/hook", "ftp://93.184.216.34/",
-                        "not a url", "https://"] {
-                let r = try await api.send(.post, "/api/v1/webhook-endpoints", token: agency.admin.token, json: ["url": .string(url),
-                    "events": ["booking.created"]])
+            for url in [
+                "https://127.0.0.1/hook", "https://localhost/hook", "https://[::1]/hook", "https://[::ffff:10.0.0.1]/hook",
+                "https://169.254.169.254/latest/meta-data", "https://10.0.0.5/", "http://93.184.216.34/hook", "ftp://93.184.216.34/",
+                "not a url", "https://",
+            ] {
+                let r = try await api.send(
+                    .post,
+                    "/api/v1/webhook-endpoints",
+                    token: agency.admin.token,
+                    json: [
+                        "url": .string(url),
+                        "events": ["booking.created"],
+                    ]
+                )
                 #expect(r.status == .unprocessableContent, "\(url): \(r.raw)")
                 #expect(fields(r) == ["url"], "\(url): \(r.raw)")
             }
-            let ok = try await api.send(.post, "/api/v1/webhook-endpoints", token: agency.admin.token,
-                                        json: ["url": "https://93.184.216.34/hook", "events": ["booking.created"]])
+            let ok = try await api.send(
+                .post,
+                "/api/v1/webhook-endpoints",
+                token: agency.admin.token,
+                json: ["url": "https://93.184.216.34/hook", "events": ["booking.created"]]
+            )
             #expect(ok.status == .created)
-            let patch = try await api.send(.patch, "/api/v1/webhook-endpoints/\(try #require(ok["id"]?.uuid))", token: agency.admin.token,
-                                           json: ["url": "https://192.168.0.10/"])
+            let patch = try await api.send(
+                .patch,
+                "/api/v1/webhook-endpoints/\(try #require(ok["id"]?.uuid))",
+                token: agency.admin.token,
+                json: ["url": "https://192.168.0.10/"]
+            )
             #expect(patch.status == .unprocessableContent && fields(patch) == ["url"])
         }
         // Saved while allowed, refused when the worker's policy is strict: checked again at delivery, nothing is sent.
@@ -169,16 +217,36 @@ import Testing
             let agency = try await api.makeAgency()
             let other = try await api.makeAgency()
             let admin = agency.admin.token
-            let bad = try await api.send(.post, "/api/v1/webhook-endpoints", token: admin,
-                                         json: ["url": "gopher://x", "events": ["booking.created", "booking.exploded"], "description": 5])
+            let bad = try await api.send(
+                .post,
+                "/api/v1/webhook-endpoints",
+                token: admin,
+                json: ["url": "gopher://x", "events": ["booking.created", "booking.exploded"], "description": 5]
+            )
             #expect(bad.status == .unprocessableContent && fields(bad) == ["description", "events", "url"])
             #expect(fields(try await api.send(.post, "/api/v1/webhook-endpoints", token: admin, json: [:])) == ["events", "url"])
-            #expect(fields(try await api.send(.post, "/api/v1/webhook-endpoints", token: admin, json: ["url": "http://127.0.0.1:9/",
-                "events": []])) == ["events"])
+            #expect(
+                fields(
+                    try await api.send(
+                        .post,
+                        "/api/v1/webhook-endpoints",
+                        token: admin,
+                        json: [
+                            "url": "http://127.0.0.1:9/",
+                            "events": [],
+                        ]
+                    )
+                ) == ["events"]
+            )
 
-            let created = try await api.send(.post, "/api/v1/webhook-endpoints", token: admin, json: [
-                "url": "http://127.0.0.1:9/x", "events": ["booking.created", "booking.created", "block.created"], "description": "Cleaners",
-            ])
+            let created = try await api.send(
+                .post,
+                "/api/v1/webhook-endpoints",
+                token: admin,
+                json: [
+                    "url": "http://127.0.0.1:9/x", "events": ["booking.created", "booking.created", "block.created"], "description": "Cleaners",
+                ]
+            )
             #expect(created.status == .created)
             let id = try #require(created["id"]?.uuid)
             #expect(created["events"] == ["booking.created", "block.created"] && created["enabled"] == true && created["description"] == "Cleaners")
@@ -188,13 +256,31 @@ import Testing
             #expect(got.status == .ok && got["secret"] == nil && !got.raw.contains("whsec_"))
             let list = try await api.send(.get, "/api/v1/webhook-endpoints", token: admin)
             #expect(list.data.map { $0["id"]?.uuid } == [id] && !list.raw.contains("whsec_"))
-            let patched = try await api.send(.patch, "/api/v1/webhook-endpoints/\(id)", token: admin, json: ["description": "Locks",
-                "events": ["booking.cancelled"]])
+            let patched = try await api.send(
+                .patch,
+                "/api/v1/webhook-endpoints/\(id)",
+                token: admin,
+                json: [
+                    "description": "Locks",
+                    "events": ["booking.cancelled"],
+                ]
+            )
             #expect(patched["description"] == "Locks" && patched["events"] == ["booking.cancelled"] && patched["url"] == "http://127.0.0.1:9/x")
             #expect(!patched.raw.contains("whsec_"))
-            #expect(fields(try await api.send(.patch, "/api/v1/webhook-endpoints/\(id)", token: admin, json: ["url": nil, "events": nil,
-                "enabled": "no"]))
-                    == ["enabled", "events", "url"])
+            #expect(
+                fields(
+                    try await api.send(
+                        .patch,
+                        "/api/v1/webhook-endpoints/\(id)",
+                        token: admin,
+                        json: [
+                            "url": nil, "events": nil,
+                            "enabled": "no",
+                        ]
+                    )
+                )
+                    == ["enabled", "events", "url"]
+            )
 
             // The deliveries log pages with the shared cursor.
             for _ in 0..<3 { #expect(try await api.send(.post, "/api/v1/webhook-endpoints/\(id)/test", token: admin).status == .accepted) }
@@ -207,10 +293,19 @@ import Testing
             #expect(fields(try await api.send(.get, "/api/v1/webhook-endpoints/\(id)/deliveries?status=lost", token: admin)) == ["status"])
 
             // Another agency's endpoint does not exist for this one.
-            for (method, path) in [(HTTPRequest.Method.get, ""), (.patch, ""), (.delete, ""), (.post, "/rotate-secret"), (.post, "/test"), (.get,
-                "/deliveries")] {
-                let r = try await api.send(method, "/api/v1/webhook-endpoints/\(id)\(path)", token: other.admin.token,
-                                           json: method == .patch ? ["description": "x"] : nil)
+            for (method, path) in [
+                (HTTPRequest.Method.get, ""), (.patch, ""), (.delete, ""), (.post, "/rotate-secret"), (.post, "/test"),
+                (
+                    .get,
+                    "/deliveries"
+                ),
+            ] {
+                let r = try await api.send(
+                    method,
+                    "/api/v1/webhook-endpoints/\(id)\(path)",
+                    token: other.admin.token,
+                    json: method == .patch ? ["description": "x"] : nil
+                )
                 #expect(r.status == .notFound && r.errorCode == "WEBHOOK_ENDPOINT_NOT_FOUND", "\(method) \(path): \(r.raw)")
             }
             #expect(try await api.send(.get, "/api/v1/webhook-endpoints", token: other.admin.token).data.isEmpty)

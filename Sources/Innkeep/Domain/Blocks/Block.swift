@@ -4,7 +4,8 @@ import PostgresNIO
 /// Nights of a property that cannot be sold, `[start_date, end_date)` (SPEC §11).
 public struct Block: Sendable {
     public enum Kind: String, CaseIterable, Sendable {
-        case ownerStay = "owner_stay", maintenance, hold
+        case ownerStay = "owner_stay"
+        case maintenance, hold
         /// Imported by channel sync (SPEC §12); never made or deleted through the API.
         case channel
     }
@@ -26,7 +27,8 @@ public struct Block: Sendable {
 
     init(row: PostgresRow) throws {
         let (id, agency, property, start, end, kind, note, connection, createdBy, createdAt) = try row.decode(
-            (UUID, UUID, UUID, String, String, String, String?, UUID?, UUID?, Date).self)
+            (UUID, UUID, UUID, String, String, String, String?, UUID?, UUID?, Date).self
+        )
         guard let kind = Kind(rawValue: kind) else { throw UnknownValue(column: "blocks.kind", value: kind) }
         guard let s = CalendarDate(start), let e = CalendarDate(end), s < e else {
             throw UnknownValue(column: "blocks.start_date/end_date", value: "\(start)/\(end)")

@@ -25,21 +25,35 @@ struct BlockController {
         var query = FieldReader(query: request)
         let page = PageRequest(&query)
         let filter = BlockRepository.Filter(
-            propertyId: query.uuid("property_id"), kind: query.choice("kind", as: Block.Kind.self), from: query.date("from"), to: query.date("to"))
+            propertyId: query.uuid("property_id"),
+            kind: query.choice("kind", as: Block.Kind.self),
+            from: query.date("from"),
+            to: query.date("to")
+        )
         if let from = filter.from, let to = filter.to, to <= from { query.fail("to", "must be after from") }
         try query.finish()
-        let cursor = try page.cursor(), caller = context.caller
+        let cursor = try page.cursor()
+        let caller = context.caller
         return try await context.read { conn in
-            let rows = try await BlockRepository.list(conn, agency: caller.agencyId, owner: caller.ownerScope, filter: filter,
-                                                      cursor: cursor, limit: page.limit + 1)
+            let rows = try await BlockRepository.list(
+                conn,
+                agency: caller.agencyId,
+                owner: caller.ownerScope,
+                filter: filter,
+                cursor: cursor,
+                limit: page.limit + 1
+            )
             return page.reply(rows.map { ($0.createdAt, $0.id, $0.json) })
         }
     }
 
     @Sendable func get(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
-        let id = try context.pathId(), caller = context.caller
+        let id = try context.pathId()
+        let caller = context.caller
         return try await context.read { conn in
-            guard let block = try await BlockRepository.find(conn, agency: caller.agencyId, id: id, owner: caller.ownerScope) else { throw Self.notFound }
+            guard let block = try await BlockRepository.find(conn, agency: caller.agencyId, id: id, owner: caller.ownerScope) else {
+                throw Self.notFound
+            }
             return .json(block.json)
         }
     }
@@ -56,8 +70,11 @@ struct BlockController {
         }
         let note = body.string("note", length: 0...1000)
         if let start, let end {
-            if end <= start { body.fail("end_date", "must be after start_date") }
-            else if end - start > maxNights { body.fail("end_date", "a block is at most \(maxNights) nights") }
+            if end <= start {
+                body.fail("end_date", "must be after start_date")
+            } else if end - start > maxNights {
+                body.fail("end_date", "a block is at most \(maxNights) nights")
+            }
         }
         try body.finish()
         return .init(propertyId: propertyId!, nights: Nights(start!, end!), kind: kind!, note: note)
@@ -79,24 +96,36 @@ struct BlockController {
                 guard try await PropertyRepository.find(conn, agency: caller.agencyId, id: new.propertyId, owner: caller.ownerScope) != nil else {
                     throw APIError(.propertyNotFound)
                 }
-                if let holder = try await CalendarRepository.firstHolder(conn, agency: caller.agencyId, propertyId: new.propertyId, nights: new.nights) {
+                if let holder = try await CalendarRepository.firstHolder(
+                    conn,
+                    agency: caller.agencyId,
+                    propertyId: new.propertyId,
+                    nights: new.nights
+                ) {
                     throw Self.conflict(holder)
                 }
                 let block = try await BlockRepository.insert(conn, agency: caller.agencyId, createdBy: caller.userId, new)
-                try await AuditLog.record(conn, caller, "block.create", "block", block.id, details: [
-                    "property_id": JSONValue(block.propertyId), "kind": .string(block.kind.rawValue),
-                    "start_date": .string(block.nights.start.description), "end_date": .string(block.nights.end.description),
-                ])
+                try await AuditLog.record(
+                    conn,
+                    caller,
+                    "block.create",
+                    "block",
+                    block.id,
+                    details: [
+                        "property_id": JSONValue(block.propertyId), "kind": .string(block.kind.rawValue),
+                        "start_date": .string(block.nights.start.description), "end_date": .string(block.nights.end.description),
+                    ]
+                )
                 try await Outbox.emit(conn, agency: caller.agencyId, type: .blockCreated, data: block.json)
                 return .json(block.json, status: .created)
             }
-        } catch where isPostgresError(error, state: SQLState.exclusionViolation) {
+        } catch  where isPostgresError(error, state: SQLState.exclusionViolation) {
             // Lost a race with a concurrent booking or block: the constraint held; name the winner.
             let holder = try await context.read { conn in
                 try await CalendarRepository.firstHolder(conn, agency: caller.agencyId, propertyId: new.propertyId, nights: new.nights)
             }
             throw Self.conflict(holder)
-        } catch where isPostgresError(error, state: SQLState.foreignKeyViolation) {
+        } catch  where isPostgresError(error, state: SQLState.foreignKeyViolation) {
             throw APIError(.propertyNotFound)  // the property was deleted meanwhile
         }
     }
@@ -106,7 +135,8 @@ struct BlockController {
     }
 
     @Sendable func delete(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
-        let id = try context.pathId(), caller = context.caller
+        let id = try context.pathId()
+        let caller = context.caller
         return try await context.transaction { conn in
             guard let block = try await BlockRepository.find(conn, agency: caller.agencyId, id: id, owner: caller.ownerScope, forUpdate: true) else {
                 throw Self.notFound
@@ -114,9 +144,16 @@ struct BlockController {
             try Self.checkKind(block.kind, context, API.deleteBlock)
             guard block.kind != .channel else { throw APIError(.blockManagedByChannel) }
             try await BlockRepository.delete(conn, agency: caller.agencyId, id: id)
-            try await AuditLog.record(conn, caller, "block.delete", "block", id, details: [
-                "property_id": JSONValue(block.propertyId), "kind": .string(block.kind.rawValue),
-            ])
+            try await AuditLog.record(
+                conn,
+                caller,
+                "block.delete",
+                "block",
+                id,
+                details: [
+                    "property_id": JSONValue(block.propertyId), "kind": .string(block.kind.rawValue),
+                ]
+            )
             try await Outbox.emit(conn, agency: caller.agencyId, type: .blockDeleted, data: block.json)
             try await ChannelConflicts.reconcile(conn, agency: caller.agencyId, propertyId: block.propertyId, user: caller.userId)
             return .noContent

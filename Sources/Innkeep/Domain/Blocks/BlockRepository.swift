@@ -18,19 +18,30 @@ public enum BlockRepository {
     }
 
     public static func find(_ conn: PostgresConnection, agency: UUID, id: UUID, owner: UUID? = nil, forUpdate: Bool = false) async throws -> Block? {
-        try await conn.run("""
+        try await conn.run(
+            """
             SELECT \(unescaped: Block.columns) FROM blocks k
             WHERE k.agency_id = \(agency) AND k.id = \(id)
               AND (\(owner)::uuid IS NULL OR EXISTS (
                   SELECT 1 FROM properties p WHERE p.agency_id = k.agency_id AND p.id = k.property_id AND p.owner_id = \(owner)))
             \(unescaped: forUpdate ? "FOR UPDATE OF k" : "")
-            """).collect().first.map(Block.init(row:))
+            """
+        ).collect().first.map(Block.init(row:))
     }
 
     /// Newest first; `from`/`to` keep blocks whose nights overlap `[from, to)` (the GiST index finds them).
-    public static func list(_ conn: PostgresConnection, agency: UUID, owner: UUID?, filter f: Filter, cursor: PageCursor?, limit: Int) async throws -> [Block] {
-        let from = f.from?.description, to = f.to?.description
-        return try await conn.run("""
+    public static func list(
+        _ conn: PostgresConnection,
+        agency: UUID,
+        owner: UUID?,
+        filter f: Filter,
+        cursor: PageCursor?,
+        limit: Int
+    ) async throws -> [Block] {
+        let from = f.from?.description
+        let to = f.to?.description
+        return try await conn.run(
+            """
             SELECT \(unescaped: Block.columns) FROM blocks k
             WHERE k.agency_id = \(agency)
               AND (\(owner)::uuid IS NULL OR EXISTS (
@@ -41,18 +52,21 @@ public enum BlockRepository {
                    OR daterange(k.start_date, k.end_date, '[)') && daterange(\(from)::date, \(to)::date, '[)'))
               AND \(after: cursor, alias: "k")
             ORDER BY k.created_at DESC, k.id DESC LIMIT \(limit)
-            """).collect().map(Block.init(row:))
+            """
+        ).collect().map(Block.init(row:))
     }
 
     public static func insert(_ conn: PostgresConnection, agency: UUID, createdBy: UUID?, _ n: New) async throws -> Block {
-        try await conn.run("""
+        try await conn.run(
+            """
             WITH k AS (
                 INSERT INTO blocks (agency_id, property_id, start_date, end_date, kind, note, created_by)
                 VALUES (\(agency), \(n.propertyId), \(n.nights.start.description)::date, \(n.nights.end.description)::date,
                         \(n.kind.rawValue), \(n.note), \(createdBy))
                 RETURNING *)
             SELECT \(unescaped: Block.columns) FROM k
-            """).collect().map(Block.init(row:))[0]
+            """
+        ).collect().map(Block.init(row:))[0]
     }
 
     public static func delete(_ conn: PostgresConnection, agency: UUID, id: UUID) async throws {
@@ -60,13 +74,20 @@ public enum BlockRepository {
     }
 
     /// The connection's imported blocks that have not ended by `today` (past stays stay on record).
-    static func currentChannelBlocks(_ conn: PostgresConnection, agency: UUID, connection: UUID, today: CalendarDate) async throws
+    static func currentChannelBlocks(
+        _ conn: PostgresConnection,
+        agency: UUID,
+        connection: UUID,
+        today: CalendarDate
+    ) async throws
         -> [(id: UUID, uid: String, nights: Nights)]
     {
-        try await conn.run("""
+        try await conn.run(
+            """
             SELECT \(unescaped: Block.columns), k.external_uid FROM blocks k
             WHERE k.agency_id = \(agency) AND k.channel_connection_id = \(connection) AND k.end_date > \(today.description)::date
-            """).collect().map { row in
+            """
+        ).collect().map { row in
             let block = try Block(row: row)
             let uid = try row.makeRandomAccess()[row.count - 1].decode(String.self)
             return (block.id, uid, block.nights)
@@ -74,25 +95,35 @@ public enum BlockRepository {
     }
 
     /// A block imported from a channel's event (SPEC §12); it gets no occupancy row, so it may overlap.
-    static func insertChannelBlock(_ conn: PostgresConnection, agency: UUID, property: UUID, connection: UUID, event: ImportedEvent) async throws
+    static func insertChannelBlock(
+        _ conn: PostgresConnection,
+        agency: UUID,
+        property: UUID,
+        connection: UUID,
+        event: ImportedEvent
+    ) async throws
         -> Block
     {
-        try await conn.run("""
+        try await conn.run(
+            """
             WITH k AS (
                 INSERT INTO blocks (agency_id, property_id, start_date, end_date, kind, channel_connection_id, external_uid)
                 VALUES (\(agency), \(property), \(event.nights.start.description)::date, \(event.nights.end.description)::date,
                         'channel', \(connection), \(event.uid))
                 RETURNING *)
             SELECT \(unescaped: Block.columns) FROM k
-            """).collect().map(Block.init(row:))[0]
+            """
+        ).collect().map(Block.init(row:))[0]
     }
 
     /// Moves an imported block to its event's nights (same id), taking the event's current UID.
     static func moveChannelBlock(_ conn: PostgresConnection, agency: UUID, id: UUID, to event: ImportedEvent) async throws {
-        try await conn.run("""
+        try await conn.run(
+            """
             UPDATE blocks SET start_date = \(event.nights.start.description)::date, end_date = \(event.nights.end.description)::date,
                    external_uid = \(event.uid)
             WHERE agency_id = \(agency) AND id = \(id)
-            """)
+            """
+        )
     }
 }

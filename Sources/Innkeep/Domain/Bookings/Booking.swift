@@ -35,13 +35,15 @@ public struct Booking: Sendable {
         propertyId = try cells[2].decode(UUID.self)
         guestName = try cells[3].decode(String.self)
         guestEmail = try cells[4].decode(String?.self)
-        let checkIn = try cells[5].decode(String.self), checkOut = try cells[6].decode(String.self)
+        let checkIn = try cells[5].decode(String.self)
+        let checkOut = try cells[6].decode(String.self)
         guard let start = CalendarDate(checkIn), let end = CalendarDate(checkOut), start < end else {
             throw UnknownValue(column: "bookings.check_in/check_out", value: "\(checkIn)/\(checkOut)")
         }
         stay = Nights(start, end)
         guests = try cells[7].decode(Int.self)
-        let status = try cells[8].decode(String.self), source = try cells[9].decode(String.self)
+        let status = try cells[8].decode(String.self)
+        let source = try cells[9].decode(String.self)
         guard let status = Status(rawValue: status) else { throw UnknownValue(column: "bookings.status", value: status) }
         guard let source = Source(rawValue: source) else { throw UnknownValue(column: "bookings.source", value: source) }
         (self.status, self.source) = (status, source)

@@ -20,22 +20,35 @@ struct BookingController {
         var query = FieldReader(query: request)
         let page = PageRequest(&query)
         let filter = BookingRepository.Filter(
-            propertyId: query.uuid("property_id"), status: query.choice("status", as: Booking.Status.self),
-            from: query.date("from"), to: query.date("to"))
+            propertyId: query.uuid("property_id"),
+            status: query.choice("status", as: Booking.Status.self),
+            from: query.date("from"),
+            to: query.date("to")
+        )
         if let from = filter.from, let to = filter.to, to < from { query.fail("to", "must not be before from") }
         try query.finish()
-        let cursor = try page.cursor(), caller = context.caller
+        let cursor = try page.cursor()
+        let caller = context.caller
         return try await context.read { conn in
-            let rows = try await BookingRepository.list(conn, agency: caller.agencyId, owner: caller.ownerScope, filter: filter,
-                                                        cursor: cursor, limit: page.limit + 1)
+            let rows = try await BookingRepository.list(
+                conn,
+                agency: caller.agencyId,
+                owner: caller.ownerScope,
+                filter: filter,
+                cursor: cursor,
+                limit: page.limit + 1
+            )
             return page.reply(rows.map { ($0.createdAt, $0.id, $0.json) })
         }
     }
 
     @Sendable func get(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
-        let id = try context.pathId(), caller = context.caller
+        let id = try context.pathId()
+        let caller = context.caller
         return try await context.read { conn in
-            guard let b = try await BookingRepository.find(conn, agency: caller.agencyId, id: id, owner: caller.ownerScope) else { throw Self.notFound }
+            guard let b = try await BookingRepository.find(conn, agency: caller.agencyId, id: id, owner: caller.ownerScope) else {
+                throw Self.notFound
+            }
             return .json(b.json)
         }
     }
@@ -60,12 +73,24 @@ struct BookingController {
         }
         let notes = body.string("notes", length: 0...5000)
         if let checkIn, let checkOut {
-            if checkOut <= checkIn { body.fail("check_out", "must be after check_in") }
-            else if checkOut - checkIn > maxNights { body.fail("check_out", "a stay is at most \(maxNights) nights") }
+            if checkOut <= checkIn {
+                body.fail("check_out", "must be after check_in")
+            } else if checkOut - checkIn > maxNights {
+                body.fail("check_out", "a stay is at most \(maxNights) nights")
+            }
         }
         try body.finish()
-        return .init(propertyId: propertyId!, guestName: guestName!, guestEmail: guestEmail, stay: Nights(checkIn!, checkOut!),
-                     guests: Int(guests!), source: source, totalAmountCents: total, currency: currency, notes: notes)
+        return .init(
+            propertyId: propertyId!,
+            guestName: guestName!,
+            guestEmail: guestEmail,
+            stay: Nights(checkIn!, checkOut!),
+            guests: Int(guests!),
+            source: source,
+            totalAmountCents: total,
+            currency: currency,
+            notes: notes
+        )
     }
 
     @Sendable func create(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
@@ -79,31 +104,46 @@ struct BookingController {
                 }
                 var issues: [FieldIssue] = []
                 if property.status != .active { issues.append(FieldIssue("property_id", "the property is inactive")) }
-                if new.guests > property.maxGuests { issues.append(FieldIssue("guests", "must be at most \(property.maxGuests), the property's max_guests")) }
+                if new.guests > property.maxGuests {
+                    issues.append(FieldIssue("guests", "must be at most \(property.maxGuests), the property's max_guests"))
+                }
                 if !issues.isEmpty { throw APIError.validation(issues) }
                 let stay = new.stay
                 guard (property.minNights...property.maxNights).contains(stay.count) else {
-                    throw APIError(.stayRulesViolated, "The property takes stays of \(property.minNights) to \(property.maxNights) nights.", details: [
-                        "nights": .int(Int64(stay.count)), "min_nights": .int(Int64(property.minNights)), "max_nights": .int(Int64(property.maxNights)),
-                    ])
+                    throw APIError(
+                        .stayRulesViolated,
+                        "The property takes stays of \(property.minNights) to \(property.maxNights) nights.",
+                        details: [
+                            "nights": .int(Int64(stay.count)), "min_nights": .int(Int64(property.minNights)),
+                            "max_nights": .int(Int64(property.maxNights)),
+                        ]
+                    )
                 }
                 if let holder = try await CalendarRepository.firstHolder(conn, agency: caller.agencyId, propertyId: new.propertyId, nights: stay) {
                     throw Self.conflict(holder)
                 }
                 let booking = try await BookingRepository.insert(conn, agency: caller.agencyId, createdBy: caller.userId, new)
-                try await AuditLog.record(conn, caller, "booking.create", "booking", booking.id, details: [
-                    "property_id": JSONValue(booking.propertyId), "check_in": .string(booking.stay.start.description), "check_out": .string(booking.stay.end.description),
-                ])
+                try await AuditLog.record(
+                    conn,
+                    caller,
+                    "booking.create",
+                    "booking",
+                    booking.id,
+                    details: [
+                        "property_id": JSONValue(booking.propertyId), "check_in": .string(booking.stay.start.description),
+                        "check_out": .string(booking.stay.end.description),
+                    ]
+                )
                 try await Outbox.emit(conn, agency: caller.agencyId, type: .bookingCreated, data: booking.json)
                 return .json(booking.json, status: .created)
             }
-        } catch where isPostgresError(error, state: SQLState.exclusionViolation) {
+        } catch  where isPostgresError(error, state: SQLState.exclusionViolation) {
             // Lost a race with a concurrent booking or block: the constraint held; name the winner.
             let holder = try await context.read { conn in
                 try await CalendarRepository.firstHolder(conn, agency: caller.agencyId, propertyId: new.propertyId, nights: new.stay)
             }
             throw Self.conflict(holder)
-        } catch where isPostgresError(error, state: SQLState.foreignKeyViolation) {
+        } catch  where isPostgresError(error, state: SQLState.foreignKeyViolation) {
             throw APIError(.propertyNotFound)  // the property was deleted meanwhile
         }
     }
@@ -113,9 +153,11 @@ struct BookingController {
     }
 
     @Sendable func cancel(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
-        let id = try context.pathId(), caller = context.caller
+        let id = try context.pathId()
+        let caller = context.caller
         return try await context.transaction { conn in
-            guard let booking = try await BookingRepository.find(conn, agency: caller.agencyId, id: id, owner: caller.ownerScope, forUpdate: true) else {
+            guard let booking = try await BookingRepository.find(conn, agency: caller.agencyId, id: id, owner: caller.ownerScope, forUpdate: true)
+            else {
                 throw Self.notFound
             }
             guard booking.status == .confirmed else { throw APIError(.bookingAlreadyCancelled) }

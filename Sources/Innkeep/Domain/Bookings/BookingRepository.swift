@@ -10,14 +10,17 @@ public enum BookingRepository {
         var to: CalendarDate?
     }
 
-    public static func find(_ conn: PostgresConnection, agency: UUID, id: UUID, owner: UUID? = nil, forUpdate: Bool = false) async throws -> Booking? {
-        try await conn.run("""
+    public static func find(_ conn: PostgresConnection, agency: UUID, id: UUID, owner: UUID? = nil, forUpdate: Bool = false) async throws -> Booking?
+    {
+        try await conn.run(
+            """
             SELECT \(unescaped: Booking.columns) FROM bookings b
             WHERE b.agency_id = \(agency) AND b.id = \(id)
               AND (\(owner)::uuid IS NULL OR EXISTS (
                   SELECT 1 FROM properties p WHERE p.agency_id = b.agency_id AND p.id = b.property_id AND p.owner_id = \(owner)))
             \(unescaped: forUpdate ? "FOR UPDATE OF b" : "")
-            """).collect().first.map(Booking.init(row:))
+            """
+        ).collect().first.map(Booking.init(row:))
     }
 
     /// Newest first; `from`/`to` keep stays that overlap `[from, to)`.
@@ -25,8 +28,16 @@ public enum BookingRepository {
     /// The `&&` on the closed range `[from, to]` is implied by the two comparisons after it (it only adds
     /// stays that start on `to`, which they drop again) and lets the stay index find the overlapping
     /// stays directly (migration 0008).
-    public static func list(_ conn: PostgresConnection, agency: UUID, owner: UUID?, filter f: Filter, cursor: PageCursor?, limit: Int) async throws -> [Booking] {
-        try await conn.run("""
+    public static func list(
+        _ conn: PostgresConnection,
+        agency: UUID,
+        owner: UUID?,
+        filter f: Filter,
+        cursor: PageCursor?,
+        limit: Int
+    ) async throws -> [Booking] {
+        try await conn.run(
+            """
             SELECT \(unescaped: Booking.columns) FROM bookings b
             WHERE b.agency_id = \(agency)
               AND (\(owner)::uuid IS NULL OR EXISTS (
@@ -39,7 +50,8 @@ public enum BookingRepository {
               AND (\(f.to?.description)::date IS NULL OR b.check_in < \(f.to?.description)::date)
               AND \(after: cursor, alias: "b")
             ORDER BY b.created_at DESC, b.id DESC LIMIT \(limit)
-            """).collect().map(Booking.init(row:))
+            """
+        ).collect().map(Booking.init(row:))
     }
 
     public struct New: Sendable {
@@ -48,23 +60,28 @@ public enum BookingRepository {
     }
 
     public static func insert(_ conn: PostgresConnection, agency: UUID, createdBy: UUID, _ n: New) async throws -> Booking {
-        try await conn.run("""
+        try await conn.run(
+            """
             WITH b AS (
                 INSERT INTO bookings (agency_id, property_id, guest_name, guest_email, check_in, check_out, guests, source,
                                       total_amount_cents, currency, notes, created_by)
-                VALUES (\(agency), \(n.propertyId), \(n.guestName), \(n.guestEmail), \(n.stay.start.description)::date, \(n.stay.end.description)::date,
+                VALUES (\(agency), \(n.propertyId), \(n.guestName), \(n.guestEmail), \(n.stay.start.description)::date,
+                    \(n.stay.end.description)::date,
                         \(n.guests), \(n.source.rawValue), \(n.totalAmountCents), \(n.currency), \(n.notes), \(createdBy))
                 RETURNING *)
             SELECT \(unescaped: Booking.columns) FROM b
-            """).collect().map(Booking.init(row:))[0]
+            """
+        ).collect().map(Booking.init(row:))[0]
     }
 
     public static func cancel(_ conn: PostgresConnection, agency: UUID, id: UUID) async throws -> Booking {
-        try await conn.run("""
+        try await conn.run(
+            """
             WITH b AS (
                 UPDATE bookings SET status = 'cancelled', cancelled_at = now()
                 WHERE agency_id = \(agency) AND id = \(id) RETURNING *)
             SELECT \(unescaped: Booking.columns) FROM b
-            """).collect().map(Booking.init(row:))[0]
+            """
+        ).collect().map(Booking.init(row:))[0]
     }
 }

@@ -17,7 +17,8 @@ struct CalendarController {
     @Sendable func calendar(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
         let id = try context.pathId()
         var query = FieldReader(query: request)
-        let from = query.date("from"), to = query.date("to")
+        let from = query.date("from")
+        let to = query.date("to")
         if let from, let to { Self.checkRange(&query, from, to) }
         try query.finish()
         let caller = context.caller
@@ -40,15 +41,19 @@ struct CalendarController {
     }
 
     static func checkRange(_ query: inout FieldReader, _ from: CalendarDate, _ to: CalendarDate) {
-        if to <= from { query.fail("to", "must be after from") }
-        else if to - from > maxCalendarNights { query.fail("to", "a calendar shows at most \(maxCalendarNights) nights") }
+        if to <= from {
+            query.fail("to", "must be after from")
+        } else if to - from > maxCalendarNights {
+            query.fail("to", "a calendar shows at most \(maxCalendarNights) nights")
+        }
     }
 
     /// One night: booked when a confirmed booking holds it, else blocked when a block does; `conflict`
     /// when more than one booking or block claims it (only channel blocks can overlap, SPEC §12).
     static func day(_ night: CalendarDate, _ entries: [CalendarEntry]) -> JSONValue {
         let holders = entries.filter { $0.nights.contains(night) }
-        let booking = holders.first { $0.bookingId != nil }, block = holders.first { $0.blockId != nil }
+        let booking = holders.first { $0.bookingId != nil }
+        let block = holders.first { $0.blockId != nil }
         let status = booking != nil ? "booked" : block != nil ? "blocked" : "available"
         return [
             "date": .string(night.description), "status": .string(status), "booking_id": JSONValue(booking?.bookingId),
@@ -61,17 +66,29 @@ struct CalendarController {
     @Sendable func availability(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
         var query = FieldReader(query: request)
         let page = PageRequest(&query)
-        let checkIn = query.date("check_in", required: true), checkOut = query.date("check_out", required: true)
+        let checkIn = query.date("check_in", required: true)
+        let checkOut = query.date("check_out", required: true)
         let guests = query.int("guests", range: 1...100) ?? 1
         if let checkIn, let checkOut {
-            if checkOut <= checkIn { query.fail("check_out", "must be after check_in") }
-            else if checkOut - checkIn > BookingController.maxNights { query.fail("check_out", "a stay is at most \(BookingController.maxNights) nights") }
+            if checkOut <= checkIn {
+                query.fail("check_out", "must be after check_in")
+            } else if checkOut - checkIn > BookingController.maxNights {
+                query.fail("check_out", "a stay is at most \(BookingController.maxNights) nights")
+            }
         }
         try query.finish()
-        let cursor = try page.cursor(), caller = context.caller, stay = Nights(checkIn!, checkOut!)
+        let cursor = try page.cursor()
+        let caller = context.caller
+        let stay = Nights(checkIn!, checkOut!)
         return try await context.read { conn in
-            let rows = try await PropertyRepository.available(conn, agency: caller.agencyId, stay: stay, guests: Int(guests), cursor: cursor,
-                                                              limit: page.limit + 1)
+            let rows = try await PropertyRepository.available(
+                conn,
+                agency: caller.agencyId,
+                stay: stay,
+                guests: Int(guests),
+                cursor: cursor,
+                limit: page.limit + 1
+            )
             return page.reply(rows.map { ($0.createdAt, $0.id, $0.json) })
         }
     }

@@ -6,10 +6,17 @@ import PostgresNIO
 public enum CalendarRepository {
     /// The confirmed bookings and the blocks (channel ones included) of a property that overlap
     /// `nights`: bookings first, then by first night.
-    public static func entries(_ conn: PostgresConnection, agency: UUID, propertyId: UUID, overlapping nights: Nights,
-                               limit: Int = 10_000) async throws -> [CalendarEntry] {
-        let start = nights.start.description, end = nights.end.description
-        return try await conn.run("""
+    public static func entries(
+        _ conn: PostgresConnection,
+        agency: UUID,
+        propertyId: UUID,
+        overlapping nights: Nights,
+        limit: Int = 10_000
+    ) async throws -> [CalendarEntry] {
+        let start = nights.start.description
+        let end = nights.end.description
+        return try await conn.run(
+            """
             SELECT 0 AS rank, id, NULL::text AS kind, check_in::text, check_out::text FROM bookings
             WHERE agency_id = \(agency) AND property_id = \(propertyId) AND status = 'confirmed'
               AND daterange(check_in, check_out, '[)') && daterange(\(start)::date, \(end)::date, '[)')
@@ -18,7 +25,8 @@ public enum CalendarRepository {
             WHERE agency_id = \(agency) AND property_id = \(propertyId)
               AND daterange(start_date, end_date, '[)') && daterange(\(start)::date, \(end)::date, '[)')
             ORDER BY rank, check_in LIMIT \(limit)
-            """).collect().map { row in
+            """
+        ).collect().map { row in
             let (_, id, kind, first, last) = try row.decode((Int, UUID, String?, String, String).self)
             guard let s = CalendarDate(first), let e = CalendarDate(last), s < e else {
                 throw UnknownValue(column: "calendar nights", value: "\(first)/\(last)")

@@ -18,7 +18,8 @@ public struct ChannelConflict: Sendable {
 
     init(row: PostgresRow) throws {
         let (id, agency, property, connection, block, start, end, booking, otherBlock, status, detected, resolved) = try row.decode(
-            (UUID, UUID, UUID, UUID, UUID, String, String, UUID?, UUID?, String, Date, Date?).self)
+            (UUID, UUID, UUID, UUID, UUID, String, String, UUID?, UUID?, String, Date, Date?).self
+        )
         guard let s = Status(rawValue: status) else { throw UnknownValue(column: "channel_conflicts.status", value: status) }
         (self.id, self.agencyId, self.propertyId, self.channelConnectionId, self.blockId) = (id, agency, property, connection, block)
         (self.startDate, self.endDate, self.conflictingBookingId, self.conflictingBlockId) = (start, end, booking, otherBlock)

@@ -7,12 +7,20 @@ struct ChannelConflictController {
         routes.tenant(API.listChannelConflicts) { request, context in
             var query = FieldReader(query: request)
             let page = PageRequest(&query)
-            let status = query.choice("status", as: ChannelConflict.Status.self), propertyId = query.uuid("property_id")
+            let status = query.choice("status", as: ChannelConflict.Status.self)
+            let propertyId = query.uuid("property_id")
             try query.finish()
-            let cursor = try page.cursor(), agency = context.caller.agencyId
+            let cursor = try page.cursor()
+            let agency = context.caller.agencyId
             return try await context.read { conn in
-                let rows = try await ChannelConflicts.list(conn, agency: agency, status: status, propertyId: propertyId, cursor: cursor,
-                                                           limit: page.limit + 1)
+                let rows = try await ChannelConflicts.list(
+                    conn,
+                    agency: agency,
+                    status: status,
+                    propertyId: propertyId,
+                    cursor: cursor,
+                    limit: page.limit + 1
+                )
                 return page.reply(rows.map { ($0.detectedAt, $0.id, $0.json) })
             }
         }

@@ -23,32 +23,56 @@ public enum ChannelConflicts {
     /// overlap is gone, opens one for each new overlap; audits and emits each change. Call it in the
     /// transaction of anything that can start or end an overlap (sync, cancel, block or connection delete).
     @discardableResult
-    public static func reconcile(_ conn: PostgresConnection, agency: UUID, propertyId: UUID, user: UUID?) async throws
+    public static func reconcile(
+        _ conn: PostgresConnection,
+        agency: UUID,
+        propertyId: UUID,
+        user: UUID?
+    ) async throws
         -> (opened: [ChannelConflict], resolved: [ChannelConflict])
     {
         var binds = PostgresBindings()
         binds.append(agency)
         binds.append(propertyId)
-        let resolved = try await conn.query(PostgresQuery(unsafeSQL: """
-            WITH o AS (\(overlaps))
-            UPDATE channel_conflicts f SET status = 'resolved', resolved_at = now()
-            WHERE f.agency_id = $1 AND f.property_id = $2 AND f.status = 'open'
-              AND NOT EXISTS (SELECT 1 FROM o WHERE o.block_id = f.block_id
-                              AND coalesce(o.booking_id, o.other_block_id) = coalesce(f.conflicting_booking_id, f.conflicting_block_id))
-            RETURNING \(ChannelConflict.columns)
-            """, binds: binds), logger: conn.logger).collect().map(ChannelConflict.init(row:))
-        let opened = try await conn.query(PostgresQuery(unsafeSQL: """
-            WITH o AS (\(overlaps))
-            INSERT INTO channel_conflicts (agency_id, property_id, channel_connection_id, block_id, start_date, end_date,
-                                           conflicting_booking_id, conflicting_block_id)
-            SELECT $1, $2, o.channel_connection_id, o.block_id, o.start_date, o.end_date, o.booking_id, o.other_block_id FROM o
-            WHERE NOT EXISTS (SELECT 1 FROM channel_conflicts f WHERE f.agency_id = $1 AND f.status = 'open' AND f.block_id = o.block_id
-                              AND coalesce(f.conflicting_booking_id, f.conflicting_block_id) = coalesce(o.booking_id, o.other_block_id))
-            RETURNING \(ChannelConflict.columns)
-            """, binds: binds), logger: conn.logger).collect().map(ChannelConflict.init(row:))
+        let resolved = try await conn.query(
+            PostgresQuery(
+                unsafeSQL: """
+                    WITH o AS (\(overlaps))
+                    UPDATE channel_conflicts f SET status = 'resolved', resolved_at = now()
+                    WHERE f.agency_id = $1 AND f.property_id = $2 AND f.status = 'open'
+                      AND NOT EXISTS (SELECT 1 FROM o WHERE o.block_id = f.block_id
+                                      AND coalesce(o.booking_id, o.other_block_id) = coalesce(f.conflicting_booking_id, f.conflicting_block_id))
+                    RETURNING \(ChannelConflict.columns)
+                    """,
+                binds: binds
+            ),
+            logger: conn.logger
+        ).collect().map(ChannelConflict.init(row:))
+        let opened = try await conn.query(
+            PostgresQuery(
+                unsafeSQL: """
+                    WITH o AS (\(overlaps))
+                    INSERT INTO channel_conflicts (agency_id, property_id, channel_connection_id, block_id, start_date, end_date,
+                                                   conflicting_booking_id, conflicting_block_id)
+                    SELECT $1, $2, o.channel_connection_id, o.block_id, o.start_date, o.end_date, o.booking_id, o.other_block_id FROM o
+                    WHERE NOT EXISTS (SELECT 1 FROM channel_conflicts f WHERE f.agency_id = $1 AND f.status = 'open' AND f.block_id = o.block_id
+                                      AND coalesce(f.conflicting_booking_id, f.conflicting_block_id) = coalesce(o.booking_id, o.other_block_id))
+                    RETURNING \(ChannelConflict.columns)
+                    """,
+                binds: binds
+            ),
+            logger: conn.logger
+        ).collect().map(ChannelConflict.init(row:))
         for conflict in opened {
-            try await AuditLog.record(conn, agency: agency, user: user, action: "channel.conflict_detected", resourceType: "channel_conflict",
-                                      resourceId: conflict.id, details: conflict.json)
+            try await AuditLog.record(
+                conn,
+                agency: agency,
+                user: user,
+                action: "channel.conflict_detected",
+                resourceType: "channel_conflict",
+                resourceId: conflict.id,
+                details: conflict.json
+            )
             try await Outbox.emit(conn, agency: agency, type: .channelConflictDetected, data: conflict.json)
         }
         for conflict in resolved {
@@ -57,14 +81,22 @@ public enum ChannelConflicts {
         return (opened, resolved)
     }
 
-    public static func list(_ conn: PostgresConnection, agency: UUID, status: ChannelConflict.Status?, propertyId: UUID?, cursor: PageCursor?,
-                            limit: Int) async throws -> [ChannelConflict] {
-        try await conn.run("""
+    public static func list(
+        _ conn: PostgresConnection,
+        agency: UUID,
+        status: ChannelConflict.Status?,
+        propertyId: UUID?,
+        cursor: PageCursor?,
+        limit: Int
+    ) async throws -> [ChannelConflict] {
+        try await conn.run(
+            """
             SELECT \(unescaped: ChannelConflict.columns) FROM channel_conflicts
             WHERE agency_id = \(agency) AND (\(status?.rawValue)::text IS NULL OR status = \(status?.rawValue))
               AND (\(propertyId)::uuid IS NULL OR property_id = \(propertyId)) AND \(after: cursor, time: "detected_at")
             ORDER BY detected_at DESC, id DESC LIMIT \(limit)
-            """).collect().map(ChannelConflict.init(row:))
+            """
+        ).collect().map(ChannelConflict.init(row:))
     }
 
     /// The number of open conflicts in every agency, for the metrics gauge (the worker's scope).

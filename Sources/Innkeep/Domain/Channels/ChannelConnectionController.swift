@@ -24,7 +24,9 @@ struct ChannelConnectionController {
         let page = PageRequest(&query)
         let propertyId = query.uuid("property_id")
         try query.finish()
-        let cursor = try page.cursor(), agency = context.caller.agencyId, base = context.services.config.publicBaseURL
+        let cursor = try page.cursor()
+        let agency = context.caller.agencyId
+        let base = context.services.config.publicBaseURL
         return try await context.read { conn in
             let rows = try await ChannelConnectionRepository.list(conn, agency: agency, propertyId: propertyId, cursor: cursor, limit: page.limit + 1)
             return page.reply(rows.map { ($0.createdAt, $0.id, $0.json(baseURL: base)) })
@@ -58,26 +60,40 @@ struct ChannelConnectionController {
             body.fail("ical_url", "is required for the ical channel")
         }
         try body.finish()
-        let caller = context.caller, base = context.services.config.publicBaseURL
-        let new = ChannelConnectionRepository.New(propertyId: propertyId!, channel: channel!, externalListingId: listing!, icalURL: icalURL,
-                                                  syncIntervalMinutes: Int(interval ?? 30))
+        let caller = context.caller
+        let base = context.services.config.publicBaseURL
+        let new = ChannelConnectionRepository.New(
+            propertyId: propertyId!,
+            channel: channel!,
+            externalListingId: listing!,
+            icalURL: icalURL,
+            syncIntervalMinutes: Int(interval ?? 30)
+        )
         do {
             return try await context.transaction { conn in
                 guard try await PropertyRepository.find(conn, agency: caller.agencyId, id: new.propertyId) != nil else {
                     throw APIError(.propertyNotFound)
                 }
                 let c = try await ChannelConnectionRepository.insert(conn, agency: caller.agencyId, new)
-                try await AuditLog.record(conn, caller, "channel_connection.create", "channel_connection", c.id,
-                                          details: ["channel": .string(c.channel.rawValue), "property_id": JSONValue(c.propertyId)])
+                try await AuditLog.record(
+                    conn,
+                    caller,
+                    "channel_connection.create",
+                    "channel_connection",
+                    c.id,
+                    details: ["channel": .string(c.channel.rawValue), "property_id": JSONValue(c.propertyId)]
+                )
                 return .json(c.json(baseURL: base), status: .created)
             }
-        } catch where isPostgresError(error, state: SQLState.uniqueViolation) {
+        } catch  where isPostgresError(error, state: SQLState.uniqueViolation) {
             throw APIError(.channelConnectionExists)
         }
     }
 
     @Sendable func get(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
-        let id = try context.pathId(), agency = context.caller.agencyId, base = context.services.config.publicBaseURL
+        let id = try context.pathId()
+        let agency = context.caller.agencyId
+        let base = context.services.config.publicBaseURL
         return try await context.read { conn in
             guard let c = try await ChannelConnectionRepository.find(conn, agency: agency, id: id) else { throw Self.notFound }
             return .json(c.json(baseURL: base))
@@ -93,37 +109,57 @@ struct ChannelConnectionController {
         let interval = body.int("sync_interval_minutes", range: Self.intervals)
         let status = body.choice("status", as: ChannelConnection.SettableStatus.self)
         try body.finish()
-        let caller = context.caller, base = context.services.config.publicBaseURL, sent = body.values.keys.sorted()
+        let caller = context.caller
+        let base = context.services.config.publicBaseURL
+        let sent = body.values.keys.sorted()
         return try await context.transaction { conn in
-            guard var c = try await ChannelConnectionRepository.find(conn, agency: caller.agencyId, id: id, forUpdate: true) else { throw Self.notFound }
+            guard var c = try await ChannelConnectionRepository.find(conn, agency: caller.agencyId, id: id, forUpdate: true) else {
+                throw Self.notFound
+            }
             if clearsURL, c.channel == .ical { throw APIError.validation("ical_url", "is required for the ical channel") }
             let before = c.icalURL
             if let icalURL { c.icalURL = icalURL } else if clearsURL { c.icalURL = nil }
             if let interval { c.syncIntervalMinutes = Int(interval) }
             if let status { c.status = ChannelConnection.Status(rawValue: status.rawValue)! }
             c = try await ChannelConnectionRepository.update(conn, c, icalChanged: c.icalURL != before)
-            try await AuditLog.record(conn, caller, "channel_connection.update", "channel_connection", c.id, details: [
-                "changed": .array(sent.filter { ["ical_url", "sync_interval_minutes", "status"].contains($0) }.map(JSONValue.string)),
-            ])
+            try await AuditLog.record(
+                conn,
+                caller,
+                "channel_connection.update",
+                "channel_connection",
+                c.id,
+                details: [
+                    "changed": .array(sent.filter { ["ical_url", "sync_interval_minutes", "status"].contains($0) }.map(JSONValue.string))
+                ]
+            )
             return .json(c.json(baseURL: base))
         }
     }
 
     @Sendable func delete(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
-        let id = try context.pathId(), caller = context.caller
+        let id = try context.pathId()
+        let caller = context.caller
         return try await context.transaction { conn in
             guard let deleted = try await ChannelConnectionRepository.delete(conn, agency: caller.agencyId, id: id) else { throw Self.notFound }
             // Its blocks are gone: conflicts other connections had with them are over.
             try await ChannelConflicts.reconcile(conn, agency: caller.agencyId, propertyId: deleted.propertyId, user: caller.userId)
-            try await AuditLog.record(conn, caller, "channel_connection.delete", "channel_connection", id,
-                                      details: ["channel": .string(deleted.channel)])
+            try await AuditLog.record(
+                conn,
+                caller,
+                "channel_connection.delete",
+                "channel_connection",
+                id,
+                details: ["channel": .string(deleted.channel)]
+            )
             return .noContent
         }
     }
 
     /// 202: the worker syncs it within its poll interval (SPEC §12: within 5 seconds).
     @Sendable func sync(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
-        let id = try context.pathId(), agency = context.caller.agencyId, base = context.services.config.publicBaseURL
+        let id = try context.pathId()
+        let agency = context.caller.agencyId
+        let base = context.services.config.publicBaseURL
         return try await context.transaction { conn in
             guard let c = try await ChannelConnectionRepository.find(conn, agency: agency, id: id, forUpdate: true) else { throw Self.notFound }
             guard c.status != .paused else { throw APIError(.channelConnectionPaused) }
@@ -134,7 +170,9 @@ struct ChannelConnectionController {
     }
 
     @Sendable func rotate(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
-        let id = try context.pathId(), caller = context.caller, base = context.services.config.publicBaseURL
+        let id = try context.pathId()
+        let caller = context.caller
+        let base = context.services.config.publicBaseURL
         return try await context.transaction { conn in
             guard let c = try await ChannelConnectionRepository.rotateExportToken(conn, agency: caller.agencyId, id: id) else { throw Self.notFound }
             try await AuditLog.record(conn, caller, "channel_connection.update", "channel_connection", id, details: ["changed": ["export_url"]])

@@ -35,15 +35,22 @@ public enum ChannelSync {
     /// changed since the claim (that import no longer speaks for it).
     static func lock(_ conn: PostgresConnection, _ claim: Claim) async throws -> (ChannelConnection, TimeZone)? {
         guard let c = try await ChannelConnectionRepository.find(conn, agency: claim.agencyId, id: claim.connectionId, forUpdate: true),
-              c.status == .active, c.icalURL == claim.icalURL else { return nil }
+            c.status == .active, c.icalURL == claim.icalURL
+        else { return nil }
         let zone = try await PropertyRepository.timezone(conn, agency: c.agencyId, id: c.propertyId)
         return (c, zone.flatMap(TimeZone.init(identifier:)) ?? .gmt)
     }
 
     /// Mirrors a fetched body into the connection's channel blocks; a body that is not a calendar is a
     /// failure and changes no block.
-    public static func apply(_ conn: PostgresConnection, _ claim: Claim, body: String, etag: String?, lastModified: String?,
-                             baseURL: String) async throws -> Outcome {
+    public static func apply(
+        _ conn: PostgresConnection,
+        _ claim: Claim,
+        body: String,
+        etag: String?,
+        lastModified: String?,
+        baseURL: String
+    ) async throws -> Outcome {
         guard let (connection, zone) = try await lock(conn, claim) else { return .moot }
         let today = CalendarDate.today(in: zone)
         let feed: ICalParser.Feed
@@ -58,7 +65,10 @@ public enum ChannelSync {
         var incoming = Dictionary(feed.events.map { ($0.uid, $0) }, uniquingKeysWith: { first, _ in first })
         var gone: [(id: UUID, nights: Nights)] = []
         for (id, uid, nights) in existing {
-            guard let event = incoming.removeValue(forKey: uid) else { gone.append((id, nights)); continue }
+            guard let event = incoming.removeValue(forKey: uid) else {
+                gone.append((id, nights))
+                continue
+            }
             if event.nights != nights {
                 try await BlockRepository.moveChannelBlock(conn, agency: agency, id: id, to: event)
                 changes.moved += 1
@@ -71,8 +81,13 @@ public enum ChannelSync {
                 try await BlockRepository.moveChannelBlock(conn, agency: agency, id: gone.remove(at: i).id, to: event)
                 continue
             }
-            let block = try await BlockRepository.insertChannelBlock(conn, agency: agency, property: connection.propertyId, connection: connection.id,
-                                                                     event: event)
+            let block = try await BlockRepository.insertChannelBlock(
+                conn,
+                agency: agency,
+                property: connection.propertyId,
+                connection: connection.id,
+                event: event
+            )
             try await Outbox.emit(conn, agency: agency, type: .blockCreated, data: block.json)
             changes.added += 1
         }
@@ -83,8 +98,14 @@ public enum ChannelSync {
                 changes.removed += 1
             }
         }
-        try await ChannelConnectionRepository.recordSync(conn, agency: agency, id: connection.id, importedEvents: feed.events.count, etag: etag,
-                                                         lastModified: lastModified)
+        try await ChannelConnectionRepository.recordSync(
+            conn,
+            agency: agency,
+            id: connection.id,
+            importedEvents: feed.events.count,
+            etag: etag,
+            lastModified: lastModified
+        )
         try await ChannelConflicts.reconcile(conn, agency: agency, propertyId: connection.propertyId, user: nil)
         return .synced(changes)
     }
@@ -103,8 +124,12 @@ public enum ChannelSync {
     }
 
     static func fail(_ conn: PostgresConnection, _ connection: ChannelConnection, reason: String, baseURL: String) async throws {
-        let updated = try await ChannelConnectionRepository.recordSyncFailure(conn, agency: connection.agencyId, id: connection.id,
-                                                                              reason: String(reason.prefix(1000)))
+        let updated = try await ChannelConnectionRepository.recordSyncFailure(
+            conn,
+            agency: connection.agencyId,
+            id: connection.id,
+            reason: String(reason.prefix(1000))
+        )
         if connection.lastSyncStatus != .error {
             try await Outbox.emit(conn, agency: connection.agencyId, type: .channelConnectionSyncFailed, data: updated.json(baseURL: baseURL))
         }

@@ -23,7 +23,8 @@ public struct Property: Sendable {
 
     init(row: PostgresRow) throws {
         let (id, agency, owner, name, address, timezone, maxGuests, minNights, maxNights, status, created, updated) = try row.decode(
-            (UUID, UUID, UUID?, String, String, String, Int, Int, Int, String, Date, Date).self)
+            (UUID, UUID, UUID?, String, String, String, Int, Int, Int, String, Date, Date).self
+        )
         (self.id, self.agencyId, self.ownerId, self.name, self.address, self.timezone) = (id, agency, owner, name, address, timezone)
         (self.maxGuests, self.minNights, self.maxNights, self.createdAt, self.updatedAt) = (maxGuests, minNights, maxNights, created, updated)
         // The CHECK constraint allows only these; anything else is a schema the code does not know.

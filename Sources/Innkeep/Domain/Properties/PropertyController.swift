@@ -19,18 +19,28 @@ struct PropertyController {
         let page = PageRequest(&query)
         let status = query.choice("status", as: Property.Status.self)
         try query.finish()
-        let cursor = try page.cursor(), caller = context.caller
+        let cursor = try page.cursor()
+        let caller = context.caller
         return try await context.read { conn in
-            let rows = try await PropertyRepository.list(conn, agency: caller.agencyId, owner: caller.ownerScope, status: status,
-                                                         cursor: cursor, limit: page.limit + 1)
+            let rows = try await PropertyRepository.list(
+                conn,
+                agency: caller.agencyId,
+                owner: caller.ownerScope,
+                status: status,
+                cursor: cursor,
+                limit: page.limit + 1
+            )
             return page.reply(rows.map { ($0.createdAt, $0.id, $0.json) })
         }
     }
 
     @Sendable func get(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
-        let id = try context.pathId(), caller = context.caller
+        let id = try context.pathId()
+        let caller = context.caller
         return try await context.read { conn in
-            guard let p = try await PropertyRepository.find(conn, agency: caller.agencyId, id: id, owner: caller.ownerScope) else { throw Self.notFound }
+            guard let p = try await PropertyRepository.find(conn, agency: caller.agencyId, id: id, owner: caller.ownerScope) else {
+                throw Self.notFound
+            }
             return .json(p.json)
         }
     }
@@ -76,14 +86,23 @@ struct PropertyController {
         let f = Fields(&body, creating: true)
         try body.finish()
         let caller = context.caller
-        let minNights = f.minNights ?? 1, maxNights = f.maxNights ?? 365
+        let minNights = f.minNights ?? 1
+        let maxNights = f.maxNights ?? 365
         try Self.checkStayRules(min: minNights, max: maxNights, sent: f)
         return try await context.transaction { conn in
             try await Self.checkOwner(f.ownerId, conn, agency: caller.agencyId)
             let p = try await PropertyRepository.insert(
-                conn, agency: caller.agencyId, ownerId: f.ownerId ?? nil, name: f.name!, address: f.address ?? "",
-                timezone: f.timezone ?? "UTC", maxGuests: f.maxGuests!, minNights: minNights, maxNights: maxNights,
-                status: f.status ?? .active)
+                conn,
+                agency: caller.agencyId,
+                ownerId: f.ownerId ?? nil,
+                name: f.name!,
+                address: f.address ?? "",
+                timezone: f.timezone ?? "UTC",
+                maxGuests: f.maxGuests!,
+                minNights: minNights,
+                maxNights: maxNights,
+                status: f.status ?? .active
+            )
             try await AuditLog.record(conn, caller, "property.create", "property", p.id, details: ["name": .string(p.name)])
             return .json(p.json, status: .created)
         }
@@ -94,7 +113,8 @@ struct PropertyController {
         var body = try context.json()
         let f = Fields(&body, creating: false)
         try body.finish()
-        let caller = context.caller, sent = body.values.keys.sorted()
+        let caller = context.caller
+        let sent = body.values.keys.sorted()
         return try await context.transaction { conn in
             // Owner-scoped: with ENFORCE_RBAC=false an owner gets here, and must not change what they cannot see.
             guard var p = try await PropertyRepository.find(conn, agency: caller.agencyId, id: id, owner: caller.ownerScope, forUpdate: true)
@@ -111,14 +131,21 @@ struct PropertyController {
             if let v = f.status { p.status = v }
             if let v = f.ownerId { p.ownerId = v }
             p = try await PropertyRepository.update(conn, p)
-            try await AuditLog.record(conn, caller, "property.update", "property", p.id,
-                                      details: ["changed": .array(sent.filter { before[$0] != nil }.map(JSONValue.string))])
+            try await AuditLog.record(
+                conn,
+                caller,
+                "property.update",
+                "property",
+                p.id,
+                details: ["changed": .array(sent.filter { before[$0] != nil }.map(JSONValue.string))]
+            )
             return .json(p.json)
         }
     }
 
     @Sendable func delete(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
-        let id = try context.pathId(), caller = context.caller
+        let id = try context.pathId()
+        let caller = context.caller
         return try await context.transaction { conn in
             guard let p = try await PropertyRepository.find(conn, agency: caller.agencyId, id: id, owner: caller.ownerScope, forUpdate: true)
             else { throw Self.notFound }

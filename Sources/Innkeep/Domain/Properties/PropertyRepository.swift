@@ -4,33 +4,54 @@ import PostgresNIO
 /// Property queries. Every method takes the agency id and filters by it; `owner` narrows to one
 /// owner's properties (an owner caller sees only their own).
 public enum PropertyRepository {
-    public static func find(_ conn: PostgresConnection, agency: UUID, id: UUID, owner: UUID? = nil, forUpdate: Bool = false) async throws -> Property? {
-        let rows = try await conn.run("""
+    public static func find(_ conn: PostgresConnection, agency: UUID, id: UUID, owner: UUID? = nil, forUpdate: Bool = false) async throws -> Property?
+    {
+        let rows = try await conn.run(
+            """
             SELECT \(unescaped: Property.columns) FROM properties
             WHERE agency_id = \(agency) AND id = \(id) AND (\(owner)::uuid IS NULL OR owner_id = \(owner))
             \(unescaped: forUpdate ? "FOR UPDATE" : "")
-            """).collect()
+            """
+        ).collect()
         return try rows.first.map(Property.init(row:))
     }
 
-    public static func list(_ conn: PostgresConnection, agency: UUID, owner: UUID?, status: Property.Status?, cursor: PageCursor?, limit: Int) async throws -> [Property] {
-        try await conn.run("""
+    public static func list(
+        _ conn: PostgresConnection,
+        agency: UUID,
+        owner: UUID?,
+        status: Property.Status?,
+        cursor: PageCursor?,
+        limit: Int
+    ) async throws -> [Property] {
+        try await conn.run(
+            """
             SELECT \(unescaped: Property.columns) FROM properties
             WHERE agency_id = \(agency)
               AND (\(owner)::uuid IS NULL OR owner_id = \(owner))
               AND (\(status?.rawValue)::text IS NULL OR status = \(status?.rawValue))
               AND \(after: cursor)
             ORDER BY created_at DESC, id DESC LIMIT \(limit)
-            """).collect().map(Property.init(row:))
+            """
+        ).collect().map(Property.init(row:))
     }
 
     /// The agency's active properties free for every night of `stay` that fit `guests` and whose stay
     /// rules allow its length, newest first (SPEC §11). One query: each candidate property is probed
     /// through the GiST indexes of occupancy (confirmed bookings and manual blocks) and of blocks
     /// (channel blocks, which occupancy does not hold), so it stays flat as bookings grow.
-    public static func available(_ conn: PostgresConnection, agency: UUID, stay: Nights, guests: Int, cursor: PageCursor?, limit: Int) async throws -> [Property] {
-        let start = stay.start.description, end = stay.end.description
-        return try await conn.run("""
+    public static func available(
+        _ conn: PostgresConnection,
+        agency: UUID,
+        stay: Nights,
+        guests: Int,
+        cursor: PageCursor?,
+        limit: Int
+    ) async throws -> [Property] {
+        let start = stay.start.description
+        let end = stay.end.description
+        return try await conn.run(
+            """
             SELECT \(unescaped: Property.columns) FROM properties p
             WHERE p.agency_id = \(agency) AND p.status = 'active' AND p.max_guests >= \(guests)
               AND p.min_nights <= \(stay.count) AND p.max_nights >= \(stay.count)
@@ -43,26 +64,42 @@ public enum PropertyRepository {
                     AND daterange(k.start_date, k.end_date, '[)') && daterange(\(start)::date, \(end)::date, '[)'))
               AND \(after: cursor, alias: "p")
             ORDER BY p.created_at DESC, p.id DESC LIMIT \(limit)
-            """).collect().map(Property.init(row:))
+            """
+        ).collect().map(Property.init(row:))
     }
 
-    public static func insert(_ conn: PostgresConnection, agency: UUID, ownerId: UUID?, name: String, address: String, timezone: String,
-                              maxGuests: Int, minNights: Int, maxNights: Int, status: Property.Status) async throws -> Property {
-        let rows = try await conn.run("""
+    public static func insert(
+        _ conn: PostgresConnection,
+        agency: UUID,
+        ownerId: UUID?,
+        name: String,
+        address: String,
+        timezone: String,
+        maxGuests: Int,
+        minNights: Int,
+        maxNights: Int,
+        status: Property.Status
+    ) async throws -> Property {
+        let rows = try await conn.run(
+            """
             INSERT INTO properties (agency_id, owner_id, name, address, timezone, max_guests, min_nights, max_nights, status)
             VALUES (\(agency), \(ownerId), \(name), \(address), \(timezone), \(maxGuests), \(minNights), \(maxNights), \(status.rawValue))
             RETURNING \(unescaped: Property.columns)
-            """).collect()
+            """
+        ).collect()
         return try Property(row: rows[0])
     }
 
     public static func update(_ conn: PostgresConnection, _ p: Property) async throws -> Property {
-        let rows = try await conn.run("""
+        let rows = try await conn.run(
+            """
             UPDATE properties SET owner_id = \(p.ownerId), name = \(p.name), address = \(p.address), timezone = \(p.timezone),
-                   max_guests = \(p.maxGuests), min_nights = \(p.minNights), max_nights = \(p.maxNights), status = \(p.status.rawValue), updated_at = now()
+                   max_guests = \(p.maxGuests), min_nights = \(p.minNights), max_nights = \(p.maxNights), status = \(p.status.rawValue),
+                       updated_at = now()
             WHERE agency_id = \(p.agencyId) AND id = \(p.id)
             RETURNING \(unescaped: Property.columns)
-            """).collect()
+            """
+        ).collect()
         return try Property(row: rows[0])
     }
 
@@ -72,17 +109,21 @@ public enum PropertyRepository {
 
     /// Whether `userId` may own properties here: a member of the agency with role owner.
     public static func isOwnerMember(_ conn: PostgresConnection, agency: UUID, userId: UUID) async throws -> Bool {
-        try await !conn.run("""
+        try await !conn.run(
+            """
             SELECT 1 FROM team_members WHERE agency_id = \(agency) AND user_id = \(userId) AND role = 'owner'
-            """).collect().isEmpty
+            """
+        ).collect().isEmpty
     }
 
     /// The first confirmed booking that has not ended yet, if any (blocks deletion).
     public static func futureBooking(_ conn: PostgresConnection, agency: UUID, id: UUID) async throws -> UUID? {
-        try await conn.run("""
+        try await conn.run(
+            """
             SELECT id FROM bookings WHERE agency_id = \(agency) AND property_id = \(id) AND status = 'confirmed'
               AND check_out > CURRENT_DATE ORDER BY check_in LIMIT 1
-            """).collect().first?.decode(UUID.self)
+            """
+        ).collect().first?.decode(UUID.self)
     }
 
     /// The property's IANA time zone, if it exists.

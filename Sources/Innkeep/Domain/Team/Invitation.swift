@@ -14,7 +14,8 @@ struct Invitation: Sendable {
     init(row: PostgresRow) throws {
         let (role, status): (String, String)
         (id, agencyId, email, role, status, expiresAt, createdAt, expired) = try row.decode(
-            (UUID, UUID, String, String, String, Date, Date, Bool).self)
+            (UUID, UUID, String, String, String, Date, Date, Bool).self
+        )
         guard let role = Role(rawValue: role) else { throw UnknownValue(column: "invitations.role", value: role) }
         guard let status = Status(rawValue: status) else { throw UnknownValue(column: "invitations.status", value: status) }
         (self.role, self.status) = (role, status)
@@ -22,7 +23,10 @@ struct Invitation: Sendable {
 
     /// As the agency's admin sees it (and the 201 of an invite): never the invitee's name, nor whether they have an account.
     var json: JSONValue {
-        ["id": JSONValue(id), "email": .string(email), "role": .string(role.rawValue), "status": .string(status.rawValue), "expires_at": JSONValue(expiresAt)]
+        [
+            "id": JSONValue(id), "email": .string(email), "role": .string(role.rawValue), "status": .string(status.rawValue),
+            "expires_at": JSONValue(expiresAt),
+        ]
     }
 
     var isOpen: Bool { status == .pending && !expired }

@@ -16,7 +16,8 @@ struct InvitationController {
         var query = FieldReader(query: request)
         let page = PageRequest(&query)
         try query.finish()
-        let cursor = try page.cursor(), agency = context.caller.agencyId
+        let cursor = try page.cursor()
+        let agency = context.caller.agencyId
         return try await context.read { conn in
             let rows = try await InvitationRepository.listOpen(conn, agency: agency, cursor: cursor, limit: page.limit + 1)
             return page.reply(rows.map { ($0.createdAt, $0.id, $0.json) })
@@ -24,7 +25,8 @@ struct InvitationController {
     }
 
     @Sendable func revoke(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
-        let id = try context.pathId(), caller = context.caller
+        let id = try context.pathId()
+        let caller = context.caller
         return try await context.transaction { conn in
             guard let invitation = try await InvitationRepository.find(conn, agency: caller.agencyId, id: id) else {
                 throw APIError(.invitationNotFound)
@@ -43,11 +45,22 @@ struct InvitationController {
             // The invitation, addressed to this user's own email, is what admits them to its agency: the
             // transaction now acts inside it, so RLS lets it add the membership and its audit entry.
             try await Database.enterAgency(invitation.agencyId, on: conn)
-            guard let memberId = try await TeamMemberRepository.add(conn, agency: invitation.agencyId, user: userId, role: invitation.role) else { throw APIError(.alreadyMember) }
+            guard let memberId = try await TeamMemberRepository.add(conn, agency: invitation.agencyId, user: userId, role: invitation.role) else {
+                throw APIError(.alreadyMember)
+            }
             try await InvitationRepository.setStatus(conn, agency: invitation.agencyId, id: id, status: .accepted)
-            try await AuditLog.record(conn, agency: invitation.agencyId, user: userId, action: "member.add", resourceType: "team_member",
-                                      resourceId: memberId, details: ["user_id": JSONValue(userId), "role": .string(invitation.role.rawValue),
-                                                                      "invitation_id": JSONValue(id)])
+            try await AuditLog.record(
+                conn,
+                agency: invitation.agencyId,
+                user: userId,
+                action: "member.add",
+                resourceType: "team_member",
+                resourceId: memberId,
+                details: [
+                    "user_id": JSONValue(userId), "role": .string(invitation.role.rawValue),
+                    "invitation_id": JSONValue(id),
+                ]
+            )
             guard let member = try await TeamMemberRepository.find(conn, agency: invitation.agencyId, id: memberId) else {
                 throw APIError(.internalError)
             }

@@ -16,7 +16,8 @@ struct TeamController {
         let page = PageRequest(&query)
         let role = query.choice("role", as: Role.self)
         try query.finish()
-        let cursor = try page.cursor(), agency = context.caller.agencyId
+        let cursor = try page.cursor()
+        let agency = context.caller.agencyId
         return try await context.read { conn in
             let rows = try await TeamMemberRepository.list(conn, agency: agency, role: role, cursor: cursor, limit: page.limit + 1)
             return page.reply(rows.map { ($0.createdAt, $0.id, $0.json) })
@@ -27,7 +28,8 @@ struct TeamController {
     struct Invite {
         let email: String, role: Role
         init(_ body: inout FieldReader) throws {
-            let email = body.email("email", required: true), role = body.choice("role", required: true, as: Role.self)
+            let email = body.email("email", required: true)
+            let role = body.choice("role", required: true, as: Role.self)
             try body.finish()
             (self.email, self.role) = (email!, role!)
         }
@@ -48,12 +50,20 @@ struct TeamController {
     @Sendable func add(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
         var body = try context.json()
         let invite = try Invite(&body)
-        let caller = context.caller, email = invite.email, role = invite.role
+        let caller = context.caller
+        let email = invite.email
+        let role = invite.role
         return try await context.transaction { conn in
             guard try await !TeamMemberRepository.hasMember(conn, agency: caller.agencyId, email: email) else { throw APIError(.alreadyMember) }
             let invitation = try await InvitationRepository.invite(conn, agency: caller.agencyId, email: email, role: role, by: caller.userId)
-            try await AuditLog.record(conn, caller, "member.invite", "invitation", invitation.id,
-                                      details: ["email": .string(email), "role": .string(role.rawValue)])
+            try await AuditLog.record(
+                conn,
+                caller,
+                "member.invite",
+                "invitation",
+                invitation.id,
+                details: ["email": .string(email), "role": .string(role.rawValue)]
+            )
             return .json(invitation.json, status: .created)
         }
     }
@@ -70,15 +80,23 @@ struct TeamController {
                 throw APIError(.lastAdmin)
             }
             try await TeamMemberRepository.setRole(conn, agency: caller.agencyId, id: id, role: role)
-            try await AuditLog.record(conn, caller, "role.change", "team_member", id, details: [
-                "user_id": JSONValue(member.userId), "old_role": .string(member.role.rawValue), "new_role": .string(role.rawValue),
-            ])
+            try await AuditLog.record(
+                conn,
+                caller,
+                "role.change",
+                "team_member",
+                id,
+                details: [
+                    "user_id": JSONValue(member.userId), "old_role": .string(member.role.rawValue), "new_role": .string(role.rawValue),
+                ]
+            )
             return .json(try await TeamMemberRepository.find(conn, agency: caller.agencyId, id: id)!.json)
         }
     }
 
     @Sendable func remove(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
-        let id = try context.pathId(), caller = context.caller
+        let id = try context.pathId()
+        let caller = context.caller
         return try await context.transaction { conn in
             try await TeamMemberRepository.lockTeam(conn, agency: caller.agencyId)
             guard let member = try await TeamMemberRepository.find(conn, agency: caller.agencyId, id: id) else { throw APIError(.teamMemberNotFound) }
@@ -86,9 +104,16 @@ struct TeamController {
                 throw APIError(.lastAdmin)
             }
             try await TeamMemberRepository.delete(conn, agency: caller.agencyId, id: id)
-            try await AuditLog.record(conn, caller, "member.remove", "team_member", id, details: [
-                "user_id": JSONValue(member.userId), "role": .string(member.role.rawValue),
-            ])
+            try await AuditLog.record(
+                conn,
+                caller,
+                "member.remove",
+                "team_member",
+                id,
+                details: [
+                    "user_id": JSONValue(member.userId), "role": .string(member.role.rawValue),
+                ]
+            )
             return .noContent
         }
     }

@@ -4,36 +4,44 @@ import PostgresNIO
 /// Team membership queries; every method filters by agency.
 enum TeamMemberRepository {
     static func find(_ conn: PostgresConnection, agency: UUID, id: UUID) async throws -> TeamMember? {
-        try await conn.run("""
+        try await conn.run(
+            """
             SELECT \(unescaped: TeamMember.columns) FROM team_members tm JOIN auth.users u ON u.id = tm.user_id
             WHERE tm.agency_id = \(agency) AND tm.id = \(id) FOR UPDATE OF tm
-            """).collect().first.map(TeamMember.init(row:))
+            """
+        ).collect().first.map(TeamMember.init(row:))
     }
 
     static func list(_ conn: PostgresConnection, agency: UUID, role: Role?, cursor: PageCursor?, limit: Int) async throws -> [TeamMember] {
-        try await conn.run("""
+        try await conn.run(
+            """
             SELECT \(unescaped: TeamMember.columns) FROM team_members tm JOIN auth.users u ON u.id = tm.user_id
             WHERE tm.agency_id = \(agency) AND (\(role?.rawValue)::text IS NULL OR tm.role = \(role?.rawValue))
               AND \(after: cursor, alias: "tm")
             ORDER BY tm.created_at DESC, tm.id DESC LIMIT \(limit)
-            """).collect().map(TeamMember.init(row:))
+            """
+        ).collect().map(TeamMember.init(row:))
     }
 
     /// Whether someone with this email (any case) is already a member of the agency. Only this agency's
     /// members are looked at: whether the email has an account elsewhere is never told.
     static func hasMember(_ conn: PostgresConnection, agency: UUID, email: String) async throws -> Bool {
-        try await !conn.run("""
+        try await !conn.run(
+            """
             SELECT 1 FROM team_members tm JOIN auth.users u ON u.id = tm.user_id
             WHERE tm.agency_id = \(agency) AND lower(u.email) = lower(\(email))
-            """).collect().isEmpty
+            """
+        ).collect().isEmpty
     }
 
     /// Adds the user with `role`; nil when they are a member already.
     static func add(_ conn: PostgresConnection, agency: UUID, user: UUID, role: Role) async throws -> UUID? {
-        try await conn.run("""
+        try await conn.run(
+            """
             INSERT INTO team_members (agency_id, user_id, role) VALUES (\(agency), \(user), \(role.rawValue))
             ON CONFLICT (agency_id, user_id) DO NOTHING RETURNING id
-            """).collect().first?.decode(UUID.self)
+            """
+        ).collect().first?.decode(UUID.self)
     }
 
     static func setRole(_ conn: PostgresConnection, agency: UUID, id: UUID, role: Role) async throws {
@@ -52,9 +60,11 @@ enum TeamMemberRepository {
 
     /// Locks the agency's admin rows and says whether more than one remains.
     static func hasOtherAdmin(_ conn: PostgresConnection, agency: UUID) async throws -> Bool {
-        let admins = try await conn.run("""
+        let admins = try await conn.run(
+            """
             SELECT id FROM team_members WHERE agency_id = \(agency) AND role = 'admin' FOR UPDATE
-            """).collect()
+            """
+        ).collect()
         return admins.count > 1
     }
 }

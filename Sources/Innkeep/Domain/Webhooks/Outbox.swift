@@ -21,9 +21,15 @@ public enum Outbox {
     /// nil when no enabled endpoint subscribes to `type`. `onlyEndpoint` sends to that endpoint alone,
     /// subscribed or not (the test event).
     @discardableResult
-    public static func emit(_ conn: PostgresConnection, agency: UUID, type: WebhookEventType, data: JSONValue,
-                            onlyEndpoint: UUID? = nil) async throws -> UUID? {
-        let rows = try await conn.run("""
+    public static func emit(
+        _ conn: PostgresConnection,
+        agency: UUID,
+        type: WebhookEventType,
+        data: JSONValue,
+        onlyEndpoint: UUID? = nil
+    ) async throws -> UUID? {
+        let rows = try await conn.run(
+            """
             WITH targets AS (
                 SELECT id FROM webhook_endpoints
                 WHERE agency_id = \(agency)
@@ -36,7 +42,8 @@ public enum Outbox {
                 INSERT INTO webhook_deliveries (agency_id, endpoint_id, event_id)
                 SELECT \(agency), targets.id, e.id FROM targets, e RETURNING 1)
             SELECT e.id, (SELECT count(*) FROM d) FROM e
-            """).collect()
+            """
+        ).collect()
         guard let row = rows.first else { return nil }
         let (event, _) = try row.decode((UUID, Int).self)
         return event
@@ -49,19 +56,22 @@ public enum Outbox {
 
     /// The agencies holding events past retention that may go (read in the worker's scope, across agencies).
     static func agenciesWithExpiredEvents(_ conn: PostgresConnection, limit: Int) async throws -> [UUID] {
-        try await conn.run("""
+        try await conn.run(
+            """
             SELECT DISTINCT e.agency_id FROM webhook_events e
             WHERE e.created_at < now() - make_interval(days => \(retentionDays)::int)
               AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d
                               WHERE d.agency_id = e.agency_id AND d.event_id = e.id AND d.status IN ('pending', 'retrying'))
             LIMIT \(limit)
-            """).collect().map { try $0.decode(UUID.self) }
+            """
+        ).collect().map { try $0.decode(UUID.self) }
     }
 
     /// Deletes up to `limit` of the agency's events past retention whose deliveries are all final
     /// (their deliveries go with them); returns how many. Runs in the agency's scope, like any tenant write.
     static func purgeExpired(_ conn: PostgresConnection, agency: UUID, limit: Int) async throws -> Int {
-        try await conn.run("""
+        try await conn.run(
+            """
             DELETE FROM webhook_events WHERE agency_id = \(agency) AND id IN (
                 SELECT e.id FROM webhook_events e
                 WHERE e.agency_id = \(agency) AND e.created_at < now() - make_interval(days => \(retentionDays)::int)
@@ -69,7 +79,7 @@ public enum Outbox {
                                   WHERE d.agency_id = e.agency_id AND d.event_id = e.id AND d.status IN ('pending', 'retrying'))
                 LIMIT \(limit))
             RETURNING 1
-            """).collect().count
+            """
+        ).collect().count
     }
 }
-

@@ -14,7 +14,8 @@ public struct WebhookDelivery: Sendable {
 
     init(row: PostgresRow) throws {
         (id, eventId, eventType, attempt, status, responseStatus, error, durationMs, nextAttemptAt, createdAt) = try row.decode(
-            (UUID, UUID, String, Int, String, Int?, String?, Int?, Date?, Date).self)
+            (UUID, UUID, String, Int, String, Int?, String?, Int?, Date?, Date).self
+        )
     }
 
     public var json: JSONValue {

@@ -12,10 +12,19 @@ enum WebhookDeliveryRepository {
 
     /// Claims up to `limit` due deliveries of enabled endpoints, at most `perEndpoint` minus those already
     /// in flight (`inFlight`) per endpoint.
-    static func claim(_ conn: PostgresConnection, worker: String, limit: Int, perEndpoint: Int, leaseSeconds: Int, onlyAgency: UUID?,
-                      inFlight: [UUID: Int]) async throws -> [Claimed] {
-        let endpoints = Array(inFlight.keys), counts = endpoints.map { inFlight[$0]! }
-        return try await conn.run("""
+    static func claim(
+        _ conn: PostgresConnection,
+        worker: String,
+        limit: Int,
+        perEndpoint: Int,
+        leaseSeconds: Int,
+        onlyAgency: UUID?,
+        inFlight: [UUID: Int]
+    ) async throws -> [Claimed] {
+        let endpoints = Array(inFlight.keys)
+        let counts = endpoints.map { inFlight[$0]! }
+        return try await conn.run(
+            """
             WITH inflight AS (SELECT * FROM unnest(\(endpoints)::uuid[], \(counts)::int8[]) AS i(endpoint_id, n)),
             candidates AS (
                 SELECT c.agency_id, c.id, c.next_attempt_at
@@ -40,27 +49,50 @@ enum WebhookDeliveryRepository {
               AND e.agency_id = d.agency_id AND e.id = d.event_id
             RETURNING d.agency_id, d.id, d.endpoint_id, d.event_id, d.attempt, w.url, w.secret,
                       CASE WHEN w.previous_secret_expires_at > now() THEN w.previous_secret END, e.type, e.payload::text, e.created_at
-            """).collect().map { row in
+            """
+        ).collect().map { row in
             let (agency, id, endpoint, event, attempt, url, secret, previous, type, payload, created) = try row.decode(
-                (UUID, UUID, UUID, UUID, Int, String, String, String?, String, String, Date).self)
-            return Claimed(agencyId: agency, id: id, endpointId: endpoint, eventId: event, attempt: attempt, url: url,
-                           secrets: [secret] + (previous.map { [$0] } ?? []), type: type, payload: payload, createdAt: created)
+                (UUID, UUID, UUID, UUID, Int, String, String, String?, String, String, Date).self
+            )
+            return Claimed(
+                agencyId: agency,
+                id: id,
+                endpointId: endpoint,
+                eventId: event,
+                attempt: attempt,
+                url: url,
+                secrets: [secret] + (previous.map { [$0] } ?? []),
+                type: type,
+                payload: payload,
+                createdAt: created
+            )
         }
     }
 
     /// Gives a claimed delivery back at once, its attempt not counted (the worker is stopping).
     static func release(_ conn: PostgresConnection, agency: UUID, id: UUID, worker: String) async throws {
-        try await conn.run("""
+        try await conn.run(
+            """
             UPDATE webhook_deliveries SET locked_by = NULL, locked_until = NULL, attempt = greatest(attempt - 1, 0),
                    next_attempt_at = now(), updated_at = now()
             WHERE agency_id = \(agency) AND id = \(id) AND locked_by = \(worker)
-            """)
+            """
+        )
     }
 
     /// Records an attempt's outcome; false when the lease was lost meanwhile (another worker owns it now).
-    static func recordAttempt(_ conn: PostgresConnection, _ d: Claimed, worker: String, status: WebhookDelivery.Status, retryIn: Double?,
-                              responseStatus: Int?, error: String?, durationMs: Int) async throws -> Bool {
-        try await !conn.run("""
+    static func recordAttempt(
+        _ conn: PostgresConnection,
+        _ d: Claimed,
+        worker: String,
+        status: WebhookDelivery.Status,
+        retryIn: Double?,
+        responseStatus: Int?,
+        error: String?,
+        durationMs: Int
+    ) async throws -> Bool {
+        try await !conn.run(
+            """
             WITH endpoint AS (SELECT enabled FROM webhook_endpoints WHERE agency_id = \(d.agencyId) AND id = \(d.endpointId))
             UPDATE webhook_deliveries SET
                    -- An endpoint disabled meanwhile (PATCH, or a 410 to another delivery) gets no more retries.
@@ -72,15 +104,18 @@ enum WebhookDeliveryRepository {
                    locked_by = NULL, locked_until = NULL, updated_at = now()
             WHERE agency_id = \(d.agencyId) AND id = \(d.id) AND locked_by = \(worker)
             RETURNING 1
-            """).collect().isEmpty
+            """
+        ).collect().isEmpty
     }
 
     /// The queue across every agency: due now, waiting in all, and the oldest due one's age in seconds.
     static func queueStats(_ conn: PostgresConnection) async throws -> (due: Int, depth: Int, oldestDueSeconds: Double)? {
-        try await conn.run("""
+        try await conn.run(
+            """
             SELECT count(*) FILTER (WHERE next_attempt_at <= now()), count(*),
                    coalesce(extract(epoch FROM now() - min(next_attempt_at) FILTER (WHERE next_attempt_at <= now())), 0)::float8
             FROM webhook_deliveries WHERE status IN ('pending', 'retrying')
-            """).collect().first?.decode((Int, Int, Double).self)
+            """
+        ).collect().first?.decode((Int, Int, Double).self)
     }
 }

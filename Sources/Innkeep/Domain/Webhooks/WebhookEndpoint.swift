@@ -14,7 +14,8 @@ public struct WebhookEndpoint: Sendable {
 
     init(row: PostgresRow) throws {
         (id, agencyId, url, description, events, enabled, disabledReason, previousSecretExpiresAt, createdAt, updatedAt) = try row.decode(
-            (UUID, UUID, String, String, [String], Bool, String?, Date?, Date, Date).self)
+            (UUID, UUID, String, String, [String], Bool, String?, Date?, Date, Date).self
+        )
     }
 
     public var json: JSONValue {

@@ -40,7 +40,10 @@ struct WebhookEndpointController {
             body.fail("events", "must not be null")
             return nil
         case .array(let items)?:
-            guard (1...20).contains(items.count) else { body.fail("events", "must list 1 to 20 event types"); return nil }
+            guard (1...20).contains(items.count) else {
+                body.fail("events", "must list 1 to 20 event types")
+                return nil
+            }
             var types: [String] = []
             for item in items {
                 guard case .string(let s) = item, WebhookEventType(rawValue: s) != nil else {
@@ -60,7 +63,8 @@ struct WebhookEndpointController {
         var query = FieldReader(query: request)
         let page = PageRequest(&query)
         try query.finish()
-        let cursor = try page.cursor(), agency = context.caller.agencyId
+        let cursor = try page.cursor()
+        let agency = context.caller.agencyId
         return try await context.read { conn in
             let rows = try await WebhookEndpointRepository.list(conn, agency: agency, cursor: cursor, limit: page.limit + 1)
             return page.reply(rows.map { ($0.createdAt, $0.id, $0.json) })
@@ -68,7 +72,8 @@ struct WebhookEndpointController {
     }
 
     @Sendable func get(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
-        let id = try context.pathId(), agency = context.caller.agencyId
+        let id = try context.pathId()
+        let agency = context.caller.agencyId
         return try await context.read { conn in
             guard let endpoint = try await WebhookEndpointRepository.find(conn, agency: agency, id: id) else { throw Self.notFound }
             return .json(endpoint.json)
@@ -82,12 +87,25 @@ struct WebhookEndpointController {
         let events = Self.readEvents(&body, required: true)
         let description = body.string("description", length: 0...500) ?? ""
         try body.finish()
-        let caller = context.caller, secret = WebhookSignature.newSecret()
+        let caller = context.caller
+        let secret = WebhookSignature.newSecret()
         return try await context.transaction { conn in
             let endpoint = try await WebhookEndpointRepository.insert(
-                conn, agency: caller.agencyId, url: url!, events: events!, description: description, secret: secret)
-            try await AuditLog.record(conn, caller, "webhook_endpoint.create", "webhook_endpoint", endpoint.id,
-                                      details: ["url": .string(endpoint.url), "events": .array(endpoint.events.map(JSONValue.string))])
+                conn,
+                agency: caller.agencyId,
+                url: url!,
+                events: events!,
+                description: description,
+                secret: secret
+            )
+            try await AuditLog.record(
+                conn,
+                caller,
+                "webhook_endpoint.create",
+                "webhook_endpoint",
+                endpoint.id,
+                details: ["url": .string(endpoint.url), "events": .array(endpoint.events.map(JSONValue.string))]
+            )
             return .json(endpoint.json(secret: secret), status: .created)
         }
     }
@@ -104,7 +122,8 @@ struct WebhookEndpointController {
         if body.isNull("enabled") { body.fail("enabled", "must not be null") }
         change.enabled = body.bool("enabled")
         try body.finish()
-        let caller = context.caller, change2 = change
+        let caller = context.caller
+        let change2 = change
         return try await context.transaction { conn in
             guard let endpoint = try await WebhookEndpointRepository.update(conn, agency: caller.agencyId, id: id, change2) else {
                 throw Self.notFound
@@ -117,18 +136,26 @@ struct WebhookEndpointController {
             if change2.events != nil { changed.append("events") }
             if change2.description != nil { changed.append("description") }
             if change2.enabled != nil { changed.append("enabled") }
-            try await AuditLog.record(conn, caller, "webhook_endpoint.update", "webhook_endpoint", id, details: [
-                "fields": .array(changed.map(JSONValue.string)), "url": .string(endpoint.url), "enabled": .bool(endpoint.enabled),
-            ])
+            try await AuditLog.record(
+                conn,
+                caller,
+                "webhook_endpoint.update",
+                "webhook_endpoint",
+                id,
+                details: [
+                    "fields": .array(changed.map(JSONValue.string)), "url": .string(endpoint.url), "enabled": .bool(endpoint.enabled),
+                ]
+            )
             return .json(endpoint.json)
         }
     }
 
     @Sendable func delete(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
-        let id = try context.pathId(), caller = context.caller
+        let id = try context.pathId()
+        let caller = context.caller
         return try await context.transaction { conn in
             guard let endpoint = try await WebhookEndpointRepository.find(conn, agency: caller.agencyId, id: id, forUpdate: true),
-                  try await WebhookEndpointRepository.delete(conn, agency: caller.agencyId, id: id)
+                try await WebhookEndpointRepository.delete(conn, agency: caller.agencyId, id: id)
             else { throw Self.notFound }
             try await AuditLog.record(conn, caller, "webhook_endpoint.delete", "webhook_endpoint", id, details: ["url": .string(endpoint.url)])
             return .noContent
@@ -137,20 +164,29 @@ struct WebhookEndpointController {
 
     /// A new secret; the old one keeps signing (a second signature) for 24 h.
     @Sendable func rotate(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
-        let id = try context.pathId(), caller = context.caller, secret = WebhookSignature.newSecret()
+        let id = try context.pathId()
+        let caller = context.caller
+        let secret = WebhookSignature.newSecret()
         return try await context.transaction { conn in
             guard let endpoint = try await WebhookEndpointRepository.rotate(conn, agency: caller.agencyId, id: id, newSecret: secret) else {
                 throw Self.notFound
             }
-            try await AuditLog.record(conn, caller, "webhook_endpoint.rotate", "webhook_endpoint", id,
-                                      details: ["previous_secret_expires_at": JSONValue(endpoint.previousSecretExpiresAt)])
+            try await AuditLog.record(
+                conn,
+                caller,
+                "webhook_endpoint.rotate",
+                "webhook_endpoint",
+                id,
+                details: ["previous_secret_expires_at": JSONValue(endpoint.previousSecretExpiresAt)]
+            )
             return .json(endpoint.json(secret: secret))
         }
     }
 
     /// Queues a `webhook.test` event for this endpoint alone; 202 with its delivery.
     @Sendable func test(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
-        let id = try context.pathId(), caller = context.caller
+        let id = try context.pathId()
+        let caller = context.caller
         return try await context.transaction { conn in
             guard let endpoint = try await WebhookEndpointRepository.find(conn, agency: caller.agencyId, id: id) else { throw Self.notFound }
             let data: JSONValue = ["endpoint_id": JSONValue(endpoint.id), "message": "This is a test event from Innkeep."]
@@ -171,11 +207,18 @@ struct WebhookEndpointController {
         let page = PageRequest(&query)
         let status = query.choice("status", as: WebhookDelivery.Status.self)
         try query.finish()
-        let cursor = try page.cursor(), agency = context.caller.agencyId
+        let cursor = try page.cursor()
+        let agency = context.caller.agencyId
         return try await context.read { conn in
             guard try await WebhookEndpointRepository.find(conn, agency: agency, id: id) != nil else { throw Self.notFound }
-            let rows = try await WebhookEndpointRepository.deliveries(conn, agency: agency, endpoint: id, status: status,
-                                                                      cursor: cursor, limit: page.limit + 1)
+            let rows = try await WebhookEndpointRepository.deliveries(
+                conn,
+                agency: agency,
+                endpoint: id,
+                status: status,
+                cursor: cursor,
+                limit: page.limit + 1
+            )
             return page.reply(rows.map { ($0.createdAt, $0.id, $0.json) })
         }
     }

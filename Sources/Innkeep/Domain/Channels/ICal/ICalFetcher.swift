@@ -75,7 +75,10 @@ public struct ICalFetcher: Sendable {
         throw Failure(description: "more than \(Self.maxRedirects) redirects")
     }
 
-    private enum Hop { case done(Result), redirect(String) }
+    private enum Hop {
+        case done(Result)
+        case redirect(String)
+    }
 
     private func hop(_ client: HTTPClient, _ request: HTTPClientRequest, base: URL) async throws -> Hop {
         let response = try await client.execute(request, timeout: .seconds(Int64(timeout.components.seconds)))
@@ -84,7 +87,7 @@ public struct ICalFetcher: Sendable {
             return .done(.notModified)
         case 301, 302, 303, 307, 308:
             guard let location = response.headers.first(name: "Location"),
-                  let next = URL(string: location, relativeTo: base)?.absoluteURL.absoluteString
+                let next = URL(string: location, relativeTo: base)?.absoluteURL.absoluteString
             else { throw Failure(description: "redirect (\(response.status.code)) without a usable Location") }
             return .redirect(next)
         case 200..<300:
@@ -93,12 +96,19 @@ public struct ICalFetcher: Sendable {
             }
             var body = ByteBuffer()
             for try await chunk in response.body {
-                guard body.readableBytes + chunk.readableBytes <= Self.maxBytes else { throw Failure(description: "the calendar is larger than 5 MiB") }
+                guard body.readableBytes + chunk.readableBytes <= Self.maxBytes else {
+                    throw Failure(description: "the calendar is larger than 5 MiB")
+                }
                 var chunk = chunk
                 body.writeBuffer(&chunk)
             }
-            return .done(.fetched(body: String(decoding: body.readableBytesView, as: UTF8.self),
-                                  etag: response.headers.first(name: "ETag"), lastModified: response.headers.first(name: "Last-Modified")))
+            return .done(
+                .fetched(
+                    body: String(decoding: body.readableBytesView, as: UTF8.self),
+                    etag: response.headers.first(name: "ETag"),
+                    lastModified: response.headers.first(name: "Last-Modified")
+                )
+            )
         default:
             throw Failure(description: "the channel answered HTTP \(response.status.code)")
         }

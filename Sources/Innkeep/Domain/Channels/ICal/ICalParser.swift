@@ -25,10 +25,20 @@ public enum ICalParser {
         var nested = 0  // components inside an event (VALARM) are not the event's properties
         for raw in lines {
             let upper = raw.uppercased()
-            if upper == "BEGIN:VEVENT", event == nil { event = []; nested = 0; continue }
+            if upper == "BEGIN:VEVENT", event == nil {
+                event = []
+                nested = 0
+                continue
+            }
             guard event != nil else { continue }
-            if upper.hasPrefix("BEGIN:") { nested += 1; continue }
-            if upper.hasPrefix("END:"), nested > 0 { nested -= 1; continue }
+            if upper.hasPrefix("BEGIN:") {
+                nested += 1
+                continue
+            }
+            if upper.hasPrefix("END:"), nested > 0 {
+                nested -= 1
+                continue
+            }
             if upper == "END:VEVENT" {
                 switch read(event!, timeZone: timeZone) {
                 case .event(let e) where e.nights.end > today:
@@ -60,7 +70,11 @@ public enum ICalParser {
         return lines.map { String(decoding: $0, as: UTF8.self) }
     }
 
-    enum Outcome { case event(ImportedEvent), ignored, broken }
+    enum Outcome {
+        case event(ImportedEvent)
+        case ignored
+        case broken
+    }
 
     static func read(_ lines: [ContentLine], timeZone: TimeZone) -> Outcome {
         func first(_ name: String) -> ContentLine? { lines.first { $0.name == name } }
@@ -80,17 +94,22 @@ public enum ICalParser {
     static func date(_ line: ContentLine, in timeZone: TimeZone) -> CalendarDate? {
         let v = line.value.trimmingCharacters(in: .whitespaces)
         let digits = v.prefix(8)
-        guard digits.count == 8, digits.allSatisfy(\.isASCII), let day = CalendarDate("\(digits.prefix(4))-\(digits.dropFirst(4).prefix(2))-\(digits.suffix(2))")
+        guard digits.count == 8, digits.allSatisfy(\.isASCII),
+            let day = CalendarDate("\(digits.prefix(4))-\(digits.dropFirst(4).prefix(2))-\(digits.suffix(2))")
         else { return nil }
         guard v.count > 8 else { return day }
         let time = v.dropFirst(8)
         guard time.first == "T", time.count >= 7, let hh = Int(time.dropFirst().prefix(2)), let mm = Int(time.dropFirst(3).prefix(2)),
-              let ss = Int(time.dropFirst(5).prefix(2)), (0...23).contains(hh), (0...59).contains(mm), (0...60).contains(ss)
+            let ss = Int(time.dropFirst(5).prefix(2)), (0...23).contains(hh), (0...59).contains(mm), (0...60).contains(ss)
         else { return nil }
         let source: TimeZone?
-        if time.hasSuffix("Z") { source = TimeZone(identifier: "UTC") }
-        else if let tzid = line.parameters["TZID"], let zone = TimeZone(identifier: tzid) { source = zone }
-        else { source = nil }  // floating, or a TZID we do not know: the property's local time
+        if time.hasSuffix("Z") {
+            source = TimeZone(identifier: "UTC")
+        } else if let tzid = line.parameters["TZID"], let zone = TimeZone(identifier: tzid) {
+            source = zone
+        } else {
+            source = nil
+        }  // floating, or a TZID we do not know: the property's local time
         guard let source, source != timeZone else { return day }
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = source
@@ -120,14 +139,24 @@ struct ContentLine: Equatable {
         var inQuotes = false
         var colon: String.Index?
         for i in line.indices {
-            if line[i] == "\"" { inQuotes.toggle() } else if line[i] == ":", !inQuotes { colon = i; break }
+            if line[i] == "\"" {
+                inQuotes.toggle()
+            } else if line[i] == ":", !inQuotes {
+                colon = i
+                break
+            }
         }
         guard let colon else { return nil }
         var parts: [Substring] = []
         var start = line.startIndex
         inQuotes = false
         for i in line[..<colon].indices {
-            if line[i] == "\"" { inQuotes.toggle() } else if line[i] == ";", !inQuotes { parts.append(line[start..<i]); start = line.index(after: i) }
+            if line[i] == "\"" {
+                inQuotes.toggle()
+            } else if line[i] == ";", !inQuotes {
+                parts.append(line[start..<i])
+                start = line.index(after: i)
+            }
         }
         parts.append(line[start..<colon])
         name = parts[0].uppercased()

@@ -59,13 +59,21 @@ public enum ICalWriter {
         var out: [UInt8] = []
         out.reserveCapacity(16)
         func put(_ value: Int32, _ width: Int) {
-            var digits = [UInt8](repeating: UInt8(ascii: "0"), count: width), v = Int(value)
-            for k in stride(from: width - 1, through: 0, by: -1) { digits[k] = UInt8(ascii: "0") + UInt8(v % 10); v /= 10 }
+            var digits = [UInt8](repeating: UInt8(ascii: "0"), count: width)
+            var v = Int(value)
+            for k in stride(from: width - 1, through: 0, by: -1) {
+                digits[k] = UInt8(ascii: "0") + UInt8(v % 10)
+                v /= 10
+            }
             out += digits
         }
-        put(t.tm_year + 1900, 4); put(t.tm_mon + 1, 2); put(t.tm_mday, 2)
+        put(t.tm_year + 1900, 4)
+        put(t.tm_mon + 1, 2)
+        put(t.tm_mday, 2)
         out.append(UInt8(ascii: "T"))
-        put(t.tm_hour, 2); put(t.tm_min, 2); put(t.tm_sec, 2)
+        put(t.tm_hour, 2)
+        put(t.tm_min, 2)
+        put(t.tm_sec, 2)
         out.append(UInt8(ascii: "Z"))
         return String(decoding: out, as: UTF8.self)
     }
