@@ -249,7 +249,7 @@ import Testing
         let files =
             FileManager.default.enumerator(at: sources, includingPropertiesForKeys: nil)?
             .compactMap { $0 as? URL }.filter { $0.pathExtension == "swift" && $0.lastPathComponent != "ErrorCode.swift" } ?? []
-        let use = try Regex(#"(?:APIError\(|retryLater\(|code: |apiError\.code == |\.code == )\.([a-zA-Z]+)"#)
+        let use = try Regex(#"(?:APIError\(\s*|retryLater\(\s*|code: |apiError\.code == |\.code == )\.([a-zA-Z]+)"#)
         var used = Set<String>()
         for file in files {
             let text = try String(contentsOf: file, encoding: .utf8)
