@@ -139,29 +139,12 @@ func withCluster(_ body: (ClusterClient) async throws -> Void) async throws {
 func runClusterScript(_ args: [String]) async throws -> (status: Int32, output: String) {
     let script = TestEnv.repo.appendingPathComponent("scripts/cluster").path
     let logPath = FileManager.default.temporaryDirectory.appendingPathComponent("cluster-\(UUID()).log").path
-    var attr = posix_spawnattr_t()
-    posix_spawnattr_init(&attr)
-    defer { posix_spawnattr_destroy(&attr) }
-    var empty = sigset_t()
-    var all = sigset_t()
-    sigemptyset(&empty)
-    sigfillset(&all)
-    posix_spawnattr_setsigmask(&attr, &empty)
-    posix_spawnattr_setsigdefault(&attr, &all)
-    posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-    posix_spawn_file_actions_adddup2(&actions, 1, 2)
-    let argv0 = ["/bin/bash", script] + args
-    var argv: [UnsafeMutablePointer<CChar>?] = argv0.map { strdup($0) } + [nil]
-    var envp: [UnsafeMutablePointer<CChar>?] = ProcessInfo.processInfo.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-    defer { for pointer in argv + envp { free(pointer) } }
-    var pid = pid_t()
-    let rc = posix_spawn(&pid, "/bin/bash", &actions, &attr, &argv, &envp)
-    guard rc == 0 else { throw TestFailure("posix_spawn failed: \(rc)") }
+    let pid = try spawnProcess(
+        "/bin/bash",
+        arguments: ["/bin/bash", script] + args,
+        environment: ProcessInfo.processInfo.environment,
+        logPath: logPath
+    )
     var status: Int32 = 0
     let deadline = ContinuousClock.now + .seconds(120)
     while waitpid(pid, &status, WNOHANG) == 0 {

@@ -46,31 +46,7 @@ final class LiveServer: @unchecked Sendable {
     private init(port: Int, env: [String: String]) throws {
         self.port = port
         logPath = FileManager.default.temporaryDirectory.appendingPathComponent("innkeep-live-\(UUID()).log").path
-        // A clean signal mask and default dispositions: the test runner blocks signals its children would inherit.
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
-        defer { posix_spawnattr_destroy(&attr) }
-        var empty = sigset_t()
-        var all = sigset_t()
-        sigemptyset(&empty)
-        sigfillset(&all)
-        posix_spawnattr_setsigmask(&attr, &empty)
-        posix_spawnattr_setsigdefault(&attr, &all)
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        let args = [Self.binary, "serve"]
-        var argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
-        var envp: [UnsafeMutablePointer<CChar>?] = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { for pointer in argv + envp { free(pointer) } }
-        var pid = pid_t()
-        let rc = posix_spawn(&pid, Self.binary, &actions, &attr, &argv, &envp)
-        guard rc == 0 else { throw TestFailure("posix_spawn failed: \(rc)") }
-        self.pid = pid
+        pid = try spawnProcess(Self.binary, arguments: [Self.binary, "serve"], environment: env, logPath: logPath)
     }
 
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
