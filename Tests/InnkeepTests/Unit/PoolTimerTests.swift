@@ -1,7 +1,8 @@
 import Foundation
-@testable import Innkeep
 import PostgresNIO
 import Testing
+
+@testable import Innkeep
 
 extension Unit {
     /// Each release of a pooled connection arms the pool's keep-alive and idle timers (`Task.sleep`s) and the
