@@ -35,9 +35,6 @@ public struct Database: Sendable, Service {
     /// Transactions running now (a pool gauge for /metrics).
     public var inFlight: Int { running.value.load(ordering: .relaxed) }
 
-    /// The pool's keep-alive interval and idle timeout (see `configuration`).
-    static let poolTimer: Duration = .seconds(10)
-
     static func configuration(_ url: PostgresURL, maximumConnections: Int) -> PostgresClient.Configuration {
         var config = PostgresClient.Configuration(
             host: url.host,
@@ -49,14 +46,6 @@ public struct Database: Sendable, Service {
         )
         config.options.connectTimeout = .seconds(1)
         config.options.maximumConnections = maximumConnections
-        // Every release of a connection arms the pool's timers, each a `Task.sleep` (the keep-alive, 30 s by
-        // default, and the idle timeout of a connection above the minimum, 60 s), and the next lease cancels
-        // them. A cancelled `Task.sleep` keeps its wake-up task and Dispatch timer (≈ 1.3 KiB, heaptrack) until
-        // the deadline it would have had (swiftlang/swift#60441), so the memory held is leases per second ×
-        // those durations: +60 MiB of RSS at ~800 leases/s with the defaults (`GET /health` under wrk),
-        // +11 MiB with 10 s (docs/benchmarks.md, "RSS"). Idle connections are then pinged and closed sooner.
-        config.options.keepAliveBehavior = .init(frequency: poolTimer)
-        config.options.connectionIdleTimeout = poolTimer
         // A cancelled request must not leave a transaction holding locks.
         config.options.additionalStartupParameters = [
             ("application_name", "innkeep"),
