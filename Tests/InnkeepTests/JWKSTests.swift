@@ -98,7 +98,6 @@ final class JWKSServer: Sendable {
 
     /// Starts a server and runs `body` with it; the server stops afterwards.
     static func with<T>(_ jwks: String, _ body: (JWKSServer) async throws -> T) async throws -> T {
-        let ports = AsyncStream<Int>.makeStream()
         let holder = Mutex<JWKSServer?>(nil)
         let router = Router()
         router.get("/auth/v1/.well-known/jwks.json") { _, _ -> Response in
@@ -107,20 +106,7 @@ final class JWKSServer: Sendable {
             let text = server.document.withLock { $0 }
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: text)))
         }
-        var logger = Logger(label: "jwks-server")
-        logger.logLevel = .critical
-        let app = Application(
-            router: router,
-            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { channel in ports.continuation.yield(channel.localAddress?.port ?? 0) },
-            logger: logger
-        )
-        let run = Task { try await app.runService(gracefulShutdownSignals: []) }
-        var iterator = ports.stream.makeAsyncIterator()
-        guard let port = await iterator.next(), port > 0 else {
-            run.cancel()
-            throw TestFailure("the JWKS server did not start")
-        }
+        let (port, run) = try await startLoopbackServer(router, name: "JWKS server")
         let server = JWKSServer(document: jwks, port: port)
         holder.withLock { $0 = server }
         defer { run.cancel() }

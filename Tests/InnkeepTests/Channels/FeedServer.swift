@@ -80,18 +80,7 @@ final class FeedServer: Sendable {
                 )
             }
         }
-        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        var quiet = Logger(label: "feed-server")
-        quiet.logLevel = .critical
-        let app = Application(
-            router: router,
-            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) },
-            logger: quiet
-        )
-        let task = Task { try await app.runService(gracefulShutdownSignals: []) }
-        var iterator = ports.makeAsyncIterator()
-        guard let port = await iterator.next(), port > 0 else { throw TestFailure("the feed server did not start") }
+        let (port, task) = try await startLoopbackServer(router, name: "feed server")
         let server = FeedServer(port: port, task: task)
         box.server.withLock { $0 = server }
         return server

@@ -75,18 +75,7 @@ final class WebhookReceiver: Sendable {
             default: return Response(status: .ok)
             }
         }
-        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        var quiet = Logger(label: "webhook-receiver")
-        quiet.logLevel = .critical
-        let app = Application(
-            router: router,
-            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) },
-            logger: quiet
-        )
-        let task = Task { try await app.runService(gracefulShutdownSignals: []) }
-        var iterator = ports.makeAsyncIterator()
-        guard let port = await iterator.next(), port > 0 else { throw TestFailure("the receiver did not start") }
+        let (port, task) = try await startLoopbackServer(router, name: "webhook receiver")
         let receiver = WebhookReceiver(port: port, task: task)
         box.receiver.withLock { $0 = receiver }
         return receiver
