@@ -7,6 +7,8 @@ public struct AppServices: Sendable {
     public let config: AppConfig
     public let db: Database
     public let redis: RedisGuard
+    /// `GET /health`'s check, shared by the requests of a few milliseconds.
+    let health: HealthProbe
     public let jwt: JWTSigner
     public let metrics: AppMetrics
     public let logger: Logger
@@ -58,6 +60,7 @@ public struct AppServices: Sendable {
         // circuit opens (SPEC §14: ~50 ms).
         redis = RedisGuard(client: try redisClient(timeout: redisTimeout), logger: logger, metrics: metrics)
         rateLimiter = RateLimiter(redis: redis, leases: LeaseBook())
+        health = HealthProbe(db: db, redis: redis)
         // The anonymous auth endpoints' limits are what stops password guessing, and each of those requests
         // costs a bcrypt (hundreds of ms) anyway: their own connection, a longer timeout that a flood of logins
         // loading the event loops does not trip, and no circuit (one slow answer must not switch the limits off

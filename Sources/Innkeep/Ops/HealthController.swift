@@ -7,12 +7,12 @@ struct HealthController {
         routes.anonymous(API.health, health)
     }
 
-    /// 200 ok, 200 degraded (Redis down), or 503 with the error envelope inside (database down).
+    /// 200 ok, 200 degraded (Redis down), or 503 with the error envelope inside (database down). The check
+    /// is shared by the requests of a few milliseconds (`HealthProbe`).
     @Sendable func health(_ call: Call) async throws -> Reply {
-        async let dbOK = call.services.db.ping()
-        async let redis = call.services.redis.status()
-        let (db, redisStatus) = await (dbOK, redis)
-        guard db else {
+        let probe = await call.services.health.result()
+        let redisStatus = probe.redis
+        guard probe.db else {
             call.services.metrics.degradedResponse(code: .databaseUnavailable)
             let error = APIError.databaseUnavailable
             var body: [String: JSONValue] = ["status": "unavailable", "db": "unavailable", "redis": .string(redisStatus.rawValue)]
