@@ -276,3 +276,59 @@ import Testing
         }
     }
 }
+
+/// Properties and bookings write their JSON themselves (`JSONWritable`, issue 17): the bytes must be what
+/// the `JSONValue` writer makes of the same object (keys sorted, compact), with every field present.
+@Suite struct WrittenJSONTests {
+    /// Parsing the body and writing it again with `JSONValue` gives the same bytes.
+    static func expectCanonical(_ r: APIResponse, sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(JSONValue.parse(Array(r.raw.utf8))?.serialized == r.raw, "\(r.raw)", sourceLocation: sourceLocation)
+    }
+
+    @Test func propertiesAndBookingsAreCanonicalWithEveryField() async throws {
+        try await withApp { api in
+            let agency = try await api.makeAgency()
+            let owner = agency.members[.owner]!.id
+            let property = try await api.createProperty(agency, name: "Quote \" and \\ and é", owner: owner)
+            let booking = try await api.send(
+                .post,
+                "/api/v1/bookings",
+                token: agency.admin.token,
+                json: [
+                    "property_id": JSONValue(property), "guest_name": "Ann\nLee", "check_in": "2031-06-01", "check_out": "2031-06-04",
+                    "guests": 2, "total_amount_cents": 45_000, "currency": "EUR", "notes": "tab\there",
+                ]
+            )
+            #expect(booking.status == .created)
+            Self.expectCanonical(booking)
+            #expect(booking["guest_name"] == "Ann\nLee" && booking["notes"] == "tab\there" && booking["total_amount_cents"] == 45_000)
+            #expect(booking["guest_email"] == .null && booking["cancelled_at"] == .null && booking["created_by"]?.uuid == agency.admin.id)
+            let bookingKeys: Set<String> = [
+                "id", "agency_id", "property_id", "guest_name", "guest_email", "check_in", "check_out", "guests", "status", "source",
+                "total_amount_cents", "currency", "notes", "created_by", "created_at", "cancelled_at",
+            ]
+            #expect(Set(booking.json.objectKeys) == bookingKeys)
+
+            let id = try #require(booking["id"]?.uuid)
+            for path in ["/api/v1/bookings/\(id)", "/api/v1/bookings?limit=1", "/api/v1/properties/\(property)", "/api/v1/properties"] {
+                let r = try await api.send(.get, path, token: agency.admin.token)
+                #expect(r.status == .ok)
+                Self.expectCanonical(r)
+            }
+            let cancelled = try await api.send(.post, "/api/v1/bookings/\(id)/cancel", token: agency.admin.token)
+            Self.expectCanonical(cancelled)
+            #expect(cancelled["cancelled_at"]?.stringValue != nil)
+
+            let list = try await api.send(.get, "/api/v1/properties?limit=1", token: agency.admin.token)
+            let item = try #require(list["data"]?.arrayValue?.first)
+            #expect(item["name"] == "Quote \" and \\ and é" && item["owner_id"]?.uuid == owner && item["max_guests"] == 4)
+            #expect(
+                Set(item.objectKeys) == [
+                    "id", "agency_id", "owner_id", "name", "address", "timezone", "max_guests", "min_nights", "max_nights", "status",
+                    "created_at", "updated_at",
+                ]
+            )
+            #expect(list["next_cursor"] == .null)
+        }
+    }
+}

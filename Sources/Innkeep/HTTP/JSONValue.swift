@@ -115,7 +115,11 @@ public enum JSONValue: Sendable, Equatable, Codable {
         out.append(UInt8(ascii: "\""))
         // Most strings need no escaping: append them whole instead of scalar by scalar.
         let utf8 = s.utf8
-        guard utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else {
+        let plain =
+            utf8.withContiguousStorageIfAvailable { bytes in
+                !bytes.contains { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }
+            } ?? !utf8.contains { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }
+        guard !plain else {
             out.append(contentsOf: utf8)
             out.append(UInt8(ascii: "\""))
             return
@@ -175,22 +179,27 @@ extension UUID {
     /// `uuidString.lowercased()`, written from the 16 bytes: Foundation's `uuidString` formats with
     /// `sprintf` and `lowercased()` copies again, and a page of 50 properties has 150 of them.
     public var lowercasedString: String {
+        String(unsafeUninitializedCapacity: 36) { out in
+            Self.writeLowercased(self, into: UnsafeMutableBufferPointer(rebasing: out[0..<36]))
+            return 36
+        }
+    }
+
+    /// Writes the 36 characters of the lowercase form into `out` (which holds exactly 36 bytes).
+    static func writeLowercased(_ id: UUID, into out: UnsafeMutableBufferPointer<UInt8>) {
         let hex: StaticString = "0123456789abcdef"
-        return withUnsafeBytes(of: uuid) { bytes in
-            String(unsafeUninitializedCapacity: 36) { out in
-                hex.withUTF8Buffer { hex in
-                    var i = 0
-                    for (n, byte) in bytes.enumerated() {
-                        if n == 4 || n == 6 || n == 8 || n == 10 {
-                            out[i] = UInt8(ascii: "-")
-                            i += 1
-                        }
-                        out[i] = hex[Int(byte >> 4)]
-                        out[i + 1] = hex[Int(byte & 0x0F)]
-                        i += 2
+        withUnsafeBytes(of: id.uuid) { bytes in
+            hex.withUTF8Buffer { hex in
+                var i = 0
+                for (n, byte) in bytes.enumerated() {
+                    if n == 4 || n == 6 || n == 8 || n == 10 {
+                        out[i] = UInt8(ascii: "-")
+                        i += 1
                     }
+                    out[i] = hex[Int(byte >> 4)]
+                    out[i + 1] = hex[Int(byte & 0x0F)]
+                    i += 2
                 }
-                return 36
             }
         }
     }

@@ -19,9 +19,9 @@ public struct PageRequest: Sendable {
     }
 
     /// Builds the page from up to `limit + 1` rows (the extra one says whether there is a next page).
-    public func reply(_ rows: [(createdAt: Date, id: UUID, json: JSONValue)]) -> Reply {
+    public func reply<Item: JSONWritable>(_ rows: [(createdAt: Date, id: UUID, json: Item)]) -> Reply {
         let page = rows.prefix(limit)
         let next = rows.count > limit ? page.last.map { PageCursor(createdAt: $0.createdAt, id: $0.id).encoded } : nil
-        return .page(page.map(\.json), nextCursor: next)
+        return .page(page.lazy.map(\.json), nextCursor: next)
     }
 }

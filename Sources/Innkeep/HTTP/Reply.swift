@@ -18,11 +18,21 @@ public struct Reply: Sendable {
         Reply(status: status, body: value.serialized)
     }
 
+    /// A resource that writes its own JSON (`JSONWritable`).
+    public static func json(_ value: some JSONWritable, status: HTTPResponse.Status = .ok) -> Reply {
+        Reply(status: status, body: value.jsonText)
+    }
+
     public static var noContent: Reply { Reply(status: .noContent, body: nil) }
 
     /// A list page: `{"data": [...], "next_cursor": …}`.
-    public static func page(_ items: [JSONValue], nextCursor: String?) -> Reply {
-        .json(["data": .array(items), "next_cursor": JSONValue(nextCursor)])
+    public static func page<Item: JSONWritable>(_ items: some Sequence<Item>, nextCursor: String?) -> Reply {
+        var w = JSONWriter(capacity: 16_384)
+        w.object { o in
+            o.field("data", array: items) { w, item in item.writeJSON(&w) }
+            o.field("next_cursor", nextCursor)
+        }
+        return Reply(status: .ok, body: String(decoding: w.bytes, as: UTF8.self))
     }
 
     /// The SPEC §5 envelope for an error.

@@ -169,6 +169,7 @@ extension JSONValue {
     var uuid: UUID? { stringValue.flatMap(UUID.init(uuidString:)) }
     var intValue: Int64? { if case .int(let i) = self { i } else { nil } }
     var arrayValue: [JSONValue]? { if case .array(let a) = self { a } else { nil } }
+    var objectKeys: [String] { if case .object(let o) = self { Array(o.keys) } else { [] } }
 }
 
 /// `n` days after January 1 of `year`: far-future stays that never reach "today".

@@ -253,7 +253,7 @@ import Testing
             var events: [UUID] = []
             for i in 0..<100 {
                 let id = try await api.services.db.transaction(.tenant(agency.id, user: nil)) { conn in
-                    try await Outbox.emit(conn, agency: agency.id, type: .bookingCreated, data: ["n": .int(Int64(i))])
+                    try await Outbox.emit(conn, agency: agency.id, type: .bookingCreated, data: ["n": .int(Int64(i))] as JSONValue)
                 }
                 events.append(try #require(id))
             }

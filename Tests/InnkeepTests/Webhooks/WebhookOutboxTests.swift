@@ -35,7 +35,7 @@ import Testing
             struct Boom: Error {}
             await #expect(throws: Boom.self) {
                 try await api.services.db.transaction(.tenant(agency.id, user: nil)) { conn in
-                    let event = try await Outbox.emit(conn, agency: agency.id, type: .bookingCreated, data: ["x": 1])
+                    let event = try await Outbox.emit(conn, agency: agency.id, type: .bookingCreated, data: ["x": 1] as JSONValue)
                     #expect(event != nil)
                     throw Boom()
                 }

@@ -29,40 +29,45 @@ public struct Booking: Sendable {
         """
 
     init(row: PostgresRow) throws {
-        let cells = row.makeRandomAccess()
-        id = try cells[0].decode(UUID.self)
-        agencyId = try cells[1].decode(UUID.self)
-        propertyId = try cells[2].decode(UUID.self)
-        guestName = try cells[3].decode(String.self)
-        guestEmail = try cells[4].decode(String?.self)
-        let checkIn = try cells[5].decode(String.self)
-        let checkOut = try cells[6].decode(String.self)
+        var r = RowReader(row)
+        (id, agencyId, propertyId) = (try r.next(), try r.next(), try r.next())
+        (guestName, guestEmail) = (try r.next(), try r.next())
+        let checkIn: String = try r.next()
+        let checkOut: String = try r.next()
         guard let start = CalendarDate(checkIn), let end = CalendarDate(checkOut), start < end else {
             throw UnknownValue(column: "bookings.check_in/check_out", value: "\(checkIn)/\(checkOut)")
         }
         stay = Nights(start, end)
-        guests = try cells[7].decode(Int.self)
-        let status = try cells[8].decode(String.self)
-        let source = try cells[9].decode(String.self)
+        guests = try r.next()
+        let status: String = try r.next()
+        let source: String = try r.next()
         guard let status = Status(rawValue: status) else { throw UnknownValue(column: "bookings.status", value: status) }
         guard let source = Source(rawValue: source) else { throw UnknownValue(column: "bookings.source", value: source) }
         (self.status, self.source) = (status, source)
-        totalAmountCents = try cells[10].decode(Int64?.self)
-        currency = try cells[11].decode(String?.self)
-        notes = try cells[12].decode(String?.self)
-        createdBy = try cells[13].decode(UUID?.self)
-        createdAt = try cells[14].decode(Date.self)
-        cancelledAt = try cells[15].decode(Date?.self)
+        (totalAmountCents, currency, notes) = (try r.next(), try r.next(), try r.next())
+        (createdBy, createdAt, cancelledAt) = (try r.next(), try r.next(), try r.next())
     }
+}
 
-    public var json: JSONValue {
-        [
-            "id": JSONValue(id), "agency_id": JSONValue(agencyId), "property_id": JSONValue(propertyId),
-            "guest_name": .string(guestName), "guest_email": JSONValue(guestEmail), "check_in": .string(stay.start.description),
-            "check_out": .string(stay.end.description), "guests": .int(Int64(guests)), "status": .string(status.rawValue),
-            "source": .string(source.rawValue),
-            "total_amount_cents": JSONValue(totalAmountCents), "currency": JSONValue(currency), "notes": JSONValue(notes),
-            "created_by": JSONValue(createdBy), "created_at": JSONValue(createdAt), "cancelled_at": JSONValue(cancelledAt),
-        ]
+extension Booking: JSONWritable {
+    public func writeJSON(_ w: inout JSONWriter) {
+        w.object { o in
+            o.field("agency_id", agencyId)
+            o.field("cancelled_at", cancelledAt)
+            o.field("check_in", stay.start.description)
+            o.field("check_out", stay.end.description)
+            o.field("created_at", createdAt)
+            o.field("created_by", createdBy)
+            o.field("currency", currency)
+            o.field("guest_email", guestEmail)
+            o.field("guest_name", guestName)
+            o.field("guests", guests)
+            o.field("id", id)
+            o.field("notes", notes)
+            o.field("property_id", propertyId)
+            o.field("source", source.rawValue)
+            o.field("status", status.rawValue)
+            o.field("total_amount_cents", totalAmountCents)
+        }
     }
 }

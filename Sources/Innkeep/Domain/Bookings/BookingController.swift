@@ -38,7 +38,7 @@ struct BookingController {
                 cursor: cursor,
                 limit: page.limit + 1
             )
-            return page.reply(rows.map { ($0.createdAt, $0.id, $0.json) })
+            return page.reply(rows.map { ($0.createdAt, $0.id, $0) })
         }
     }
 
@@ -49,7 +49,7 @@ struct BookingController {
             guard let b = try await BookingRepository.find(conn, agency: caller.agencyId, id: id, owner: caller.ownerScope) else {
                 throw Self.notFound
             }
-            return .json(b.json)
+            return .json(b)
         }
     }
 
@@ -134,8 +134,8 @@ struct BookingController {
                         "check_out": .string(booking.stay.end.description),
                     ]
                 )
-                try await Outbox.emit(conn, agency: caller.agencyId, type: .bookingCreated, data: booking.json)
-                return .json(booking.json, status: .created)
+                try await Outbox.emit(conn, agency: caller.agencyId, type: .bookingCreated, data: booking)
+                return .json(booking, status: .created)
             }
         } catch  where isPostgresError(error, state: SQLState.exclusionViolation) {
             // Lost a race with a concurrent booking or block: the constraint held; name the winner.
@@ -163,10 +163,10 @@ struct BookingController {
             guard booking.status == .confirmed else { throw APIError(.bookingAlreadyCancelled) }
             let cancelled = try await BookingRepository.cancel(conn, agency: caller.agencyId, id: id)
             try await AuditLog.record(conn, caller, "booking.cancel", "booking", id)
-            try await Outbox.emit(conn, agency: caller.agencyId, type: .bookingCancelled, data: cancelled.json)
+            try await Outbox.emit(conn, agency: caller.agencyId, type: .bookingCancelled, data: cancelled)
             // A channel block that overlapped this stay no longer conflicts with anything it held.
             try await ChannelConflicts.reconcile(conn, agency: caller.agencyId, propertyId: cancelled.propertyId, user: caller.userId)
-            return .json(cancelled.json)
+            return .json(cancelled)
         }
     }
 }

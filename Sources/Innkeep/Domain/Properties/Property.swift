@@ -22,22 +22,33 @@ public struct Property: Sendable {
     static let columns = "id, agency_id, owner_id, name, address, timezone, max_guests, min_nights, max_nights, status, created_at, updated_at"
 
     init(row: PostgresRow) throws {
-        let (id, agency, owner, name, address, timezone, maxGuests, minNights, maxNights, status, created, updated) = try row.decode(
-            (UUID, UUID, UUID?, String, String, String, Int, Int, Int, String, Date, Date).self
-        )
-        (self.id, self.agencyId, self.ownerId, self.name, self.address, self.timezone) = (id, agency, owner, name, address, timezone)
-        (self.maxGuests, self.minNights, self.maxNights, self.createdAt, self.updatedAt) = (maxGuests, minNights, maxNights, created, updated)
+        var r = RowReader(row)
+        (id, agencyId, ownerId) = (try r.next(), try r.next(), try r.next())
+        (name, address, timezone) = (try r.next(), try r.next(), try r.next())
+        (maxGuests, minNights, maxNights) = (try r.next(), try r.next(), try r.next())
+        let status: String = try r.next()
+        (createdAt, updatedAt) = (try r.next(), try r.next())
         // The CHECK constraint allows only these; anything else is a schema the code does not know.
         guard let status = Status(rawValue: status) else { throw UnknownValue(column: "properties.status", value: status) }
         self.status = status
     }
+}
 
-    public var json: JSONValue {
-        [
-            "id": JSONValue(id), "agency_id": JSONValue(agencyId), "owner_id": JSONValue(ownerId), "name": .string(name),
-            "address": .string(address), "timezone": .string(timezone), "max_guests": .int(Int64(maxGuests)),
-            "min_nights": .int(Int64(minNights)), "max_nights": .int(Int64(maxNights)), "status": .string(status.rawValue),
-            "created_at": JSONValue(createdAt), "updated_at": JSONValue(updatedAt),
-        ]
+extension Property: JSONWritable {
+    public func writeJSON(_ w: inout JSONWriter) {
+        w.object { o in
+            o.field("address", address)
+            o.field("agency_id", agencyId)
+            o.field("created_at", createdAt)
+            o.field("id", id)
+            o.field("max_guests", maxGuests)
+            o.field("max_nights", maxNights)
+            o.field("min_nights", minNights)
+            o.field("name", name)
+            o.field("owner_id", ownerId)
+            o.field("status", status.rawValue)
+            o.field("timezone", timezone)
+            o.field("updated_at", updatedAt)
+        }
     }
 }

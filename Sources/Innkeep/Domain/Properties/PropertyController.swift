@@ -30,7 +30,7 @@ struct PropertyController {
                 cursor: cursor,
                 limit: page.limit + 1
             )
-            return page.reply(rows.map { ($0.createdAt, $0.id, $0.json) })
+            return page.reply(rows.map { ($0.createdAt, $0.id, $0) })
         }
     }
 
@@ -41,7 +41,7 @@ struct PropertyController {
             guard let p = try await PropertyRepository.find(conn, agency: caller.agencyId, id: id, owner: caller.ownerScope) else {
                 throw Self.notFound
             }
-            return .json(p.json)
+            return .json(p)
         }
     }
 
@@ -104,7 +104,7 @@ struct PropertyController {
                 status: f.status ?? .active
             )
             try await AuditLog.record(conn, caller, "property.create", "property", p.id, details: ["name": .string(p.name)])
-            return .json(p.json, status: .created)
+            return .json(p, status: .created)
         }
     }
 
@@ -139,7 +139,7 @@ struct PropertyController {
                 p.id,
                 details: ["changed": .array(sent.filter { before[$0] != nil }.map(JSONValue.string))]
             )
-            return .json(p.json)
+            return .json(p)
         }
     }
 

@@ -7,7 +7,7 @@ import PostgresNIO
 /// Call `Outbox.emit` on the connection of the action's own transaction, after the action's writes:
 ///
 /// ```swift
-/// try await Outbox.emit(conn, agency: caller.agencyId, type: .bookingCreated, data: booking.json)
+/// try await Outbox.emit(conn, agency: caller.agencyId, type: .bookingCreated, data: booking)
 /// ```
 ///
 /// The event and one `pending` delivery per enabled endpoint of the agency subscribed to the type are
@@ -25,7 +25,7 @@ public enum Outbox {
         _ conn: PostgresConnection,
         agency: UUID,
         type: WebhookEventType,
-        data: JSONValue,
+        data: some JSONWritable,
         onlyEndpoint: UUID? = nil
     ) async throws -> UUID? {
         let rows = try await conn.run(
@@ -36,7 +36,7 @@ public enum Outbox {
                   AND (\(onlyEndpoint)::uuid IS NULL AND enabled AND \(type.rawValue) = ANY (events) OR id = \(onlyEndpoint))),
             e AS (
                 INSERT INTO webhook_events (agency_id, type, payload)
-                SELECT \(agency), \(type.rawValue), \(data.serialized)::jsonb WHERE EXISTS (SELECT 1 FROM targets)
+                SELECT \(agency), \(type.rawValue), \(data.jsonText)::jsonb WHERE EXISTS (SELECT 1 FROM targets)
                 RETURNING id),
             d AS (
                 INSERT INTO webhook_deliveries (agency_id, endpoint_id, event_id)
