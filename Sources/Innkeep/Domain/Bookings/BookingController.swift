@@ -99,9 +99,8 @@ struct BookingController {
         let caller = context.caller
         do {
             return try await context.transaction { conn in
-                guard let property = try await PropertyRepository.find(conn, agency: caller.agencyId, id: new.propertyId) else {
-                    throw APIError(.propertyNotFound)
-                }
+                let target = try await PropertyRepository.findWithFirstHolder(conn, agency: caller.agencyId, id: new.propertyId, nights: new.stay)
+                guard let (property, holder) = target else { throw APIError(.propertyNotFound) }
                 var issues: [FieldIssue] = []
                 if property.status != .active { issues.append(FieldIssue("property_id", "the property is inactive")) }
                 if new.guests > property.maxGuests {
@@ -119,12 +118,9 @@ struct BookingController {
                         ]
                     )
                 }
-                if let holder = try await CalendarRepository.firstHolder(conn, agency: caller.agencyId, propertyId: new.propertyId, nights: stay) {
-                    throw Self.conflict(holder)
-                }
+                if let holder { throw Self.conflict(holder) }
                 let booking = try await BookingRepository.insert(conn, agency: caller.agencyId, createdBy: caller.userId, new)
-                try await AuditLog.record(
-                    conn,
+                let audit = AuditLog.Entry(
                     caller,
                     "booking.create",
                     "booking",
@@ -134,7 +130,7 @@ struct BookingController {
                         "check_out": .string(booking.stay.end.description),
                     ]
                 )
-                try await Outbox.emit(conn, agency: caller.agencyId, type: .bookingCreated, data: booking)
+                try await Outbox.emit(conn, agency: caller.agencyId, type: .bookingCreated, data: booking, recording: audit)
                 return .json(booking, status: .created)
             }
         } catch  where isPostgresError(error, state: SQLState.exclusionViolation) {
@@ -162,8 +158,8 @@ struct BookingController {
             }
             guard booking.status == .confirmed else { throw APIError(.bookingAlreadyCancelled) }
             let cancelled = try await BookingRepository.cancel(conn, agency: caller.agencyId, id: id)
-            try await AuditLog.record(conn, caller, "booking.cancel", "booking", id)
-            try await Outbox.emit(conn, agency: caller.agencyId, type: .bookingCancelled, data: cancelled)
+            let audit = AuditLog.Entry(caller, "booking.cancel", "booking", id)
+            try await Outbox.emit(conn, agency: caller.agencyId, type: .bookingCancelled, data: cancelled, recording: audit)
             // A channel block that overlapped this stay no longer conflicts with anything it held.
             try await ChannelConflicts.reconcile(conn, agency: caller.agencyId, propertyId: cancelled.propertyId, user: caller.userId)
             return .json(cancelled)

@@ -13,32 +13,64 @@ public enum CalendarRepository {
         overlapping nights: Nights,
         limit: Int = 10_000
     ) async throws -> [CalendarEntry] {
-        let start = nights.start.description
-        let end = nights.end.description
-        return try await conn.run(
-            """
-            SELECT 0 AS rank, id, NULL::text AS kind, check_in::text, check_out::text FROM bookings
-            WHERE agency_id = \(agency) AND property_id = \(propertyId) AND status = 'confirmed'
-              AND daterange(check_in, check_out, '[)') && daterange(\(start)::date, \(end)::date, '[)')
-            UNION ALL
-            SELECT 1, id, kind, start_date::text, end_date::text FROM blocks
-            WHERE agency_id = \(agency) AND property_id = \(propertyId)
-              AND daterange(start_date, end_date, '[)') && daterange(\(start)::date, \(end)::date, '[)')
-            ORDER BY rank, check_in LIMIT \(limit)
-            """
+        try await conn.run(
+            "\(holdersOf: propertyId, agency: agency, overlapping: nights, limit: limit)"
         ).collect().map { row in
-            let (_, id, kind, first, last) = try row.decode((Int, UUID, String?, String, String).self)
-            guard let s = CalendarDate(first), let e = CalendarDate(last), s < e else {
-                throw UnknownValue(column: "calendar nights", value: "\(first)/\(last)")
-            }
-            guard let kind else { return CalendarEntry(holder: .booking(id), nights: Nights(s, e)) }
-            guard let blockKind = Block.Kind(rawValue: kind) else { throw UnknownValue(column: "blocks.kind", value: kind) }
-            return CalendarEntry(holder: .block(id, blockKind), nights: Nights(s, e))
+            var r = RowReader(row)
+            return try CalendarEntry(&r)!
         }
     }
 
     /// The first booking or block that already holds one of `nights`: what a new stay or block would hit.
     public static func firstHolder(_ conn: PostgresConnection, agency: UUID, propertyId: UUID, nights: Nights) async throws -> CalendarEntry? {
         try await entries(conn, agency: agency, propertyId: propertyId, overlapping: nights, limit: 1).first
+    }
+}
+
+extension PostgresQuery.StringInterpolation {
+    /// The query of `CalendarRepository.entries`: rank (0 booking, 1 block), id, block kind, first night,
+    /// end, for the statements that read a property's holders together with something else.
+    mutating func appendInterpolation(holdersOf propertyId: UUID, agency: UUID, overlapping nights: Nights, limit: Int) {
+        let (start, end) = (nights.start.description, nights.end.description)
+        appendLiteral("SELECT 0 AS rank, id, NULL::text AS kind, check_in::text, check_out::text FROM bookings WHERE agency_id = ")
+        appendInterpolation(agency)
+        appendLiteral(" AND property_id = ")
+        appendInterpolation(propertyId)
+        appendLiteral(" AND status = 'confirmed' AND daterange(check_in, check_out, '[)') && daterange(")
+        appendInterpolation(start)
+        appendLiteral("::date, ")
+        appendInterpolation(end)
+        appendLiteral("::date, '[)')\nUNION ALL\n")
+        appendLiteral("SELECT 1, id, kind, start_date::text, end_date::text FROM blocks WHERE agency_id = ")
+        appendInterpolation(agency)
+        appendLiteral(" AND property_id = ")
+        appendInterpolation(propertyId)
+        appendLiteral(" AND daterange(start_date, end_date, '[)') && daterange(")
+        appendInterpolation(start)
+        appendLiteral("::date, ")
+        appendInterpolation(end)
+        appendLiteral("::date, '[)')\nORDER BY rank, check_in LIMIT ")
+        appendInterpolation(limit)
+    }
+}
+
+extension CalendarEntry {
+    /// Reads the five columns of `holdersOf` (all NULL, from an outer join that found none: nil).
+    init?(_ r: inout RowReader) throws {
+        let rank: Int? = try r.next()
+        let id: UUID? = try r.next()
+        let kind: String? = try r.next()
+        let first: String? = try r.next()
+        let last: String? = try r.next()
+        guard rank != nil, let id, let first, let last else { return nil }
+        guard let s = CalendarDate(first), let e = CalendarDate(last), s < e else {
+            throw UnknownValue(column: "calendar nights", value: "\(first)/\(last)")
+        }
+        guard let kind else {
+            self.init(holder: .booking(id), nights: Nights(s, e))
+            return
+        }
+        guard let blockKind = Block.Kind(rawValue: kind) else { throw UnknownValue(column: "blocks.kind", value: kind) }
+        self.init(holder: .block(id, blockKind), nights: Nights(s, e))
     }
 }

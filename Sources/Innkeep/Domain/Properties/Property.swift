@@ -23,6 +23,11 @@ public struct Property: Sendable {
 
     init(row: PostgresRow) throws {
         var r = RowReader(row)
+        try self.init(&r)
+    }
+
+    /// Reads the twelve `columns` from `r`, leaving it at the column after them.
+    init(_ r: inout RowReader) throws {
         (id, agencyId, ownerId) = (try r.next(), try r.next(), try r.next())
         (name, address, timezone) = (try r.next(), try r.next(), try r.next())
         (maxGuests, minNights, maxNights) = (try r.next(), try r.next(), try r.next())

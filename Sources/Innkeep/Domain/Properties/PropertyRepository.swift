@@ -16,6 +16,27 @@ public enum PropertyRepository {
         return try rows.first.map(Property.init(row:))
     }
 
+    /// The property a new stay or block goes into, with the first booking or block that already holds one of
+    /// `nights` (`CalendarRepository.firstHolder`), in one round trip.
+    static func findWithFirstHolder(
+        _ conn: PostgresConnection,
+        agency: UUID,
+        id: UUID,
+        nights: Nights
+    ) async throws -> (property: Property, holder: CalendarEntry?)? {
+        let rows = try await conn.run(
+            """
+            SELECT \(unescaped: Property.columns), h.* FROM properties
+            LEFT JOIN LATERAL (\(holdersOf: id, agency: agency, overlapping: nights, limit: 1)) h (h_rank, h_id, h_kind, h_first, h_end) ON true
+            WHERE agency_id = \(agency) AND id = \(id)
+            """
+        ).collect()
+        return try rows.first.map { row in
+            var r = RowReader(row)
+            return (try Property(&r), try CalendarEntry(&r))
+        }
+    }
+
     public static func list(
         _ conn: PostgresConnection,
         agency: UUID,

@@ -19,18 +19,20 @@ import PostgresNIO
 public enum Outbox {
     /// Writes the event and its deliveries; returns the event id (the `webhook-id` receivers see), or
     /// nil when no enabled endpoint subscribes to `type`. `onlyEndpoint` sends to that endpoint alone,
-    /// subscribed or not (the test event).
+    /// subscribed or not (the test event). `recording` writes the action's audit row in the same statement
+    /// (always, subscribed or not): one round trip for both.
     @discardableResult
     public static func emit(
         _ conn: PostgresConnection,
         agency: UUID,
         type: WebhookEventType,
         data: some JSONWritable,
-        onlyEndpoint: UUID? = nil
+        onlyEndpoint: UUID? = nil,
+        recording audit: AuditLog.Entry? = nil
     ) async throws -> UUID? {
         let rows = try await conn.run(
             """
-            WITH targets AS (
+            WITH \(auditing: audit) targets AS (
                 SELECT id FROM webhook_endpoints
                 WHERE agency_id = \(agency)
                   AND (\(onlyEndpoint)::uuid IS NULL AND enabled AND \(type.rawValue) = ANY (events) OR id = \(onlyEndpoint))),
@@ -81,5 +83,15 @@ public enum Outbox {
             RETURNING 1
             """
         ).collect().count
+    }
+}
+
+extension PostgresQuery.StringInterpolation {
+    /// `audit AS (INSERT INTO audit_log …),` as the first item of a `WITH` list, or nothing.
+    fileprivate mutating func appendInterpolation(auditing entry: AuditLog.Entry?) {
+        guard let entry else { return }
+        appendLiteral("audit AS (")
+        appendInterpolation(auditInsert: entry)
+        appendLiteral("),\n")
     }
 }
