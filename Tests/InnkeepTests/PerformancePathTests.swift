@@ -277,7 +277,7 @@ import Testing
     }
 }
 
-/// Properties and bookings write their JSON themselves (`JSONWritable`, issue 17): the bytes must be what
+/// Properties, bookings and the calendar write their JSON themselves (`JSONWritable`, issue 17): the bytes must be what
 /// the `JSONValue` writer makes of the same object (keys sorted, compact), with every field present.
 @Suite struct WrittenJSONTests {
     /// Parsing the body and writing it again with `JSONValue` gives the same bytes.
@@ -310,6 +310,17 @@ import Testing
             #expect(Set(booking.json.objectKeys) == bookingKeys)
 
             let id = try #require(booking["id"]?.uuid)
+            let calendar = try await api.send(
+                .get,
+                "/api/v1/properties/\(property)/calendar?from=2031-05-31&to=2031-06-05",
+                token: agency.admin.token
+            )
+            Self.expectCanonical(calendar)
+            let days = calendar["days"]?.arrayValue ?? []
+            #expect(days.map { $0["status"]?.stringValue ?? "" } == ["available", "booked", "booked", "booked", "available"])
+            #expect(days[1]["booking_id"]?.uuid == id && days[1]["conflict"] == false && days[0]["block_id"] == .null)
+            #expect(Set(days[0].objectKeys) == ["date", "status", "booking_id", "block_id", "block_kind", "conflict"])
+            #expect(calendar["from"] == "2031-05-31" && calendar["to"] == "2031-06-05" && calendar["property_id"]?.uuid == property)
             for path in ["/api/v1/bookings/\(id)", "/api/v1/bookings?limit=1", "/api/v1/properties/\(property)", "/api/v1/properties"] {
                 let r = try await api.send(.get, path, token: agency.admin.token)
                 #expect(r.status == .ok)

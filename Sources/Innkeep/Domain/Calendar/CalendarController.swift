@@ -33,10 +33,7 @@ struct CalendarController {
             try range.finish()
             let nights = Nights(start, end)
             let entries = try await CalendarRepository.entries(conn, agency: caller.agencyId, propertyId: id, overlapping: nights)
-            return .json([
-                "property_id": JSONValue(id), "from": .string(start.description), "to": .string(end.description),
-                "days": .array(nights.dates.map { Self.day($0, entries) }),
-            ])
+            return .json(PropertyCalendar(propertyId: id, nights: nights, entries: entries))
         }
     }
 
@@ -46,19 +43,6 @@ struct CalendarController {
         } else if to - from > maxCalendarNights {
             query.fail("to", "a calendar shows at most \(maxCalendarNights) nights")
         }
-    }
-
-    /// One night: booked when a confirmed booking holds it, else blocked when a block does; `conflict`
-    /// when more than one booking or block claims it (only channel blocks can overlap, SPEC §12).
-    static func day(_ night: CalendarDate, _ entries: [CalendarEntry]) -> JSONValue {
-        let holders = entries.filter { $0.nights.contains(night) }
-        let booking = holders.first { $0.bookingId != nil }
-        let block = holders.first { $0.blockId != nil }
-        let status = booking != nil ? "booked" : block != nil ? "blocked" : "available"
-        return [
-            "date": .string(night.description), "status": .string(status), "booking_id": JSONValue(booking?.bookingId),
-            "block_id": JSONValue(block?.blockId), "block_kind": JSONValue(block?.blockKind?.rawValue), "conflict": .bool(holders.count > 1),
-        ]
     }
 
     /// `GET /api/v1/availability?check_in=&check_out=&guests=`: the agency's active properties free
@@ -89,7 +73,45 @@ struct CalendarController {
                 cursor: cursor,
                 limit: page.limit + 1
             )
-            return page.reply(rows.map { ($0.createdAt, $0.id, $0.json) })
+            return page.reply(rows.map { ($0.createdAt, $0.id, $0) })
+        }
+    }
+}
+
+/// The calendar's answer: `{"days": […], "from", "property_id", "to"}`, one day per night.
+struct PropertyCalendar: JSONWritable {
+    let propertyId: UUID
+    let nights: Nights
+    let entries: [CalendarEntry]
+
+    func writeJSON(_ w: inout JSONWriter) {
+        w.object { o in
+            o.field("days", array: nights.dates) { w, night in Self.writeDay(night, entries, &w) }
+            o.field("from", nights.start.description)
+            o.field("property_id", propertyId)
+            o.field("to", nights.end.description)
+        }
+    }
+
+    /// One night: booked when a confirmed booking holds it, else blocked when a block does; `conflict`
+    /// when more than one booking or block claims it (only channel blocks can overlap, SPEC §12).
+    static func writeDay(_ night: CalendarDate, _ entries: [CalendarEntry], _ w: inout JSONWriter) {
+        var booking: CalendarEntry?
+        var block: CalendarEntry?
+        var holders = 0
+        for entry in entries where entry.nights.contains(night) {
+            holders += 1
+            if booking == nil, entry.bookingId != nil { booking = entry }
+            if block == nil, entry.blockId != nil { block = entry }
+        }
+        let status = booking != nil ? "booked" : block != nil ? "blocked" : "available"
+        w.object { o in
+            o.field("block_id", block?.blockId)
+            o.field("block_kind", block?.blockKind?.rawValue)
+            o.field("booking_id", booking?.bookingId)
+            o.field("conflict", holders > 1)
+            o.field("date", night.description)
+            o.field("status", status)
         }
     }
 }

@@ -11,32 +11,58 @@ public enum ICalWriter {
         public let stamp: Date
     }
 
+    /// The feed, written line by line into one byte buffer (docs/benchmarks.md: the export built an array
+    /// of `String`s and folded each through a fresh array).
     public static func render(_ events: [Event], productId: String) -> String {
-        var lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:\(productId)", "CALSCALE:GREGORIAN", "METHOD:PUBLISH"]
-        for e in events {
-            lines += [
-                "BEGIN:VEVENT", "UID:\(escape(e.uid))", "DTSTAMP:\(utc(e.stamp))", "DTSTART;VALUE=DATE:\(compact(e.nights.start))",
-                "DTEND;VALUE=DATE:\(compact(e.nights.end))", "SUMMARY:\(escape(e.summary))", "TRANSP:OPAQUE", "END:VEVENT",
-            ]
+        var out: [UInt8] = []
+        out.reserveCapacity(256 + events.count * 240)
+        var line: [UInt8] = []
+        line.reserveCapacity(128)
+        func put(_ parts: String...) {
+            line.removeAll(keepingCapacity: true)
+            for part in parts { line.append(contentsOf: part.utf8) }
+            appendFolded(line, to: &out)
         }
-        lines.append("END:VCALENDAR")
-        return lines.map(fold).joined()
+        put("BEGIN:VCALENDAR")
+        put("VERSION:2.0")
+        put("PRODID:", productId)
+        put("CALSCALE:GREGORIAN")
+        put("METHOD:PUBLISH")
+        for e in events {
+            put("BEGIN:VEVENT")
+            put("UID:", escape(e.uid))
+            put("DTSTAMP:", utc(e.stamp))
+            put("DTSTART;VALUE=DATE:", compact(e.nights.start))
+            put("DTEND;VALUE=DATE:", compact(e.nights.end))
+            put("SUMMARY:", escape(e.summary))
+            put("TRANSP:OPAQUE")
+            put("END:VEVENT")
+        }
+        put("END:VCALENDAR")
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// One content line with its CRLF, folded so that no physical line exceeds 75 octets.
     static func fold(_ line: String) -> String {
-        var bytes = Array(line.utf8)[...]
         var out: [UInt8] = []
+        appendFolded(Array(line.utf8), to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends `line` and its CRLF to `out`, folded at 75 octets (never inside a UTF-8 sequence).
+    static func appendFolded(_ line: [UInt8], to out: inout [UInt8]) {
+        var bytes = line[...]
         var limit = 75
         while bytes.count > limit {
             var cut = bytes.startIndex + limit
             while cut > bytes.startIndex, bytes[cut] & 0xC0 == 0x80 { cut -= 1 }  // not inside a UTF-8 sequence
-            out += bytes[..<cut] + [0x0D, 0x0A, 0x20]
+            out.append(contentsOf: bytes[..<cut])
+            out.append(contentsOf: [0x0D, 0x0A, 0x20])
             bytes = bytes[cut...]
             limit = 74  // the leading space counts
         }
-        out += bytes + [0x0D, 0x0A]
-        return String(decoding: out, as: UTF8.self)
+        out.append(contentsOf: bytes)
+        out.append(contentsOf: [0x0D, 0x0A])
     }
 
     /// TEXT escaping (RFC 5545 §3.3.11). Most texts (UIDs, the two summaries) need none: returned as they are.
@@ -56,25 +82,26 @@ public enum ICalWriter {
         var time = time_t(date.timeIntervalSince1970.rounded(.down))
         var t = tm()
         gmtime_r(&time, &t)
-        var out: [UInt8] = []
-        out.reserveCapacity(16)
-        func put(_ value: Int32, _ width: Int) {
-            var digits = [UInt8](repeating: UInt8(ascii: "0"), count: width)
-            var v = Int(value)
-            for k in stride(from: width - 1, through: 0, by: -1) {
-                digits[k] = UInt8(ascii: "0") + UInt8(v % 10)
-                v /= 10
+        return String(unsafeUninitializedCapacity: 16) { out in
+            var i = 0
+            func put(_ value: Int32, _ width: Int) {
+                var v = Int(value)
+                for k in stride(from: width - 1, through: 0, by: -1) {
+                    out[i + k] = UInt8(ascii: "0") + UInt8(v % 10)
+                    v /= 10
+                }
+                i += width
             }
-            out += digits
+            put(t.tm_year + 1900, 4)
+            put(t.tm_mon + 1, 2)
+            put(t.tm_mday, 2)
+            out[i] = UInt8(ascii: "T")
+            i += 1
+            put(t.tm_hour, 2)
+            put(t.tm_min, 2)
+            put(t.tm_sec, 2)
+            out[i] = UInt8(ascii: "Z")
+            return i + 1
         }
-        put(t.tm_year + 1900, 4)
-        put(t.tm_mon + 1, 2)
-        put(t.tm_mday, 2)
-        out.append(UInt8(ascii: "T"))
-        put(t.tm_hour, 2)
-        put(t.tm_min, 2)
-        put(t.tm_sec, 2)
-        out.append(UInt8(ascii: "Z"))
-        return String(decoding: out, as: UTF8.self)
     }
 }
