@@ -46,6 +46,11 @@ public struct Database: Sendable, Service {
         )
         config.options.connectTimeout = .seconds(1)
         config.options.maximumConnections = maximumConnections
+        // No keep-alive pings: an idle connection is closed after the idle timeout (60 s) anyway, well before a
+        // NAT or load balancer drops a silent one (minutes), and a server that closes it is seen at once. The
+        // ping's timer was armed on every release of a connection and, once cancelled by the next lease, held
+        // its memory for the 30 s it would have slept (docs/benchmarks.md "RSS", issue 17).
+        config.options.keepAliveBehavior = nil
         // A cancelled request must not leave a transaction holding locks.
         config.options.additionalStartupParameters = [
             ("application_name", "innkeep"),
