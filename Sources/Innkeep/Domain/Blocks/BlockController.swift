@@ -93,20 +93,17 @@ struct BlockController {
         let caller = context.caller
         do {
             return try await context.transaction { conn in
-                guard try await PropertyRepository.find(conn, agency: caller.agencyId, id: new.propertyId, owner: caller.ownerScope) != nil else {
-                    throw APIError(.propertyNotFound)
-                }
-                if let holder = try await CalendarRepository.firstHolder(
+                let target = try await PropertyRepository.findWithFirstHolder(
                     conn,
                     agency: caller.agencyId,
-                    propertyId: new.propertyId,
+                    id: new.propertyId,
+                    owner: caller.ownerScope,
                     nights: new.nights
-                ) {
-                    throw Self.conflict(holder)
-                }
+                )
+                guard let (_, holder) = target else { throw APIError(.propertyNotFound) }
+                if let holder { throw Self.conflict(holder) }
                 let block = try await BlockRepository.insert(conn, agency: caller.agencyId, createdBy: caller.userId, new)
-                try await AuditLog.record(
-                    conn,
+                let audit = AuditLog.Entry(
                     caller,
                     "block.create",
                     "block",
@@ -116,7 +113,7 @@ struct BlockController {
                         "start_date": .string(block.nights.start.description), "end_date": .string(block.nights.end.description),
                     ]
                 )
-                try await Outbox.emit(conn, agency: caller.agencyId, type: .blockCreated, data: block.json)
+                try await Outbox.emit(conn, agency: caller.agencyId, type: .blockCreated, data: block.json, recording: audit)
                 return .json(block.json, status: .created)
             }
         } catch  where isPostgresError(error, state: SQLState.exclusionViolation) {
@@ -144,17 +141,14 @@ struct BlockController {
             try Self.checkKind(block.kind, context, API.deleteBlock)
             guard block.kind != .channel else { throw APIError(.blockManagedByChannel) }
             try await BlockRepository.delete(conn, agency: caller.agencyId, id: id)
-            try await AuditLog.record(
-                conn,
+            let audit = AuditLog.Entry(
                 caller,
                 "block.delete",
                 "block",
                 id,
-                details: [
-                    "property_id": JSONValue(block.propertyId), "kind": .string(block.kind.rawValue),
-                ]
+                details: ["property_id": JSONValue(block.propertyId), "kind": .string(block.kind.rawValue)]
             )
-            try await Outbox.emit(conn, agency: caller.agencyId, type: .blockDeleted, data: block.json)
+            try await Outbox.emit(conn, agency: caller.agencyId, type: .blockDeleted, data: block.json, recording: audit)
             try await ChannelConflicts.reconcile(conn, agency: caller.agencyId, propertyId: block.propertyId, user: caller.userId)
             return .noContent
         }

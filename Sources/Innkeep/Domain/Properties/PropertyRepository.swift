@@ -17,18 +17,19 @@ public enum PropertyRepository {
     }
 
     /// The property a new stay or block goes into, with the first booking or block that already holds one of
-    /// `nights` (`CalendarRepository.firstHolder`), in one round trip.
+    /// `nights` (`CalendarRepository.firstHolder`), in one round trip. `owner` narrows as in `find`.
     static func findWithFirstHolder(
         _ conn: PostgresConnection,
         agency: UUID,
         id: UUID,
+        owner: UUID? = nil,
         nights: Nights
     ) async throws -> (property: Property, holder: CalendarEntry?)? {
         let rows = try await conn.run(
             """
             SELECT \(unescaped: Property.columns), h.* FROM properties
             LEFT JOIN LATERAL (\(holdersOf: id, agency: agency, overlapping: nights, limit: 1)) h (h_rank, h_id, h_kind, h_first, h_end) ON true
-            WHERE agency_id = \(agency) AND id = \(id)
+            WHERE agency_id = \(agency) AND id = \(id) AND (\(owner)::uuid IS NULL OR owner_id = \(owner))
             """
         ).collect()
         return try rows.first.map { row in
