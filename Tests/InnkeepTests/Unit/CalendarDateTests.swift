@@ -20,6 +20,17 @@ extension Unit {
         }
 
         /// `format: date` is YYYY-MM-DD in ASCII digits; signs slipped through Int parsing ("+999-01-01").
+        /// The text written digit by digit is what `String(format:)` wrote, and reads back as the same date.
+        @Test func descriptionsMatchTheFormattedOnesAndReadBack() throws {
+            let first = try #require(CalendarDate("0001-01-01")).dayNumber
+            let last = try #require(CalendarDate("9999-12-31")).dayNumber
+            for n in [first, last] + (0..<2000).map({ _ in Int.random(in: first...last) }) {
+                let d = CalendarDate(dayNumber: n)
+                #expect(d.description == String(format: "%04d-%02d-%02d", d.year, d.month, d.day))
+                #expect(CalendarDate(d.description) == d)
+            }
+        }
+
         @Test func datesAreDigitsOnly() {
             #expect(CalendarDate("2031-01-02") != nil)
             for bad in ["+999-01-01", "2031-+1-01", "2031-01-+1", "-001-01-01", "2031-1-001", "２０３１-01-01"] {

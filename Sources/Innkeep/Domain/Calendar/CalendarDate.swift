@@ -4,13 +4,24 @@ import Foundation
 public struct CalendarDate: Sendable, Hashable, Comparable, CustomStringConvertible {
     public let year: Int, month: Int, day: Int
 
+    /// Exactly `YYYY-MM-DD` in ASCII digits (not "+999-01-01", not "2031-1-1"), read byte by byte: every
+    /// stay of every list and calendar comes through here.
     public init?(_ string: String) {
-        let parts = string.split(separator: "-", omittingEmptySubsequences: false)
-        // ASCII digits only: Int("+1") is 1, and "+999-01-01" is not a date.
-        guard string.utf8.count == 10, parts.count == 3, parts.allSatisfy({ $0.utf8.allSatisfy { (0x30...0x39).contains($0) } }),
-            parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
-            let y = Int(parts[0]), let m = Int(parts[1]), let d = Int(parts[2]),
-            (1...9999).contains(y), (1...12).contains(m), d >= 1, d <= Self.daysIn(month: m, year: y)
+        var string = string
+        let parsed = string.withUTF8 { b -> (Int, Int, Int)? in
+            guard b.count == 10, b[4] == UInt8(ascii: "-"), b[7] == UInt8(ascii: "-") else { return nil }
+            func number(_ range: Range<Int>) -> Int? {
+                var n = 0
+                for i in range {
+                    guard (0x30...0x39).contains(b[i]) else { return nil }
+                    n = n * 10 + Int(b[i] - 0x30)
+                }
+                return n
+            }
+            guard let y = number(0..<4), let m = number(5..<7), let d = number(8..<10) else { return nil }
+            return (y, m, d)
+        }
+        guard let (y, m, d) = parsed, (1...9999).contains(y), (1...12).contains(m), d >= 1, d <= Self.daysIn(month: m, year: y)
         else { return nil }
         (year, month, day) = (y, m, d)
     }
@@ -34,8 +45,24 @@ public struct CalendarDate: Sendable, Hashable, Comparable, CustomStringConverti
         return era * 146_097 + doe - 719_468
     }
 
+    /// `YYYY-MM-DD`, digit by digit (`String(format:)` went through `vfprintf` for every date of a response).
     public var description: String {
-        String(format: "%04d-%02d-%02d", year, month, day)
+        guard (0...9999).contains(year) else { return String(format: "%04d-%02d-%02d", year, month, day) }
+        return String(unsafeUninitializedCapacity: 10) { out in
+            func put(_ value: Int, at start: Int, width: Int) {
+                var v = value
+                for k in stride(from: start + width - 1, through: start, by: -1) {
+                    out[k] = UInt8(ascii: "0") + UInt8(v % 10)
+                    v /= 10
+                }
+            }
+            put(year, at: 0, width: 4)
+            out[4] = UInt8(ascii: "-")
+            put(month, at: 5, width: 2)
+            out[7] = UInt8(ascii: "-")
+            put(day, at: 8, width: 2)
+            return 10
+        }
     }
 
     /// The date `dayNumber` days after 1970-01-01 (days-from-civil, the inverse of `dayNumber`).

@@ -35,12 +35,15 @@ public enum ICalFeedRepository {
             ORDER BY 3, 2
             """
         ).collect().map { row in
-            let (booking, id, first, last, created) = try row.decode((Bool, UUID, String, String, Date).self)
+            var r = RowReader(row)
+            let (booking, id): (Bool, UUID) = (try r.next(), try r.next())
+            let (first, last): (String, String) = (try r.next(), try r.next())
+            let created: Date = try r.next()
             guard let s = CalendarDate(first), let e = CalendarDate(last), s < e else {
                 throw UnknownValue(column: "feed nights", value: "\(first)/\(last)")
             }
             return ICalWriter.Event(
-                uid: "\(id.uuidString.lowercased())@innkeep",
+                uid: id.lowercasedString + "@innkeep",
                 nights: Nights(s, e),
                 summary: booking ? "Reserved" : "Not available",
                 stamp: created

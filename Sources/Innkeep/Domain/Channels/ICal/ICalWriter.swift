@@ -67,8 +67,8 @@ public enum ICalWriter {
 
     /// TEXT escaping (RFC 5545 §3.3.11). Most texts (UIDs, the two summaries) need none: returned as they are.
     static func escape(_ text: String) -> String {
-        let special: Set<UInt8> = [UInt8(ascii: "\\"), UInt8(ascii: ";"), UInt8(ascii: ","), UInt8(ascii: "\n")]
-        guard text.utf8.contains(where: special.contains) else { return text }
+        let special = { (b: UInt8) in b == UInt8(ascii: "\\") || b == UInt8(ascii: ";") || b == UInt8(ascii: ",") || b == UInt8(ascii: "\n") }
+        guard text.utf8.contains(where: special) else { return text }
         return text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: ";", with: "\\;")
             .replacingOccurrences(of: ",", with: "\\,").replacingOccurrences(of: "\n", with: "\\n")
     }
