@@ -343,3 +343,29 @@ import Testing
         }
     }
 }
+
+/// `EVENT_LOOP_THREADS` (issue 17): the real server runs its I/O and its requests on that many event loops.
+@Suite struct EventLoopThreadsTests {
+    /// The process's event loop threads (NIO names the singleton group's `NIO-SGLTN-…`).
+    static func eventLoopThreads(_ pid: pid_t) -> Int {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+        return tasks.filter { task in
+            let comm = (try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/comm", encoding: .utf8)) ?? ""
+            return comm.hasPrefix("NIO-SGLTN-")
+        }.count
+    }
+
+    @Test func oneEventLoopServesEverything() async throws {
+        let server = try await LiveServer.start(env: ["EVENT_LOOP_THREADS": "1"])
+        defer { server.kill() }
+        #expect(Self.eventLoopThreads(server.pid) == 1)
+        let (_, token, _) = try await server.signupWithAgency()
+        #expect(try await server.json("GET", "/health").status == 200)
+        let list = try await server.json("GET", "/api/v1/properties", token: token)
+        #expect(list.status == 200 && list.json["data"] == [])
+        // The number is the variable's, not the machine's.
+        let three = try await LiveServer.start(env: ["EVENT_LOOP_THREADS": "3"])
+        defer { three.kill() }
+        #expect(Self.eventLoopThreads(three.pid) == 3)
+    }
+}

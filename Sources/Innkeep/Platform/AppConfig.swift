@@ -34,6 +34,9 @@ public struct AppConfig: Sendable {
     public var webhookRetrySchedule: [Int]
     /// `innkeep worker` serves its own `/metrics` (webhook attempts, latency) on this port when set.
     public var workerMetricsPort: Int?
+    /// `EVENT_LOOP_THREADS`: the event loops that run the process's I/O and Swift tasks (nil: one per core).
+    /// Read once more, before anything else, by `EventLoopExecutor.install`.
+    public var eventLoopThreads: Int?
     /// Which of `variables` are set (env-sanity reports names only, never values).
     public var setVariables: Set<String>
 
@@ -44,6 +47,7 @@ public struct AppConfig: Sendable {
         ("ENFORCE_RBAC", false), ("RATE_LIMIT_PER_MINUTE", false), ("AUTH_RATE_LIMIT_PER_MINUTE", false),
         ("TRUSTED_PROXIES", false), ("HOST", false), ("PORT", false), ("LOG_LEVEL", false), ("LOG_FORMAT", false),
         ("ALLOW_PRIVATE_URLS", false), ("PUBLIC_BASE_URL", false), ("WEBHOOK_RETRY_SCHEDULE", false), ("WORKER_METRICS_PORT", false),
+        ("EVENT_LOOP_THREADS", false),
     ]
 
     /// Parses the environment; the error names the first bad variable in one line.
@@ -143,6 +147,11 @@ public struct AppConfig: Sendable {
         workerMetricsPort = try value("WORKER_METRICS_PORT").map { raw throws(ConfigError) in
             try Self.integer(raw, name: "WORKER_METRICS_PORT", default: 0, range: 1...65535)
         }
+        eventLoopThreads = try Self.eventLoopThreads(value("EVENT_LOOP_THREADS"))
+    }
+
+    static func eventLoopThreads(_ raw: String?) throws(ConfigError) -> Int? {
+        try raw.map { raw throws(ConfigError) in try integer(raw, name: "EVENT_LOOP_THREADS", default: 0, range: 1...64) }
     }
 
     /// SPEC §13: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.

@@ -131,9 +131,13 @@ import Testing
         env["ALLOW_PRIVATE_URLS"] = "true"
         #expect(try AppConfig(environment: env).webhookRetrySchedule == [1, 2, 30])
         #expect(try AppConfig(environment: env).allowPrivateURLs)
+        #expect(try AppConfig(environment: base).eventLoopThreads == nil)
+        env["EVENT_LOOP_THREADS"] = "1"
+        #expect(try AppConfig(environment: env).eventLoopThreads == 1)
         for (name, bad) in [
             ("WEBHOOK_RETRY_SCHEDULE", "5,,6"), ("WEBHOOK_RETRY_SCHEDULE", "soon"), ("WEBHOOK_RETRY_SCHEDULE", "-1"),
             ("ALLOW_PRIVATE_URLS", "maybe"), ("WORKER_METRICS_PORT", "70000"),
+            ("EVENT_LOOP_THREADS", "0"), ("EVENT_LOOP_THREADS", "65"), ("EVENT_LOOP_THREADS", "two"),
         ] {
             var e = base
             e[name] = bad
