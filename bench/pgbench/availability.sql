@@ -3,9 +3,7 @@
 -- GET /api/v1/availability?check_in=…&check_out=…&guests=2 (7 nights) as the large agency's admin (agency 0).
 \set from random(0, greatest(0, :bookings * 4 - 7))
 BEGIN;
-SELECT set_config('app.agency_id', '', true), set_config('app.user_id', md5('user-admin-0')::uuid::text, true), set_config('app.worker', '', true);
-SELECT tm.agency_id, tm.role FROM auth.users u LEFT JOIN team_members tm ON tm.user_id = u.id WHERE u.id = md5('user-admin-0')::uuid;
-SELECT set_config('app.agency_id', md5('agency-0')::uuid::text, true);
+SELECT agency_id, role FROM app_enter_request(md5('user-admin-0')::uuid, NULL);
 SELECT id, agency_id, owner_id, name, address, timezone, max_guests, min_nights, max_nights, status, created_at, updated_at FROM properties p
 WHERE p.agency_id = md5('agency-0')::uuid AND p.status = 'active' AND p.max_guests >= 2
   AND p.min_nights <= 7 AND p.max_nights >= 7

@@ -11,16 +11,15 @@
 \set j 1 + :pidx % :props
 \set night :daybase + :seq / :total
 BEGIN;
-SELECT set_config('app.agency_id', '', true), set_config('app.user_id', md5('user-admin-' || :a)::uuid::text, true), set_config('app.worker', '', true);
-SELECT tm.agency_id, tm.role FROM auth.users u LEFT JOIN team_members tm ON tm.user_id = u.id WHERE u.id = md5('user-admin-' || :a)::uuid;
+SELECT agency_id, role FROM app_enter_request(md5('user-admin-' || :a)::uuid, NULL);
 COMMIT;
 BEGIN;
 SELECT set_config('app.agency_id', md5('agency-' || :a)::uuid::text, true), set_config('app.user_id', md5('user-admin-' || :a)::uuid::text, true), set_config('app.worker', '', true);
 INSERT INTO idempotency_keys (agency_id, key, user_id, request_method, request_path, request_hash, expires_at)
 VALUES (md5('agency-' || :a)::uuid, 'bench-pg-' || :runid || '-' || :seq, md5('user-admin-' || :a)::uuid, 'POST', '/api/v1/bookings',
         md5(:seq::text) || md5(:runid::text), now() + make_interval(secs => 86400))
-ON CONFLICT (agency_id, key) DO UPDATE
-    SET user_id = EXCLUDED.user_id, request_method = EXCLUDED.request_method, request_path = EXCLUDED.request_path,
+ON CONFLICT (agency_id, user_id, key) DO UPDATE
+    SET request_method = EXCLUDED.request_method, request_path = EXCLUDED.request_path,
         request_hash = EXCLUDED.request_hash, response_status = NULL, response_body = NULL,
         created_at = now(), expires_at = EXCLUDED.expires_at
     WHERE idempotency_keys.expires_at < now()
@@ -30,16 +29,17 @@ RETURNING key;
 COMMIT;
 BEGIN;
 SELECT set_config('app.agency_id', md5('agency-' || :a)::uuid::text, true), set_config('app.user_id', md5('user-admin-' || :a)::uuid::text, true), set_config('app.worker', '', true);
-SELECT id, agency_id, owner_id, name, address, timezone, max_guests, min_nights, max_nights, status, created_at, updated_at FROM properties
+SELECT id, agency_id, owner_id, name, address, timezone, max_guests, min_nights, max_nights, status, created_at, updated_at, h.* FROM properties
+LEFT JOIN LATERAL (
+    SELECT 0 AS rank, id, NULL::text AS kind, check_in::text, check_out::text FROM bookings
+    WHERE agency_id = md5('agency-' || :a)::uuid AND property_id = md5('property-' || :a || '-' || :j)::uuid AND status = 'confirmed'
+      AND daterange(check_in, check_out, '[)') && daterange((date '2100-01-01' + :night::int), (date '2100-01-01' + :night::int + 1), '[)')
+    UNION ALL
+    SELECT 1, id, kind, start_date::text, end_date::text FROM blocks
+    WHERE agency_id = md5('agency-' || :a)::uuid AND property_id = md5('property-' || :a || '-' || :j)::uuid
+      AND daterange(start_date, end_date, '[)') && daterange((date '2100-01-01' + :night::int), (date '2100-01-01' + :night::int + 1), '[)')
+    ORDER BY rank, check_in LIMIT 1) h (h_rank, h_id, h_kind, h_first, h_end) ON true
 WHERE agency_id = md5('agency-' || :a)::uuid AND id = md5('property-' || :a || '-' || :j)::uuid AND (NULL::uuid IS NULL OR owner_id = NULL::uuid);
-SELECT 0 AS rank, id, NULL::text AS kind, check_in::text, check_out::text FROM bookings
-WHERE agency_id = md5('agency-' || :a)::uuid AND property_id = md5('property-' || :a || '-' || :j)::uuid AND status = 'confirmed'
-  AND daterange(check_in, check_out, '[)') && daterange((date '2100-01-01' + :night::int), (date '2100-01-01' + :night::int + 1), '[)')
-UNION ALL
-SELECT 1, id, kind, start_date::text, end_date::text FROM blocks
-WHERE agency_id = md5('agency-' || :a)::uuid AND property_id = md5('property-' || :a || '-' || :j)::uuid
-  AND daterange(start_date, end_date, '[)') && daterange((date '2100-01-01' + :night::int), (date '2100-01-01' + :night::int + 1), '[)')
-ORDER BY rank, check_in LIMIT 1;
 WITH b AS (
     INSERT INTO bookings (agency_id, property_id, guest_name, guest_email, check_in, check_out, guests, source,
                           total_amount_cents, currency, notes, created_by)
@@ -47,10 +47,11 @@ WITH b AS (
             (date '2100-01-01' + :night::int), (date '2100-01-01' + :night::int + 1), 2, 'direct', 12000, 'EUR', NULL, md5('user-admin-' || :a)::uuid)
     RETURNING *)
 SELECT b.id, b.agency_id, b.property_id, b.guest_name, b.guest_email, b.check_in::text, b.check_out::text, b.guests, b.status, b.source, b.total_amount_cents, b.currency, b.notes, b.created_by, b.created_at, b.cancelled_at FROM b \gset ins_
-INSERT INTO audit_log (agency_id, user_id, action, resource_type, resource_id, details)
-VALUES (md5('agency-' || :a)::uuid, md5('user-admin-' || :a)::uuid, 'booking.create', 'booking', :ins_id::uuid,
-        ('{"check_in":"' || :ins_check_in || '","check_out":"' || :ins_check_out || '","property_id":"' || :ins_property_id || '"}')::jsonb);
-WITH targets AS (
+WITH audit AS (
+    INSERT INTO audit_log (agency_id, user_id, action, resource_type, resource_id, details)
+    VALUES (md5('agency-' || :a)::uuid, md5('user-admin-' || :a)::uuid, 'booking.create', 'booking', :ins_id::uuid,
+            ('{"check_in":"' || :ins_check_in || '","check_out":"' || :ins_check_out || '","property_id":"' || :ins_property_id || '"}')::jsonb)),
+targets AS (
     SELECT id FROM webhook_endpoints
     WHERE agency_id = md5('agency-' || (:a)::text)::uuid AND (NULL::uuid IS NULL AND enabled AND 'booking.created' = ANY (events) OR id = NULL::uuid)),
 e AS (
@@ -65,5 +66,5 @@ d AS (
     SELECT md5('agency-' || (:a)::text)::uuid, targets.id, e.id FROM targets, e RETURNING 1)
 SELECT e.id, (SELECT count(*) FROM d) FROM e;
 UPDATE idempotency_keys SET response_status = 201, response_body = convert_to(repeat('x', 620), 'UTF8')
-WHERE agency_id = md5('agency-' || :a)::uuid AND key = 'bench-pg-' || :runid || '-' || :seq;
+WHERE agency_id = md5('agency-' || :a)::uuid AND user_id = md5('user-admin-' || :a)::uuid AND key = 'bench-pg-' || :runid || '-' || :seq;
 COMMIT;

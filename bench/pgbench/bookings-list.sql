@@ -6,9 +6,7 @@
 \set j random(1, :props)
 \set from random(0, greatest(0, :bookings * 4 - 30))
 BEGIN;
-SELECT set_config('app.agency_id', '', true), set_config('app.user_id', md5('user-admin-' || :a)::uuid::text, true), set_config('app.worker', '', true);
-SELECT tm.agency_id, tm.role FROM auth.users u LEFT JOIN team_members tm ON tm.user_id = u.id WHERE u.id = md5('user-admin-' || :a)::uuid;
-SELECT set_config('app.agency_id', md5('agency-' || :a)::uuid::text, true);
+SELECT agency_id, role FROM app_enter_request(md5('user-admin-' || :a)::uuid, NULL);
 SELECT b.id, b.agency_id, b.property_id, b.guest_name, b.guest_email, b.check_in::text, b.check_out::text, b.guests, b.status, b.source, b.total_amount_cents, b.currency, b.notes, b.created_by, b.created_at, b.cancelled_at FROM bookings b
 WHERE b.agency_id = md5('agency-' || :a)::uuid
   AND (NULL::uuid IS NULL OR EXISTS (

@@ -5,9 +5,7 @@
 \set j random(1, :props)
 \set from random(0, greatest(0, :bookings * 4 - 90))
 BEGIN;
-SELECT set_config('app.agency_id', '', true), set_config('app.user_id', md5('user-admin-' || :a)::uuid::text, true), set_config('app.worker', '', true);
-SELECT tm.agency_id, tm.role FROM auth.users u LEFT JOIN team_members tm ON tm.user_id = u.id WHERE u.id = md5('user-admin-' || :a)::uuid;
-SELECT set_config('app.agency_id', md5('agency-' || :a)::uuid::text, true);
+SELECT agency_id, role FROM app_enter_request(md5('user-admin-' || :a)::uuid, NULL);
 SELECT id, agency_id, owner_id, name, address, timezone, max_guests, min_nights, max_nights, status, created_at, updated_at FROM properties
 WHERE agency_id = md5('agency-' || :a)::uuid AND id = md5('property-' || :a || '-' || :j)::uuid AND (NULL::uuid IS NULL OR owner_id = NULL::uuid);
 SELECT 0 AS rank, id, NULL::text AS kind, check_in::text, check_out::text FROM bookings

@@ -1,13 +1,11 @@
 -- pgbench baseline for bench/run: the statements the API runs for this endpoint, in the same
 -- transactions, as the runtime role (so row-level security applies). Variables come from bench/run
 -- (-D agencies, props, bookings, nclients, daybase, runid, n=0). Ids follow bench/seed.sql.
--- GET /api/v1/properties as an admin: membership lookup, the agency it chose, then the list:
+-- GET /api/v1/properties as an admin: app_enter_request (the membership lookup that also sets the agency), then the list:
 -- one transaction (RequestTransaction).
 \set a random(1, :agencies)
 BEGIN;
-SELECT set_config('app.agency_id', '', true), set_config('app.user_id', md5('user-admin-' || :a)::uuid::text, true), set_config('app.worker', '', true);
-SELECT tm.agency_id, tm.role FROM auth.users u LEFT JOIN team_members tm ON tm.user_id = u.id WHERE u.id = md5('user-admin-' || :a)::uuid;
-SELECT set_config('app.agency_id', md5('agency-' || :a)::uuid::text, true);
+SELECT agency_id, role FROM app_enter_request(md5('user-admin-' || :a)::uuid, NULL);
 SELECT id, agency_id, owner_id, name, address, timezone, max_guests, min_nights, max_nights, status, created_at, updated_at FROM properties
 WHERE agency_id = md5('agency-' || :a)::uuid
   AND (NULL::uuid IS NULL OR owner_id = NULL::uuid)

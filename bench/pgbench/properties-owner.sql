@@ -4,9 +4,7 @@
 -- GET /api/v1/properties as an owner: only their own properties.
 \set a random(1, :agencies)
 BEGIN;
-SELECT set_config('app.agency_id', '', true), set_config('app.user_id', md5('user-owner-' || :a)::uuid::text, true), set_config('app.worker', '', true);
-SELECT tm.agency_id, tm.role FROM auth.users u LEFT JOIN team_members tm ON tm.user_id = u.id WHERE u.id = md5('user-owner-' || :a)::uuid;
-SELECT set_config('app.agency_id', md5('agency-' || :a)::uuid::text, true);
+SELECT agency_id, role FROM app_enter_request(md5('user-owner-' || :a)::uuid, NULL);
 SELECT id, agency_id, owner_id, name, address, timezone, max_guests, min_nights, max_nights, status, created_at, updated_at FROM properties
 WHERE agency_id = md5('agency-' || :a)::uuid
   AND (md5('user-owner-' || :a)::uuid IS NULL OR owner_id = md5('user-owner-' || :a)::uuid)

@@ -14,8 +14,8 @@ SELECT set_config('app.agency_id', md5('agency-' || :a)::uuid::text, true), set_
 INSERT INTO idempotency_keys (agency_id, key, user_id, request_method, request_path, request_hash, expires_at)
 VALUES (md5('agency-' || :a)::uuid, 'bench-pg-' || :runid || '-' || :seq, md5('user-admin-' || :a)::uuid, 'POST', '/api/v1/bookings',
         md5(:seq::text) || md5(:runid::text), now() + make_interval(secs => 86400))
-ON CONFLICT (agency_id, key) DO UPDATE
-    SET user_id = EXCLUDED.user_id, request_method = EXCLUDED.request_method, request_path = EXCLUDED.request_path,
+ON CONFLICT (agency_id, user_id, key) DO UPDATE
+    SET request_method = EXCLUDED.request_method, request_path = EXCLUDED.request_path,
         request_hash = EXCLUDED.request_hash, response_status = NULL, response_body = NULL,
         created_at = now(), expires_at = EXCLUDED.expires_at
     WHERE idempotency_keys.expires_at < now()
@@ -36,5 +36,5 @@ INSERT INTO audit_log (agency_id, user_id, action, resource_type, resource_id, d
 VALUES (md5('agency-' || :a)::uuid, md5('user-admin-' || :a)::uuid, 'booking.create', 'booking', :ins_id::uuid,
         ('{"check_in":"' || :ins_check_in || '","check_out":"' || :ins_check_out || '","property_id":"' || :ins_property_id || '"}')::jsonb);
 UPDATE idempotency_keys SET response_status = 201, response_body = convert_to(repeat('x', 620), 'UTF8')
-WHERE agency_id = md5('agency-' || :a)::uuid AND key = 'bench-pg-' || :runid || '-' || :seq;
+WHERE agency_id = md5('agency-' || :a)::uuid AND user_id = md5('user-admin-' || :a)::uuid AND key = 'bench-pg-' || :runid || '-' || :seq;
 COMMIT;
