@@ -16,7 +16,14 @@ public enum AuditLog {
 
         /// A tenant action by the caller.
         public init(_ caller: Caller, _ action: String, _ resourceType: String, _ resourceId: UUID, details: JSONValue? = nil) {
-            self.init(agency: caller.agencyId, user: caller.userId, action: action, resourceType: resourceType, resourceId: resourceId, details: details)
+            self.init(
+                agency: caller.agencyId,
+                user: caller.userId,
+                action: action,
+                resourceType: resourceType,
+                resourceId: resourceId,
+                details: details
+            )
         }
 
         public init(agency: UUID, user: UUID?, action: String, resourceType: String?, resourceId: UUID?, details: JSONValue? = nil) {
