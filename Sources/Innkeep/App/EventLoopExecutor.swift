@@ -13,7 +13,7 @@ public enum EventLoopExecutor {
     /// event loops (and so threads running Swift tasks) there are; the default is one per core. With
     /// Postgres on the same machine, 1 costs ~20 % less CPU per request (docs/benchmarks.md).
     @discardableResult
-    public static func install(environment: [String: String] = ProcessInfo.processInfo.environment) -> Bool {
+    public static func install(environment: [String: String] = AppConfig.processEnvironment()) -> Bool {
         // A bad value is ignored here; `AppConfig` then refuses it with a one-line error.
         let raw = environment["EVENT_LOOP_THREADS"]?.trimmingCharacters(in: .whitespaces)
         if let n = try? AppConfig.eventLoopThreads(raw?.isEmpty == false ? raw : nil) { NIOSingletons.groupLoopCountSuggestion = n }
