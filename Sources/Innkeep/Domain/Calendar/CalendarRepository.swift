@@ -17,7 +17,8 @@ public enum CalendarRepository {
             "\(holdersOf: propertyId, agency: agency, overlapping: nights, limit: limit)"
         ).collect().map { row in
             var r = RowReader(row)
-            return try CalendarEntry(&r)!
+            guard let entry = try CalendarEntry(&r) else { throw UnknownValue(column: "calendar rank", value: "NULL") }
+            return entry
         }
     }
 
