@@ -5,35 +5,21 @@ public enum RFC3339 {
     /// `YYYY-MM-DDTHH:MM:SS.ffffffZ` written digit by digit into one buffer (every timestamp of every
     /// response and log line comes through here).
     private static func format(_ t: tm, fraction: Int) -> String {
-        String(unsafeUninitializedCapacity: 27) { buffer in
-            var i = 0
-            func put(_ value: Int, _ width: Int) {
-                var v = value
-                for k in stride(from: width - 1, through: 0, by: -1) {
-                    buffer[i + k] = UInt8(ascii: "0") + UInt8(v % 10)
-                    v /= 10
-                }
-                i += width
-            }
-            func put(_ c: Unicode.Scalar) {
-                buffer[i] = UInt8(ascii: c)
-                i += 1
-            }
-            put(Int(t.tm_year) + 1900, 4)
-            put("-")
-            put(Int(t.tm_mon) + 1, 2)
-            put("-")
-            put(Int(t.tm_mday), 2)
-            put("T")
-            put(Int(t.tm_hour), 2)
-            put(":")
-            put(Int(t.tm_min), 2)
-            put(":")
-            put(Int(t.tm_sec), 2)
-            put(".")
-            put(fraction, 6)
-            put("Z")
-            return i
+        ASCIIWriter.string(capacity: 27) { w in
+            w.put(Int(t.tm_year) + 1900, width: 4)
+            w.put("-")
+            w.put(Int(t.tm_mon) + 1, width: 2)
+            w.put("-")
+            w.put(Int(t.tm_mday), width: 2)
+            w.put("T")
+            w.put(Int(t.tm_hour), width: 2)
+            w.put(":")
+            w.put(Int(t.tm_min), width: 2)
+            w.put(":")
+            w.put(Int(t.tm_sec), width: 2)
+            w.put(".")
+            w.put(fraction, width: 6)
+            w.put("Z")
         }
     }
 

@@ -48,20 +48,12 @@ public struct CalendarDate: Sendable, Hashable, Comparable, CustomStringConverti
     /// `YYYY-MM-DD`, digit by digit (`String(format:)` went through `vfprintf` for every date of a response).
     public var description: String {
         guard (0...9999).contains(year) else { return String(format: "%04d-%02d-%02d", year, month, day) }
-        return String(unsafeUninitializedCapacity: 10) { out in
-            func put(_ value: Int, at start: Int, width: Int) {
-                var v = value
-                for k in stride(from: start + width - 1, through: start, by: -1) {
-                    out[k] = UInt8(ascii: "0") + UInt8(v % 10)
-                    v /= 10
-                }
-            }
-            put(year, at: 0, width: 4)
-            out[4] = UInt8(ascii: "-")
-            put(month, at: 5, width: 2)
-            out[7] = UInt8(ascii: "-")
-            put(day, at: 8, width: 2)
-            return 10
+        return ASCIIWriter.string(capacity: 10) { w in
+            w.put(year, width: 4)
+            w.put("-")
+            w.put(month, width: 2)
+            w.put("-")
+            w.put(day, width: 2)
         }
     }
 

@@ -82,26 +82,15 @@ public enum ICalWriter {
         var time = time_t(date.timeIntervalSince1970.rounded(.down))
         var t = tm()
         gmtime_r(&time, &t)
-        return String(unsafeUninitializedCapacity: 16) { out in
-            var i = 0
-            func put(_ value: Int32, _ width: Int) {
-                var v = Int(value)
-                for k in stride(from: width - 1, through: 0, by: -1) {
-                    out[i + k] = UInt8(ascii: "0") + UInt8(v % 10)
-                    v /= 10
-                }
-                i += width
-            }
-            put(t.tm_year + 1900, 4)
-            put(t.tm_mon + 1, 2)
-            put(t.tm_mday, 2)
-            out[i] = UInt8(ascii: "T")
-            i += 1
-            put(t.tm_hour, 2)
-            put(t.tm_min, 2)
-            put(t.tm_sec, 2)
-            out[i] = UInt8(ascii: "Z")
-            return i + 1
+        return ASCIIWriter.string(capacity: 16) { w in
+            w.put(Int(t.tm_year) + 1900, width: 4)
+            w.put(Int(t.tm_mon) + 1, width: 2)
+            w.put(Int(t.tm_mday), width: 2)
+            w.put("T")
+            w.put(Int(t.tm_hour), width: 2)
+            w.put(Int(t.tm_min), width: 2)
+            w.put(Int(t.tm_sec), width: 2)
+            w.put("Z")
         }
     }
 }
