@@ -15,8 +15,7 @@ public enum EventLoopExecutor {
     @discardableResult
     public static func install(environment: [String: String] = AppConfig.processEnvironment()) -> Bool {
         // A bad value is ignored here; `AppConfig` then refuses it with a one-line error.
-        let raw = environment["EVENT_LOOP_THREADS"]?.trimmingCharacters(in: .whitespaces)
-        if let n = try? AppConfig.eventLoopThreads(raw?.isEmpty == false ? raw : nil) { NIOSingletons.groupLoopCountSuggestion = n }
+        if let n = try? AppConfig.eventLoopThreads(in: environment) { NIOSingletons.groupLoopCountSuggestion = n }
         return NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
     }
 }

@@ -147,11 +147,13 @@ public struct AppConfig: Sendable {
         workerMetricsPort = try value("WORKER_METRICS_PORT").map { raw throws(ConfigError) in
             try Self.integer(raw, name: "WORKER_METRICS_PORT", default: 0, range: 1...65535)
         }
-        eventLoopThreads = try Self.eventLoopThreads(value("EVENT_LOOP_THREADS"))
+        eventLoopThreads = try Self.eventLoopThreads(in: env)
     }
 
-    static func eventLoopThreads(_ raw: String?) throws(ConfigError) -> Int? {
-        try raw.map { raw throws(ConfigError) in try integer(raw, name: "EVENT_LOOP_THREADS", default: 0, range: 1...64) }
+    /// `EVENT_LOOP_THREADS` (1–64), nil when unset; also read by `EventLoopExecutor.install` before the rest.
+    static func eventLoopThreads(in env: [String: String]) throws(ConfigError) -> Int? {
+        guard let raw = env["EVENT_LOOP_THREADS"]?.trimmingCharacters(in: .whitespaces), !raw.isEmpty else { return nil }
+        return try integer(raw, name: "EVENT_LOOP_THREADS", default: 0, range: 1...64)
     }
 
     /// SPEC §13: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
