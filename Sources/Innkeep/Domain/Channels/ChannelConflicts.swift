@@ -64,8 +64,7 @@ public enum ChannelConflicts {
             logger: conn.logger
         ).collect().map(ChannelConflict.init(row:))
         for conflict in opened {
-            try await AuditLog.record(
-                conn,
+            let audit = AuditLog.Entry(
                 agency: agency,
                 user: user,
                 action: "channel.conflict_detected",
@@ -73,7 +72,7 @@ public enum ChannelConflicts {
                 resourceId: conflict.id,
                 details: conflict.json
             )
-            try await Outbox.emit(conn, agency: agency, type: .channelConflictDetected, data: conflict.json)
+            try await Outbox.emit(conn, agency: agency, type: .channelConflictDetected, data: conflict.json, recording: audit)
         }
         for conflict in resolved {
             try await Outbox.emit(conn, agency: agency, type: .channelConflictResolved, data: conflict.json)
