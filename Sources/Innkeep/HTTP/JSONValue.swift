@@ -115,10 +115,9 @@ public enum JSONValue: Sendable, Equatable, Codable {
         out.append(UInt8(ascii: "\""))
         // Most strings need no escaping: append them whole instead of scalar by scalar.
         let utf8 = s.utf8
-        let plain =
-            utf8.withContiguousStorageIfAvailable { bytes in
-                !bytes.contains { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }
-            } ?? !utf8.contains { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }
+        let special = { (b: UInt8) in b < 0x20 || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") }
+        // Scanned as contiguous bytes: `contains` on the UTF-8 view itself was 2.6 % of a page (issue 17).
+        let plain = !(utf8.withContiguousStorageIfAvailable { $0.contains(where: special) } ?? utf8.contains(where: special))
         guard !plain else {
             out.append(contentsOf: utf8)
             out.append(UInt8(ascii: "\""))

@@ -10,18 +10,19 @@ public protocol JSONWritable: Sendable {
 }
 
 extension JSONWritable {
-    /// The compact JSON text.
-    public var jsonText: String {
+    /// The compact JSON bytes.
+    var jsonBytes: [UInt8] {
         var w = JSONWriter()
         writeJSON(&w)
-        return String(decoding: w.bytes, as: UTF8.self)
+        return w.bytes
     }
+
+    /// The compact JSON text.
+    public var jsonText: String { String(decoding: jsonBytes, as: UTF8.self) }
 
     /// The value as a tree, for the few callers that edit or inspect it.
     public var json: JSONValue {
-        var w = JSONWriter()
-        writeJSON(&w)
-        guard let value = JSONValue.parse(w.bytes) else { preconditionFailure("\(Self.self) wrote invalid JSON") }
+        guard let value = JSONValue.parse(jsonBytes) else { preconditionFailure("\(Self.self) wrote invalid JSON") }
         return value
     }
 }
@@ -31,8 +32,8 @@ extension JSONValue: JSONWritable {
     public var json: JSONValue { self }
 }
 
-/// Writes JSON into one growing byte buffer: `object` and `array` open a container, `field` and
-/// `element` add to it, separators are placed as it goes.
+/// Writes JSON into one growing byte buffer: `object` and `array` open a container, `field` adds a
+/// member to an object, and separators are placed as it goes.
 public struct JSONWriter {
     public private(set) var bytes: [UInt8] = []
     /// Whether the next member or element needs a comma before it.
