@@ -113,6 +113,113 @@ import Testing
     }
 }
 
+/// A hot list admits its caller and reads in one statement (migration 0016, `TenantEntry`), with the guarantees
+/// of the full path: the agency only for a member with an allowed role, an owner narrowed to their own
+/// properties, no settings left behind, and every refusal answered by the full path.
+@Suite struct OneStatementReadTests {
+    static let everyone = Role.allCases.map(\.rawValue)
+
+    /// `app_list_properties` as the API sends it, then the settings the same connection sees afterwards.
+    static func list(_ api: APIClient, user: UUID, agency: UUID?, roles: [String] = everyone) async throws -> (ids: [UUID], after: [String]) {
+        try await api.services.db.statement { conn in
+            let ids = try await conn.run(
+                """
+                SELECT id FROM app_list_properties(\(user), \(agency)::uuid, \(roles), NULL::text, NULL::int8, NULL::uuid, 100)
+                """
+            ).collect().map { try $0.decode(UUID.self) }
+            let after = try await conn.run(
+                "SELECT current_setting('app.agency_id', true), current_setting('app.user_id', true), current_setting('app.worker', true)"
+            ).collect()[0].decode((String?, String?, String?).self)
+            return (ids, [after.0 ?? "", after.1 ?? "", after.2 ?? ""])
+        }
+    }
+
+    static func refused(_ api: APIClient, user: UUID, agency: UUID?, roles: [String] = everyone) async -> Bool {
+        do {
+            _ = try await list(api, user: user, agency: agency, roles: roles)
+            return false
+        } catch {
+            return isPostgresError(error, state: TenantEntry.notAdmitted)
+        }
+    }
+
+    @Test func aMemberReadsOnlyTheirAgencyAnOwnerOnlyTheirOwnAndNoSettingOutlivesTheStatement() async throws {
+        try await withApp { api in
+            let a = try await api.makeAgency()
+            let b = try await api.makeAgency()
+            let owner = a.members[.owner]!
+            let owned = try await api.createProperty(a, owner: owner.id)
+            let other = try await api.createProperty(a)
+            let foreign = try await api.createProperty(b)
+            let admin = try await Self.list(api, user: a.admin.id, agency: nil)
+            #expect(Set(admin.ids) == [owned, other])
+            #expect(admin.after == ["", "", ""])
+            let withHeader = try await Self.list(api, user: a.admin.id, agency: a.id)
+            #expect(Set(withHeader.ids) == [owned, other])
+            #expect(!withHeader.ids.contains(foreign))
+            let own = try await Self.list(api, user: owner.id, agency: a.id)
+            #expect(own.ids == [owned])
+        }
+    }
+
+    @Test func everyCallerTheFullPathWouldRefuseIsRefusedWithIK403() async throws {
+        try await withApp { api in
+            let a = try await api.makeAgency()
+            let b = try await api.makeAgency()
+            _ = try await api.createProperty(a)
+            #expect(await Self.refused(api, user: a.admin.id, agency: b.id))
+            #expect(await Self.refused(api, user: UUID(), agency: nil))
+            #expect(await Self.refused(api, user: UUID(), agency: a.id))
+            #expect(await Self.refused(api, user: a.members[.staff]!.id, agency: a.id, roles: ["admin", "manager"]))
+            let staff = a.members[.staff]!
+            try await api.addMember(staff, role: .staff, agency: b.id, adminToken: b.admin.token)
+            #expect(await Self.refused(api, user: staff.id, agency: nil))
+            #expect(try await Self.list(api, user: staff.id, agency: b.id).ids.isEmpty)
+            let loner = try await api.signup()
+            #expect(await Self.refused(api, user: loner.id, agency: nil))
+        }
+    }
+
+    static func count(_ api: APIClient, _ outcome: String) -> Int {
+        let line = api.services.metrics.render().split(separator: "\n").first { $0.hasPrefix("one_statement_reads_total{outcome=\"\(outcome)\"}") }
+        return line.flatMap { Int($0.split(separator: " ").last ?? "") } ?? -1
+    }
+
+    /// Through the API: a member's list is answered by the one statement; every refusal goes the full way and
+    /// gets the full path's exact error, and a malformed header or query never reaches the statement.
+    @Test func theAPIAnswersMembersInOneStatementAndRefusalsTheFullWay() async throws {
+        try await withApp { api in
+            let a = try await api.makeAgency()
+            let b = try await api.makeAgency()
+            let owner = a.members[.owner]!
+            let owned = try await api.createProperty(a, owner: owner.id)
+            _ = try await api.createProperty(a)
+            let (answered, fullPath) = (Self.count(api, "answered"), Self.count(api, "full_path"))
+
+            let mine = try await api.send(.get, "/api/v1/properties", token: owner.token)
+            #expect(mine.status == .ok)
+            #expect(mine.data.compactMap { $0["id"]?.uuid } == [owned])
+            let all = try await api.send(.get, "/api/v1/properties?limit=1", token: a.admin.token, agency: a.id)
+            #expect(all.data.count == 1)
+            let cursor = all.json["next_cursor"]?.stringValue ?? ""
+            let next = try await api.send(.get, "/api/v1/properties?limit=1&cursor=\(cursor)", token: a.admin.token, agency: a.id)
+            #expect(next.data.count == 1 && next.data[0]["id"] != all.data[0]["id"])
+            #expect(Self.count(api, "answered") == answered + 3)
+
+            let foreign = try await api.send(.get, "/api/v1/properties", token: a.admin.token, agency: b.id)
+            #expect(foreign.errorCode == "AGENCY_ACCESS_DENIED")
+            #expect(Self.count(api, "full_path") == fullPath + 1)
+
+            let badQuery = try await api.send(.get, "/api/v1/properties?status=nope", token: a.admin.token, agency: b.id)
+            #expect(badQuery.errorCode == "AGENCY_ACCESS_DENIED")
+            let badHeader = try await api.send(.get, "/api/v1/properties", token: a.admin.token, headers: [HTTPField.Name("X-Agency-Id")!: "nope"])
+            #expect(badHeader.status == .badRequest)
+            #expect(Self.count(api, "answered") == answered + 3)
+            #expect(Self.count(api, "full_path") == fullPath + 1)
+        }
+    }
+}
+
 /// The byte-level JSON writer answers what the `String` one did: sorted keys, escapes, integers.
 @Suite struct JSONWriterTests {
     @Test func writesSortedKeysEscapesAndIntegers() {

@@ -58,8 +58,18 @@ struct RouteBuilder {
     /// The caller is looked up in the transaction the handler then runs in (`RequestTransaction`), so a
     /// request pays one BEGIN/COMMIT pair. A create with an `Idempotency-Key` keeps separate ones: its
     /// claim must commit before the action runs, so a retry meanwhile sees it in progress.
-    func tenant(_ endpoint: Endpoint, _ handler: @escaping @Sendable (Request, TenantRequestContext) async throws -> Reply) {
+    ///
+    /// `inOneStatement` is a read's cheaper first try (`TenantEntry`): nil from it sends the request the full way.
+    func tenant(
+        _ endpoint: Endpoint,
+        _ handler: @escaping @Sendable (Request, TenantRequestContext) async throws -> Reply,
+        inOneStatement: (@Sendable (Request, TenantEntry) async throws -> Reply?)? = nil
+    ) {
         guard case .roles = endpoint.access else { preconditionFailure("\(endpoint) is not a tenant endpoint") }
+        precondition(
+            inOneStatement == nil || (endpoint.method == .get && endpoint.feature == nil),
+            "\(endpoint): one statement is for reads without a feature"
+        )
         let authenticator = authenticator
         let services = services
         register(endpoint) { call in
@@ -81,6 +91,11 @@ struct RouteBuilder {
             // (SPEC §14). Its key is the token's user and the agency the header names ("default" without
             // one, when the caller has a single membership).
             try await Self.rateLimit(userId: userId, agency: Authenticator.headerAgency(call.request), services: services)
+            if let inOneStatement, let entry = TenantEntry(call.request, userId: userId, endpoint: endpoint, services: services),
+                let reply = try await inOneStatement(call.request, entry)
+            {
+                return reply
+            }
             // The transaction's first statement (`app_enter_request`, see `RequestTransaction.enter`) sets the
             // user and the agency the header names, before membership is checked, and returns the memberships:
             // safe, because it reads only the caller's own memberships (`WHERE user_id = caller`), and a

@@ -93,9 +93,36 @@ public struct Database: Sendable, Service {
         _ scope: Scope,
         _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws -> T {
+        let logger = logger
+        return try await leased { conn in
+            try await conn.query("BEGIN", logger: logger)
+            do {
+                if !scope.entering { try await Self.apply(scope, on: conn, logger: logger) }
+                let result = try await body(conn)
+                // Past the deadline the caller was already answered 503 (and an idempotency key
+                // released): an abandoned transaction must roll back, never commit behind its back.
+                try Task.checkCancellation()
+                try await conn.query("COMMIT", logger: logger)
+                return result
+            } catch {
+                _ = try? await conn.query("ROLLBACK", logger: logger)
+                throw error
+            }
+        }
+    }
+
+    /// Runs `body`, which sends exactly one statement, outside a transaction block: the statement is a
+    /// transaction of its own (no BEGIN, no COMMIT). Only for a statement that sets the settings
+    /// row-level security reads itself, such as `app_list_properties` (`TenantEntry`), or that reads no
+    /// tenant table (`SELECT 1`).
+    public func statement<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        try await leased(body)
+    }
+
+    /// A pooled connection for `body`, within the deadline (lease included); counted in `inFlight`.
+    private func leased<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         let pool = pool
         let client = pool.client
-        let logger = logger
         let leased = Flag()
         running.value.add(1, ordering: .relaxed)
         defer { running.value.subtract(1, ordering: .relaxed) }
@@ -105,19 +132,7 @@ public struct Database: Sendable, Service {
                     leased.set()
                     pool.leased()
                     defer { pool.released() }
-                    try await conn.query("BEGIN", logger: logger)
-                    do {
-                        if !scope.entering { try await Self.apply(scope, on: conn, logger: logger) }
-                        let result = try await body(conn)
-                        // Past the deadline the caller was already answered 503 (and an idempotency key
-                        // released): an abandoned transaction must roll back, never commit behind its back.
-                        try Task.checkCancellation()
-                        try await conn.query("COMMIT", logger: logger)
-                        return result
-                    } catch {
-                        _ = try? await conn.query("ROLLBACK", logger: logger)
-                        throw error
-                    }
+                    return try await body(conn)
                 }
             }
         } catch let error where Self.isUnavailable(error) {
@@ -150,22 +165,11 @@ public struct Database: Sendable, Service {
     /// `SELECT 1` within the deadline: the health check. One statement on its own (no transaction, no
     /// settings: it reads no table), so the check costs one round trip.
     public func ping() async -> Bool {
-        let pool = pool
-        let client = pool.client
         let logger = logger
-        let leased = Flag()
         do {
-            try await withDeadline(deadline) {
-                try await client.withConnection { conn in
-                    leased.set()
-                    pool.leased()
-                    defer { pool.released() }
-                    try await conn.query("SELECT 1", logger: logger)
-                }
-            }
+            try await statement { conn in try await conn.query("SELECT 1", logger: logger) }
             return true
         } catch {
-            if Self.isUnavailable(error), !leased.isSet { pool.leaseFailed() }
             return false
         }
     }

@@ -17,10 +17,28 @@ public final class AppMetrics: Sendable {
         let route: String, method: String, status: Int
     }
 
-    public init() {}
+    /// Tenant reads that tried one statement (`TenantEntry`): answered by it, or sent the full way.
+    private let oneStatementReads: (answered: Counter, fullPath: Counter)
+
+    public init() {
+        let help = "Tenant reads that tried to admit the caller and read in one statement, by outcome."
+        oneStatementReads = (
+            Self.counter(registry, "one_statement_reads_total", help, [("outcome", "answered")]),
+            Self.counter(registry, "one_statement_reads_total", help, [("outcome", "full_path")])
+        )
+    }
+
+    private static func counter(_ registry: PrometheusCollectorRegistry, _ name: String, _ help: String, _ labels: [(String, String)]) -> Counter {
+        registry.makeCounter(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: labels)
+    }
 
     private func counter(_ name: String, _ help: String, _ labels: [(String, String)]) -> Counter {
-        registry.makeCounter(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: labels)
+        Self.counter(registry, name, help, labels)
+    }
+
+    /// A tenant read that tried one statement: `answered`, or sent the full way.
+    func oneStatementRead(answered: Bool) {
+        (answered ? oneStatementReads.answered : oneStatementReads.fullPath).increment()
     }
 
     public func gauge(_ name: String, _ help: String, _ labels: [(String, String)] = []) -> Gauge {

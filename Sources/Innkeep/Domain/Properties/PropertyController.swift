@@ -5,7 +5,7 @@ import PostgresNIO
 /// `/api/v1/properties` (SPEC §4). Owners see only their own; another agency's property is 404.
 struct PropertyController {
     func addRoutes(to routes: RouteBuilder) {
-        routes.tenant(API.listProperties, list)
+        routes.tenant(API.listProperties, list, inOneStatement: listInOneStatement)
         routes.tenant(API.getProperty, get)
         routes.tenant(API.createProperty, create)
         routes.tenant(API.updateProperty, update)
@@ -14,23 +14,47 @@ struct PropertyController {
 
     static let notFound = APIError(.propertyNotFound)
 
+    /// The parameters of the list: `limit`, `cursor` and `status`.
+    struct ListQuery: Sendable {
+        let page: PageRequest
+        let status: Property.Status?
+        let cursor: PageCursor?
+
+        init(_ request: Request) throws {
+            var query = FieldReader(query: request)
+            page = PageRequest(&query)
+            status = query.choice("status", as: Property.Status.self)
+            try query.finish()
+            cursor = try page.cursor()
+        }
+
+        func reply(_ rows: [Property]) -> Reply { page.reply(rows.map { ($0.createdAt, $0.id, $0) }) }
+    }
+
     @Sendable func list(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
-        var query = FieldReader(query: request)
-        let page = PageRequest(&query)
-        let status = query.choice("status", as: Property.Status.self)
-        try query.finish()
-        let cursor = try page.cursor()
+        let list = try ListQuery(request)
         let caller = context.caller
         return try await context.read { conn in
-            let rows = try await PropertyRepository.list(
-                conn,
-                agency: caller.agencyId,
-                owner: caller.ownerScope,
-                status: status,
-                cursor: cursor,
-                limit: page.limit + 1
+            list.reply(
+                try await PropertyRepository.list(
+                    conn,
+                    agency: caller.agencyId,
+                    owner: caller.ownerScope,
+                    status: list.status,
+                    cursor: list.cursor,
+                    limit: list.page.limit + 1
+                )
             )
-            return page.reply(rows.map { ($0.createdAt, $0.id, $0) })
+        }
+    }
+
+    /// The same list in one statement (`TenantEntry`); nil sends the request the full way (`list`).
+    @Sendable func listInOneStatement(_ request: Request, _ entry: TenantEntry) async throws -> Reply? {
+        guard let list = try? ListQuery(request) else { return nil }
+        return try await entry.read { conn in
+            list.reply(
+                try await PropertyRepository.list(conn, entering: entry, status: list.status, cursor: list.cursor, limit: list.page.limit + 1)
+            )
         }
     }
 

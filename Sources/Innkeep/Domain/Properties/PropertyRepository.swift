@@ -38,6 +38,8 @@ public enum PropertyRepository {
         }
     }
 
+    /// One page of the agency's properties, newest first: `app_properties_page` (migration 0016), the query
+    /// both list paths run.
     public static func list(
         _ conn: PostgresConnection,
         agency: UUID,
@@ -48,12 +50,26 @@ public enum PropertyRepository {
     ) async throws -> [Property] {
         try await conn.run(
             """
-            SELECT \(unescaped: Property.columns) FROM properties
-            WHERE agency_id = \(agency)
-              AND (\(owner)::uuid IS NULL OR owner_id = \(owner))
-              AND (\(status?.rawValue)::text IS NULL OR status = \(status?.rawValue))
-              AND \(after: cursor)
-            ORDER BY created_at DESC, id DESC LIMIT \(limit)
+            SELECT \(unescaped: Property.columns)
+            FROM app_properties_page(\(agency), \(owner)::uuid, \(status?.rawValue)::text, \(cursor?.micros)::int8, \(cursor?.id)::uuid, \(limit)::int)
+            """
+        ).collect().map(Property.init(row:))
+    }
+
+    /// The same page in the statement that admits the caller (`app_list_properties`: `app_admit`, then the
+    /// page with an owner narrowed to their own properties). Throws SQLSTATE IK403 when it does not admit
+    /// them (`TenantEntry`).
+    static func list(
+        _ conn: PostgresConnection,
+        entering entry: TenantEntry,
+        status: Property.Status?,
+        cursor: PageCursor?,
+        limit: Int
+    ) async throws -> [Property] {
+        try await conn.run(
+            """
+            SELECT \(unescaped: Property.columns) FROM app_list_properties(
+                \(entry.userId), \(entry.agency)::uuid, \(entry.roles), \(status?.rawValue)::text, \(cursor?.micros)::int8, \(cursor?.id)::uuid, \(limit)::int)
             """
         ).collect().map(Property.init(row:))
     }
