@@ -1,5 +1,5 @@
--- 0016 one-statement reads (issue 17): a hot list admits its caller and reads in one statement, its own
--- transaction, instead of BEGIN, app_enter_request, the query and COMMIT (four round trips).
+-- 0016 one-statement reads (issue 17): the hot lists (properties, bookings) admit their caller and read in one
+-- statement, its own transaction, instead of BEGIN, app_enter_request, the query and COMMIT (four round trips).
 --
 -- app_admit sets the request's settings like app_enter_request and then decides admission itself: the
 -- caller must be a member of the agency X-Agency-Id names (or, without the header, of exactly one agency)
@@ -7,8 +7,10 @@
 -- nothing the caller could use: the API then answers through the full path (RouteBuilder.tenant), which
 -- looks the memberships up and writes the exact 401/403/400. Invoker's rights, no SET clause: the lookup
 -- runs as the runtime role under team_members' row-level security, with the app.user_id it has just set.
+-- Returns the agency and the owner scope: the caller when their role is owner (they see only their own
+-- properties and those properties' bookings, as Caller.ownerScope), NULL for every other role.
 CREATE FUNCTION app_admit(p_user uuid, p_agency uuid, p_roles text[])
-    RETURNS TABLE (admitted_agency uuid, admitted_role text)
+    RETURNS TABLE (admitted_agency uuid, owner_scope uuid)
     LANGUAGE plpgsql VOLATILE
     AS $$
 DECLARE
@@ -26,7 +28,7 @@ BEGIN
         RAISE EXCEPTION 'not admitted in one statement; the full request path answers' USING ERRCODE = 'IK403';
     END IF;
     PERFORM set_config('app.agency_id', a, true);
-    RETURN QUERY SELECT a::uuid, r;
+    RETURN QUERY SELECT a::uuid, CASE WHEN r = 'owner' THEN p_user END;
 END
 $$;
 
@@ -48,8 +50,7 @@ CREATE FUNCTION app_properties_page(p_agency uuid, p_owner uuid, p_status text, 
      LIMIT p_limit
 $$;
 
--- GET /api/v1/properties in one statement. An owner sees only their own properties (Caller.ownerScope).
--- The SET clause plans the page with each call's arguments (a cached generic plan could not drop the
+-- GET /api/v1/properties in one statement. The SET clause plans the page with each call's arguments (a cached generic plan could not drop the
 -- filters a call leaves NULL) and, on return, also restores the settings app_admit set: the statement's
 -- rows were read under them, and nothing after it sees them.
 CREATE FUNCTION app_list_properties(p_user uuid, p_agency uuid, p_roles text[], p_status text, p_after_micros bigint, p_after_id uuid, p_limit integer)
@@ -62,8 +63,48 @@ DECLARE
 BEGIN
     SELECT * INTO admitted FROM app_admit(p_user, p_agency, p_roles);
     RETURN QUERY SELECT * FROM app_properties_page(
-        admitted.admitted_agency,
-        CASE WHEN admitted.admitted_role = 'owner' THEN p_user END,
-        p_status, p_after_micros, p_after_id, p_limit);
+        admitted.admitted_agency, admitted.owner_scope, p_status, p_after_micros, p_after_id, p_limit);
+END
+$$;
+
+-- One page of an agency's bookings, newest first: the query of GET /api/v1/bookings (BookingRepository.list),
+-- as app_properties_page is for properties. An owner scope keeps the bookings of that owner's properties;
+-- from/to keep the stays that overlap [from, to].
+CREATE FUNCTION app_bookings_page(
+    p_agency uuid, p_owner uuid, p_property uuid, p_status text, p_from date, p_to date,
+    p_after_micros bigint, p_after_id uuid, p_limit integer)
+    RETURNS SETOF bookings
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT b.* FROM bookings b
+     WHERE b.agency_id = p_agency
+       AND (p_owner IS NULL OR EXISTS (
+            SELECT 1 FROM properties p WHERE p.agency_id = b.agency_id AND p.id = b.property_id AND p.owner_id = p_owner))
+       AND (p_property IS NULL OR b.property_id = p_property)
+       AND (p_status IS NULL OR b.status = p_status)
+       AND (p_from IS NULL AND p_to IS NULL
+            OR daterange(b.check_in, b.check_out, '[)') && daterange(p_from, p_to, '[]'))
+       AND (p_from IS NULL OR b.check_out > p_from)
+       AND (p_to IS NULL OR b.check_in < p_to)
+       AND (p_after_micros IS NULL
+            OR (b.created_at, b.id) < (timestamptz 'epoch' + p_after_micros * interval '1 microsecond', p_after_id))
+     ORDER BY b.created_at DESC, b.id DESC
+     LIMIT p_limit
+$$;
+
+-- GET /api/v1/bookings in one statement, as app_list_properties.
+CREATE FUNCTION app_list_bookings(
+    p_user uuid, p_agency uuid, p_roles text[], p_property uuid, p_status text, p_from date, p_to date,
+    p_after_micros bigint, p_after_id uuid, p_limit integer)
+    RETURNS SETOF bookings
+    LANGUAGE plpgsql VOLATILE
+    SET plan_cache_mode = force_custom_plan
+    AS $$
+DECLARE
+    admitted record;
+BEGIN
+    SELECT * INTO admitted FROM app_admit(p_user, p_agency, p_roles);
+    RETURN QUERY SELECT * FROM app_bookings_page(
+        admitted.admitted_agency, admitted.owner_scope, p_property, p_status, p_from, p_to, p_after_micros, p_after_id, p_limit);
 END
 $$;

@@ -8,7 +8,7 @@ struct BookingController {
     static let maxNights = 365
 
     func addRoutes(to routes: RouteBuilder) {
-        routes.tenant(API.listBookings, list)
+        routes.tenant(API.listBookings, list, inOneStatement: listInOneStatement)
         routes.tenant(API.getBooking, get)
         routes.tenant(API.createBooking, create)
         routes.tenant(API.cancelBooking, cancel)
@@ -16,29 +16,53 @@ struct BookingController {
 
     static let notFound = APIError(.bookingNotFound)
 
+    /// The parameters of the list: `limit`, `cursor`, `property_id`, `status`, `from` and `to`.
+    struct ListQuery: Sendable {
+        let page: PageRequest
+        let filter: BookingRepository.Filter
+        let cursor: PageCursor?
+
+        init(_ request: Request) throws {
+            var query = FieldReader(query: request)
+            page = PageRequest(&query)
+            filter = BookingRepository.Filter(
+                propertyId: query.uuid("property_id"),
+                status: query.choice("status", as: Booking.Status.self),
+                from: query.date("from"),
+                to: query.date("to")
+            )
+            if let from = filter.from, let to = filter.to, to < from { query.fail("to", "must not be before from") }
+            try query.finish()
+            cursor = try page.cursor()
+        }
+
+        func reply(_ rows: [Booking]) -> Reply { page.reply(rows.map { ($0.createdAt, $0.id, $0) }) }
+    }
+
     @Sendable func list(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
-        var query = FieldReader(query: request)
-        let page = PageRequest(&query)
-        let filter = BookingRepository.Filter(
-            propertyId: query.uuid("property_id"),
-            status: query.choice("status", as: Booking.Status.self),
-            from: query.date("from"),
-            to: query.date("to")
-        )
-        if let from = filter.from, let to = filter.to, to < from { query.fail("to", "must not be before from") }
-        try query.finish()
-        let cursor = try page.cursor()
+        let list = try ListQuery(request)
         let caller = context.caller
         return try await context.read { conn in
-            let rows = try await BookingRepository.list(
-                conn,
-                agency: caller.agencyId,
-                owner: caller.ownerScope,
-                filter: filter,
-                cursor: cursor,
-                limit: page.limit + 1
+            list.reply(
+                try await BookingRepository.list(
+                    conn,
+                    agency: caller.agencyId,
+                    owner: caller.ownerScope,
+                    filter: list.filter,
+                    cursor: list.cursor,
+                    limit: list.page.limit + 1
+                )
             )
-            return page.reply(rows.map { ($0.createdAt, $0.id, $0) })
+        }
+    }
+
+    /// The same list in one statement (`TenantEntry`); nil sends the request the full way (`list`).
+    @Sendable func listInOneStatement(_ request: Request, _ entry: TenantEntry) async throws -> Reply? {
+        guard let list = try? ListQuery(request) else { return nil }
+        return try await entry.read { conn in
+            list.reply(
+                try await BookingRepository.list(conn, entering: entry, filter: list.filter, cursor: list.cursor, limit: list.page.limit + 1)
+            )
         }
     }
 

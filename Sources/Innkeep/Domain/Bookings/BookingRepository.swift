@@ -28,6 +28,8 @@ public enum BookingRepository {
     /// The `&&` on the closed range `[from, to]` is implied by the two comparisons after it (it only adds
     /// stays that start on `to`, which they drop again) and lets the stay index find the overlapping
     /// stays directly (migration 0008).
+    /// One page of the agency's bookings, newest first: `app_bookings_page` (migration 0016), the query both
+    /// list paths run.
     public static func list(
         _ conn: PostgresConnection,
         agency: UUID,
@@ -38,18 +40,23 @@ public enum BookingRepository {
     ) async throws -> [Booking] {
         try await conn.run(
             """
-            SELECT \(unescaped: Booking.columns) FROM bookings b
-            WHERE b.agency_id = \(agency)
-              AND (\(owner)::uuid IS NULL OR EXISTS (
-                  SELECT 1 FROM properties p WHERE p.agency_id = b.agency_id AND p.id = b.property_id AND p.owner_id = \(owner)))
-              AND (\(f.propertyId)::uuid IS NULL OR b.property_id = \(f.propertyId))
-              AND (\(f.status?.rawValue)::text IS NULL OR b.status = \(f.status?.rawValue))
-              AND (\(f.from?.description)::date IS NULL AND \(f.to?.description)::date IS NULL
-                   OR daterange(b.check_in, b.check_out, '[)') && daterange(\(f.from?.description)::date, \(f.to?.description)::date, '[]'))
-              AND (\(f.from?.description)::date IS NULL OR b.check_out > \(f.from?.description)::date)
-              AND (\(f.to?.description)::date IS NULL OR b.check_in < \(f.to?.description)::date)
-              AND \(after: cursor, alias: "b")
-            ORDER BY b.created_at DESC, b.id DESC LIMIT \(limit)
+            SELECT \(unescaped: Booking.columns) FROM app_bookings_page(\(agency), \(owner)::uuid, \(f.propertyId)::uuid,
+                \(f.status?.rawValue)::text, \(f.from?.description)::date, \(f.to?.description)::date, \(cursor?.micros)::int8,
+                \(cursor?.id)::uuid, \(limit)::int) b
+            """
+        ).collect().map(Booking.init(row:))
+    }
+
+    /// The same page in the statement that admits the caller (`app_list_bookings`, as
+    /// `PropertyRepository.list(_:entering:…)`).
+    static func list(_ conn: PostgresConnection, entering entry: TenantEntry, filter f: Filter, cursor: PageCursor?, limit: Int) async throws
+        -> [Booking]
+    {
+        try await conn.run(
+            """
+            SELECT \(unescaped: Booking.columns) FROM app_list_bookings(\(entry.userId), \(entry.agency)::uuid, \(entry.roles),
+                \(f.propertyId)::uuid, \(f.status?.rawValue)::text, \(f.from?.description)::date, \(f.to?.description)::date,
+                \(cursor?.micros)::int8, \(cursor?.id)::uuid, \(limit)::int) b
             """
         ).collect().map(Booking.init(row:))
     }
