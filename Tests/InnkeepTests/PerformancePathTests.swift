@@ -449,6 +449,10 @@ import Testing
             #expect(Set(booking.json.objectKeys) == bookingKeys)
 
             let id = try #require(booking["id"]?.uuid)
+            // The create answers with the booking it chose before the insert (`Booking(creating:…)`): byte for
+            // byte what the database then holds, created_at included.
+            let stored = try await api.send(.get, "/api/v1/bookings/\(id)", token: agency.admin.token)
+            #expect(stored.raw == booking.raw)
             let calendar = try await api.send(
                 .get,
                 "/api/v1/properties/\(property)/calendar?from=2031-05-31&to=2031-06-05",

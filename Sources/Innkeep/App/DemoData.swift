@@ -89,22 +89,21 @@ public enum DemoData {
                 status: .active
             )
             let checkIn = CalendarDate.today(in: TimeZone(identifier: "Europe/Lisbon")!) + 7
-            _ = try await BookingRepository.insert(
-                conn,
-                agency: agencyId,
-                createdBy: admin,
-                .init(
-                    propertyId: beach.id,
-                    guestName: "Ada Guest",
-                    guestEmail: "ada@example.com",
-                    stay: Nights(checkIn, checkIn + 3),
-                    guests: 2,
-                    source: .direct,
-                    totalAmountCents: nil,
-                    currency: nil,
-                    notes: nil
-                )
+            let now = try await conn.run("SELECT now()").collect()[0].decode(Date.self)
+            let stay = BookingRepository.New(
+                propertyId: beach.id,
+                guestName: "Ada Guest",
+                guestEmail: "ada@example.com",
+                stay: Nights(checkIn, checkIn + 3),
+                guests: 2,
+                source: .direct,
+                totalAmountCents: nil,
+                currency: nil,
+                notes: nil
             )
+            let booking = Booking(creating: stay, agency: agencyId, createdBy: admin, now: now)
+            // Written like any booking (its event goes nowhere: the new agency has no webhook endpoint).
+            try await Outbox.emit(conn, agency: agencyId, type: .bookingCreated, data: booking, writing: BookingRepository.Insert(booking: booking))
         }
         return agencyId
     }

@@ -100,7 +100,7 @@ struct BlockController {
                     owner: caller.ownerScope,
                     nights: new.nights
                 )
-                guard let (_, holder) = target else { throw APIError(.propertyNotFound) }
+                guard let (_, holder, _) = target else { throw APIError(.propertyNotFound) }
                 if let holder { throw Self.conflict(holder) }
                 let block = try await BlockRepository.insert(conn, agency: caller.agencyId, createdBy: caller.userId, new)
                 let audit = AuditLog.Entry(

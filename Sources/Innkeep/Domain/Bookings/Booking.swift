@@ -28,6 +28,16 @@ public struct Booking: Sendable {
         b.total_amount_cents, b.currency, b.notes, b.created_by, b.created_at, b.cancelled_at
         """
 
+    /// A new confirmed booking as `BookingRepository.Insert` writes it: a fresh id, created at `now` (the
+    /// transaction's `now()`, which the insert uses as well).
+    init(creating n: BookingRepository.New, agency: UUID, createdBy: UUID, now: Date) {
+        (id, agencyId, propertyId) = (UUID(), agency, n.propertyId)
+        (guestName, guestEmail, stay, guests) = (n.guestName, n.guestEmail, n.stay, n.guests)
+        (status, source) = (.confirmed, n.source)
+        (totalAmountCents, currency, notes) = (n.totalAmountCents, n.currency, n.notes)
+        (self.createdBy, createdAt, cancelledAt) = (createdBy, now, nil)
+    }
+
     init(row: PostgresRow) throws {
         var r = RowReader(row)
         (id, agencyId, propertyId) = (try r.next(), try r.next(), try r.next())

@@ -124,7 +124,7 @@ struct BookingController {
         do {
             return try await context.transaction { conn in
                 let target = try await PropertyRepository.findWithFirstHolder(conn, agency: caller.agencyId, id: new.propertyId, nights: new.stay)
-                guard let (property, holder) = target else { throw APIError(.propertyNotFound) }
+                guard let (property, holder, now) = target else { throw APIError(.propertyNotFound) }
                 var issues: [FieldIssue] = []
                 if property.status != .active { issues.append(FieldIssue("property_id", "the property is inactive")) }
                 if new.guests > property.maxGuests {
@@ -143,7 +143,7 @@ struct BookingController {
                     )
                 }
                 if let holder { throw Self.conflict(holder) }
-                let booking = try await BookingRepository.insert(conn, agency: caller.agencyId, createdBy: caller.userId, new)
+                let booking = Booking(creating: new, agency: caller.agencyId, createdBy: caller.userId, now: now)
                 let audit = AuditLog.Entry(
                     caller,
                     "booking.create",
@@ -154,7 +154,15 @@ struct BookingController {
                         "check_out": .string(booking.stay.end.description),
                     ]
                 )
-                try await Outbox.emit(conn, agency: caller.agencyId, type: .bookingCreated, data: booking, recording: audit)
+                // The row, its audit row and its event in one statement.
+                try await Outbox.emit(
+                    conn,
+                    agency: caller.agencyId,
+                    type: .bookingCreated,
+                    data: booking,
+                    recording: audit,
+                    writing: BookingRepository.Insert(booking: booking)
+                )
                 return .json(booking, status: .created)
             }
         } catch  where isPostgresError(error, state: SQLState.exclusionViolation) {

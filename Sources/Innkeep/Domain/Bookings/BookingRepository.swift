@@ -66,19 +66,51 @@ public enum BookingRepository {
         var guests: Int, source: Booking.Source, totalAmountCents: Int64?, currency: String?, notes: String?
     }
 
-    public static func insert(_ conn: PostgresConnection, agency: UUID, createdBy: UUID, _ n: New) async throws -> Booking {
-        try await conn.run(
-            """
-            WITH b AS (
-                INSERT INTO bookings (agency_id, property_id, guest_name, guest_email, check_in, check_out, guests, source,
-                                      total_amount_cents, currency, notes, created_by)
-                VALUES (\(agency), \(n.propertyId), \(n.guestName), \(n.guestEmail), \(n.stay.start.description)::date,
-                    \(n.stay.end.description)::date,
-                        \(n.guests), \(n.source.rawValue), \(n.totalAmountCents), \(n.currency), \(n.notes), \(createdBy))
-                RETURNING *)
-            SELECT \(unescaped: Booking.columns) FROM b
-            """
-        ).collect().map(Booking.init(row:))[0]
+    /// The insert of a new booking, which `Outbox.emit` runs in the statement of its event and audit row: every
+    /// column is chosen here (`Booking(creating:…)`), so the reply and the event need nothing back from it.
+    struct Insert: ActionWrite {
+        let booking: Booking
+
+        func appendWithItem(to sql: inout PostgresQuery.StringInterpolation) {
+            let b = booking
+            sql.appendLiteral(
+                """
+                new_booking AS (
+                    INSERT INTO bookings (agency_id, id, property_id, guest_name, guest_email, check_in, check_out, guests, status, source,
+                                          total_amount_cents, currency, notes, created_by, created_at)
+                    VALUES (
+                """
+            )
+            sql.appendInterpolation(b.agencyId)
+            sql.appendLiteral(", ")
+            sql.appendInterpolation(b.id)
+            sql.appendLiteral(", ")
+            sql.appendInterpolation(b.propertyId)
+            sql.appendLiteral(", ")
+            sql.appendInterpolation(b.guestName)
+            sql.appendLiteral(", ")
+            sql.appendInterpolation(b.guestEmail)
+            sql.appendLiteral(", ")
+            sql.appendInterpolation(b.stay.start.description)
+            sql.appendLiteral("::date, ")
+            sql.appendInterpolation(b.stay.end.description)
+            sql.appendLiteral("::date, ")
+            sql.appendInterpolation(b.guests)
+            sql.appendLiteral(", ")
+            sql.appendInterpolation(b.status.rawValue)
+            sql.appendLiteral(", ")
+            sql.appendInterpolation(b.source.rawValue)
+            sql.appendLiteral(", ")
+            sql.appendInterpolation(b.totalAmountCents)
+            sql.appendLiteral(", ")
+            sql.appendInterpolation(b.currency)
+            sql.appendLiteral(", ")
+            sql.appendInterpolation(b.notes)
+            sql.appendLiteral(", ")
+            sql.appendInterpolation(b.createdBy)
+            // The transaction's own now(): the `createdAt` the caller read with `findWithFirstHolder`.
+            sql.appendLiteral(", now())),\n")
+        }
     }
 
     public static func cancel(_ conn: PostgresConnection, agency: UUID, id: UUID) async throws -> Booking {

@@ -18,23 +18,26 @@ public enum PropertyRepository {
 
     /// The property a new stay or block goes into, with the first booking or block that already holds one of
     /// `nights` (`CalendarRepository.firstHolder`), in one round trip. `owner` narrows as in `find`.
+    /// `now` is the transaction's `now()`: what a row inserted in it gets as `created_at`.
     static func findWithFirstHolder(
         _ conn: PostgresConnection,
         agency: UUID,
         id: UUID,
         owner: UUID? = nil,
         nights: Nights
-    ) async throws -> (property: Property, holder: CalendarEntry?)? {
+    ) async throws -> (property: Property, holder: CalendarEntry?, now: Date)? {
         let rows = try await conn.run(
             """
-            SELECT \(unescaped: Property.columns), h.* FROM properties
+            SELECT \(unescaped: Property.columns), now(), h.* FROM properties
             LEFT JOIN LATERAL (\(holdersOf: id, agency: agency, overlapping: nights, limit: 1)) h (h_rank, h_id, h_kind, h_first, h_end) ON true
             WHERE agency_id = \(agency) AND id = \(id) AND (\(owner)::uuid IS NULL OR owner_id = \(owner))
             """
         ).collect()
         return try rows.first.map { row in
             var r = RowReader(row)
-            return (try Property(&r), try CalendarEntry(&r))
+            let property = try Property(&r)
+            let now: Date = try r.next()
+            return (property, try CalendarEntry(&r), now)
         }
     }
 

@@ -20,19 +20,21 @@ public enum Outbox {
     /// Writes the event and its deliveries; returns the event id (the `webhook-id` receivers see), or
     /// nil when no enabled endpoint subscribes to `type`. `onlyEndpoint` sends to that endpoint alone,
     /// subscribed or not (the test event). `recording` writes the action's audit row in the same statement
-    /// (always, subscribed or not): one round trip for both.
+    /// (always, subscribed or not): one round trip for both. `writing` puts the action's own write in that
+    /// statement too, first (a new booking: one round trip for the row, its audit row and its event).
     @discardableResult
-    public static func emit(
+    static func emit(
         _ conn: PostgresConnection,
         agency: UUID,
         type: WebhookEventType,
         data: some JSONWritable,
         onlyEndpoint: UUID? = nil,
-        recording audit: AuditLog.Entry? = nil
+        recording audit: AuditLog.Entry? = nil,
+        writing action: (any ActionWrite)? = nil
     ) async throws -> UUID? {
         let rows = try await conn.run(
             """
-            WITH \(auditing: audit) targets AS (
+            WITH \(writing: action) \(auditing: audit) targets AS (
                 SELECT id FROM webhook_endpoints
                 WHERE agency_id = \(agency)
                   AND (\(onlyEndpoint)::uuid IS NULL AND enabled AND \(type.rawValue) = ANY (events) OR id = \(onlyEndpoint))),
@@ -86,8 +88,18 @@ public enum Outbox {
     }
 }
 
+/// An action's write that `Outbox.emit` runs first in the statement of its event: a data-modifying `WITH` item.
+protocol ActionWrite: Sendable {
+    /// Appends `name AS (INSERT …),` (a name no other item of `emit`'s statement uses).
+    func appendWithItem(to sql: inout PostgresQuery.StringInterpolation)
+}
+
 extension PostgresQuery.StringInterpolation {
-    /// `audit AS (INSERT INTO audit_log …),` as the first item of a `WITH` list, or nothing.
+    fileprivate mutating func appendInterpolation(writing action: (any ActionWrite)?) {
+        action?.appendWithItem(to: &self)
+    }
+
+    /// `audit AS (INSERT INTO audit_log …),` as an item of a `WITH` list, or nothing.
     fileprivate mutating func appendInterpolation(auditing entry: AuditLog.Entry?) {
         guard let entry else { return }
         appendLiteral("audit AS (")
