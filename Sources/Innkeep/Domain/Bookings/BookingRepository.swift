@@ -49,7 +49,13 @@ public enum BookingRepository {
 
     /// The same page in the statement that admits the caller (`app_list_bookings`, as
     /// `PropertyRepository.list(_:entering:…)`).
-    static func list(_ conn: PostgresConnection, entering entry: TenantEntry, filter f: Filter, cursor: PageCursor?, limit: Int) async throws
+    static func list(
+        _ conn: PostgresConnection,
+        entering entry: TenantEntry,
+        filter f: Filter,
+        cursor: PageCursor?,
+        limit: Int
+    ) async throws
         -> [Booking]
     {
         try await conn.run(
