@@ -34,29 +34,33 @@ $$;
 
 -- One page of an agency's properties, newest first: the query of GET /api/v1/properties, in one place for
 -- both paths (PropertyRepository.list runs it inside the request's transaction; app_list_properties after
--- app_admit). Plain SQL, so the planner inlines it and plans with the arguments' values. Row-level
--- security applies as to any statement of the caller's.
+-- app_admit). Row-level security applies as to any statement of the caller's. plpgsql keeps the parsed
+-- query for the session; the SET clause plans it with each call's values, as a statement sent on its own
+-- would be (a cached generic plan could not drop the filters a call leaves NULL nor pick the owner index).
+-- Measured with pgbench (docs/benchmarks.md): a plain SQL function here is re-parsed on every call when
+-- inlined, and cost Postgres more than the four statements it replaced.
 CREATE FUNCTION app_properties_page(p_agency uuid, p_owner uuid, p_status text, p_after_micros bigint, p_after_id uuid, p_limit integer)
     RETURNS SETOF properties
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
+    SET plan_cache_mode = force_custom_plan
     AS $$
-    SELECT * FROM properties
+BEGIN
+    RETURN QUERY SELECT * FROM properties
      WHERE agency_id = p_agency
        AND (p_owner IS NULL OR owner_id = p_owner)
        AND (p_status IS NULL OR status = p_status)
        AND (p_after_micros IS NULL
             OR (created_at, id) < (timestamptz 'epoch' + p_after_micros * interval '1 microsecond', p_after_id))
      ORDER BY created_at DESC, id DESC
-     LIMIT p_limit
+     LIMIT p_limit;
+END
 $$;
 
--- GET /api/v1/properties in one statement. The SET clause plans the page with each call's arguments (a cached generic plan could not drop the
--- filters a call leaves NULL) and, on return, also restores the settings app_admit set: the statement's
--- rows were read under them, and nothing after it sees them.
+-- GET /api/v1/properties in one statement: app_admit, then the page with the owner scope it returned. No SET
+-- clause: app_admit's settings last until the statement's transaction ends, the statement itself.
 CREATE FUNCTION app_list_properties(p_user uuid, p_agency uuid, p_roles text[], p_status text, p_after_micros bigint, p_after_id uuid, p_limit integer)
     RETURNS SETOF properties
     LANGUAGE plpgsql VOLATILE
-    SET plan_cache_mode = force_custom_plan
     AS $$
 DECLARE
     admitted record;
@@ -68,15 +72,18 @@ END
 $$;
 
 -- One page of an agency's bookings, newest first: the query of GET /api/v1/bookings (BookingRepository.list),
--- as app_properties_page is for properties. An owner scope keeps the bookings of that owner's properties;
--- from/to keep the stays that overlap [from, to].
+-- as app_properties_page is for properties (plpgsql, planned with each call's values: the property and date
+-- filters want their own index). An owner scope keeps the bookings of that owner's properties; from/to keep
+-- the stays that overlap [from, to].
 CREATE FUNCTION app_bookings_page(
     p_agency uuid, p_owner uuid, p_property uuid, p_status text, p_from date, p_to date,
     p_after_micros bigint, p_after_id uuid, p_limit integer)
     RETURNS SETOF bookings
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
+    SET plan_cache_mode = force_custom_plan
     AS $$
-    SELECT b.* FROM bookings b
+BEGIN
+    RETURN QUERY SELECT b.* FROM bookings b
      WHERE b.agency_id = p_agency
        AND (p_owner IS NULL OR EXISTS (
             SELECT 1 FROM properties p WHERE p.agency_id = b.agency_id AND p.id = b.property_id AND p.owner_id = p_owner))
@@ -89,7 +96,8 @@ CREATE FUNCTION app_bookings_page(
        AND (p_after_micros IS NULL
             OR (b.created_at, b.id) < (timestamptz 'epoch' + p_after_micros * interval '1 microsecond', p_after_id))
      ORDER BY b.created_at DESC, b.id DESC
-     LIMIT p_limit
+     LIMIT p_limit;
+END
 $$;
 
 -- GET /api/v1/bookings in one statement, as app_list_properties.
@@ -98,7 +106,6 @@ CREATE FUNCTION app_list_bookings(
     p_after_micros bigint, p_after_id uuid, p_limit integer)
     RETURNS SETOF bookings
     LANGUAGE plpgsql VOLATILE
-    SET plan_cache_mode = force_custom_plan
     AS $$
 DECLARE
     admitted record;
