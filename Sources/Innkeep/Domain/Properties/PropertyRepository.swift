@@ -54,7 +54,8 @@ public enum PropertyRepository {
         try await conn.run(
             """
             SELECT \(unescaped: Property.columns)
-            FROM app_properties_page(\(agency), \(owner)::uuid, \(status?.rawValue)::text, \(cursor?.micros)::int8, \(cursor?.id)::uuid, \(limit)::int)
+            FROM app_properties_page(\(agency), \(owner)::uuid, \(status?.rawValue)::text, \(cursor?.micros)::int8, \(cursor?.id)::uuid,
+                \(limit)::int)
             """
         ).collect().map(Property.init(row:))
     }
@@ -72,7 +73,8 @@ public enum PropertyRepository {
         try await conn.run(
             """
             SELECT \(unescaped: Property.columns) FROM app_list_properties(
-                \(entry.userId), \(entry.agency)::uuid, \(entry.roles), \(status?.rawValue)::text, \(cursor?.micros)::int8, \(cursor?.id)::uuid, \(limit)::int)
+                \(entry.userId), \(entry.agency)::uuid, \(entry.roles), \(status?.rawValue)::text, \(cursor?.micros)::int8,
+                \(cursor?.id)::uuid, \(limit)::int)
             """
         ).collect().map(Property.init(row:))
     }
