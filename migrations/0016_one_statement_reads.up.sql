@@ -74,9 +74,7 @@ $$;
 -- One page of an agency's bookings, newest first: the query of GET /api/v1/bookings (BookingRepository.list),
 -- as app_properties_page is for properties (plpgsql, planned with each call's values: the property and date
 -- filters want their own index). An owner scope keeps the bookings of that owner's properties; from/to keep
--- the stays that overlap [from, to). The && on the closed range [from, to] is implied by the two comparisons
--- after it (it only adds stays that start on `to`, which they drop again) and lets the stay index find the
--- overlapping stays directly (migration 0008).
+-- the stays that overlap [from, to].
 CREATE FUNCTION app_bookings_page(
     p_agency uuid, p_owner uuid, p_property uuid, p_status text, p_from date, p_to date,
     p_after_micros bigint, p_after_id uuid, p_limit integer)

@@ -23,8 +23,13 @@ public enum BookingRepository {
         ).collect().first.map(Booking.init(row:))
     }
 
-    /// One page of the agency's bookings, newest first; `from`/`to` keep stays that overlap `[from, to)`. The
-    /// query is `app_bookings_page` (migration 0016), which both list paths run.
+    /// Newest first; `from`/`to` keep stays that overlap `[from, to)`.
+    ///
+    /// The `&&` on the closed range `[from, to]` is implied by the two comparisons after it (it only adds
+    /// stays that start on `to`, which they drop again) and lets the stay index find the overlapping
+    /// stays directly (migration 0008).
+    /// One page of the agency's bookings, newest first: `app_bookings_page` (migration 0016), the query both
+    /// list paths run.
     public static func list(
         _ conn: PostgresConnection,
         agency: UUID,
