@@ -130,12 +130,12 @@ import Testing
 
 /// /ops/current-commit falls back to the commit embedded at build time by the StampCommit plugin.
 @Suite struct BuildInfoTests {
-    @Test func embeddedCommitIsTheCheckoutsHead() throws {
+    @Test func embeddedCommitIsTheCheckoutsHead() async throws {
         var env = TestEnv.environment(database: "x")
         env["COMMIT_SHA"] = nil
         let info = BuildInfo(config: try AppConfig(environment: env))
         #expect(info.commitSHA == BuildCommit.sha)
-        let head = try TestEnv.shell("git -C '\(TestEnv.repo.path)' rev-parse HEAD").output.trimmingCharacters(in: .whitespacesAndNewlines)
+        let head = try await TestEnv.shell("git -C '\(TestEnv.repo.path)' rev-parse HEAD").output.trimmingCharacters(in: .whitespacesAndNewlines)
         // The binary under test was built from this checkout (possibly with uncommitted changes).
         #expect(BuildCommit.sha == head || BuildCommit.sha == head + "-dirty", "\(BuildCommit.sha) vs \(head)")
         env["COMMIT_SHA"] = "abc123"

@@ -31,7 +31,11 @@ enum PyJWT {
         }
     }
 
-    static func run(_ request: JSONValue) throws -> JSONValue {
+    static func run(_ request: JSONValue) async throws -> JSONValue {
+        try await offPool { try blockingRun(request) }
+    }
+
+    private static func blockingRun(_ request: JSONValue) throws -> JSONValue {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: try python)
         p.arguments = [tool]
@@ -53,8 +57,8 @@ enum PyJWT {
         return answer
     }
 
-    static func keys(_ specs: [(type: String, kid: String)]) throws -> [Key] {
-        let answer = try run(["op": "keygen", "keys": .array(specs.map { ["type": .string($0.type), "kid": .string($0.kid)] })])
+    static func keys(_ specs: [(type: String, kid: String)]) async throws -> [Key] {
+        let answer = try await run(["op": "keygen", "keys": .array(specs.map { ["type": .string($0.type), "kid": .string($0.kid)] })])
         guard case .array(let list) = answer else { throw TestFailure("keygen answered \(answer)") }
         return list.map {
             Key(
@@ -67,13 +71,13 @@ enum PyJWT {
     }
 
     /// Tokens for `(alg, key, kid, claims)`; see jwt_tool.py for the algs.
-    static func mint(_ specs: [(alg: String, key: String, kid: String?, claims: JSONValue)]) throws -> [String] {
+    static func mint(_ specs: [(alg: String, key: String, kid: String?, claims: JSONValue)]) async throws -> [String] {
         let tokens: [JSONValue] = specs.map { spec in
             var o: [String: JSONValue] = ["alg": .string(spec.alg), "key": .string(spec.key), "claims": spec.claims]
             if let kid = spec.kid { o["kid"] = .string(kid) }
             return .object(o)
         }
-        guard case .array(let list) = try run(["op": "mint", "tokens": .array(tokens)]) else { throw TestFailure("mint failed") }
+        guard case .array(let list) = try await run(["op": "mint", "tokens": .array(tokens)]) else { throw TestFailure("mint failed") }
         return list.compactMap(\.stringValue)
     }
 
@@ -126,13 +130,13 @@ final class JWKSServer: Sendable {
     }
 
     @Test func es256AndRs256ByKidANewKeyIsFetchedAndMadeUpKidsAreRateLimited() async throws {
-        let keys = try PyJWT.keys([("EC", "ec-1"), ("RSA", "rsa-1"), ("EC", "ec-2")])
+        let keys = try await PyJWT.keys([("EC", "ec-1"), ("RSA", "rsa-1"), ("EC", "ec-2")])
         let (ec1, rsa1, ec2) = (keys[0], keys[1], keys[2])
         try await JWKSServer.with(PyJWT.jwks([ec1, rsa1])) { server in
             try await withApp(env: ["JWT_JWKS_URL": server.url]) { api in
                 #expect(server.fetches == 1, "fetched once at start")
                 let user = try await api.signup(agencyName: "JWKS")
-                let tokens = try PyJWT.mint([
+                let tokens = try await PyJWT.mint([
                     ("ES256", ec1.privatePEM, "ec-1", Self.claims(user.id)),
                     ("RS256", rsa1.privatePEM, "rsa-1", Self.claims(user.id)),
                 ])
@@ -147,14 +151,14 @@ final class JWKSServer: Sendable {
                 // A key the issuer adds after start: the unknown kid makes one fetch, and the key is used.
                 let before = server.fetches
                 server.publish(PyJWT.jwks([ec1, rsa1, ec2]))
-                let fresh = try PyJWT.mint([("ES256", ec2.privatePEM, "ec-2", Self.claims(user.id))])[0]
+                let fresh = try await PyJWT.mint([("ES256", ec2.privatePEM, "ec-2", Self.claims(user.id))])[0]
                 let accepted = try await api.send(.get, "/api/v1/me", token: fresh)
                 #expect(accepted.status == .ok, "\(accepted.raw)")
                 #expect(server.fetches == before + 1)
 
                 // Made-up kids (signed by a key the JWKS has, so only the kid is wrong): 401, and within the
                 // refresh interval not one more fetch, however many arrive.
-                let madeUp = try PyJWT.mint((0..<20).map { ("ES256", ec2.privatePEM, "made-up-\($0)", Self.claims(user.id)) })
+                let madeUp = try await PyJWT.mint((0..<20).map { ("ES256", ec2.privatePEM, "made-up-\($0)", Self.claims(user.id)) })
                 for token in madeUp {
                     let r = try await api.send(.get, "/api/v1/properties", token: token)
                     #expect(r.status == .unauthorized)
@@ -166,7 +170,7 @@ final class JWKSServer: Sendable {
     }
 
     @Test func everyBadAsymmetricTokenIsInvalidToken() async throws {
-        let keys = try PyJWT.keys([("EC", "ec-1"), ("RSA", "rsa-1"), ("EC", "stranger"), ("RSA", "rsa-stranger")])
+        let keys = try await PyJWT.keys([("EC", "ec-1"), ("RSA", "rsa-1"), ("EC", "stranger"), ("RSA", "rsa-stranger")])
         let (ec1, rsa1, stranger, rsaStranger) = (keys[0], keys[1], keys[2], keys[3])
         try await JWKSServer.with(PyJWT.jwks([ec1, rsa1])) { server in
             try await withApp(env: ["JWT_JWKS_URL": server.url]) { api in
@@ -190,7 +194,7 @@ final class JWKSServer: Sendable {
                     ("HS256 with the public key as secret, no kid", ("HS256-raw", rsa1.publicPEM, nil, Self.claims(user.id))),
                     ("HS256 with the JWKS JSON as secret", ("HS256-raw", ec1.jwk.serialized, "ec-1", Self.claims(user.id))),
                 ]
-                let tokens = try PyJWT.mint(cases.map(\.1))
+                let tokens = try await PyJWT.mint(cases.map(\.1))
                 try #require(tokens.count == cases.count)
                 for ((name, _), token) in zip(cases, tokens) {
                     let r = try await api.send(.get, "/api/v1/properties", token: token)
@@ -198,21 +202,21 @@ final class JWKSServer: Sendable {
                     #expect(r.errorCode == "INVALID_TOKEN", "\(name): \(r.raw)")
                 }
                 // The same claims, properly signed, pass: the refusals above are about what each case changed.
-                let good = try PyJWT.mint([("ES256", ec1.privatePEM, "ec-1", Self.claims(user.id))])[0]
+                let good = try await PyJWT.mint([("ES256", ec1.privatePEM, "ec-1", Self.claims(user.id))])[0]
                 #expect(try await api.send(.get, "/api/v1/properties", token: good).status == .ok)
             }
         }
     }
 
     @Test func aRevokedKeyStopsWorkingOnceTheKeysAreOlderThanTheMaximumAge() async throws {
-        let keys = try PyJWT.keys([("EC", "stays"), ("EC", "revoked")])
+        let keys = try await PyJWT.keys([("EC", "stays"), ("EC", "revoked")])
         try await JWKSServer.with(PyJWT.jwks(keys)) { server in
             let jwks = JWKSKeys(source: .url(server.url), maximumAge: .milliseconds(300), logger: TestEnv.logger)
             try await jwks.load()
             #expect(await jwks.kids == ["revoked", "stays"])
             // ES256 signatures are randomized, so each token is new (JWKSKeys has no cache of its own anyway).
             func accepted(_ kid: String, _ key: PyJWT.Key) async throws -> Bool {
-                let token = try PyJWT.mint([("ES256", key.privatePEM, kid, Self.claims(UUID()))])[0]
+                let token = try await PyJWT.mint([("ES256", key.privatePEM, kid, Self.claims(UUID()))])[0]
                 return (try? await jwks.verify(token, kid: kid, alg: "ES256")) != nil
             }
             #expect(try await accepted("revoked", keys[1]))
@@ -232,14 +236,14 @@ final class JWKSServer: Sendable {
     }
 
     @Test func aJWKSFileWorksToo() async throws {
-        let keys = try PyJWT.keys([("EC", "file-ec"), ("RSA", "file-rsa")])
+        let keys = try await PyJWT.keys([("EC", "file-ec"), ("RSA", "file-rsa")])
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("innkeep-jwks-\(UUID().uuidString).json").path
         try PyJWT.jwks(keys).write(toFile: path, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: path) }
         for source in [path, "file://" + path] {
             try await withApp(env: ["JWT_JWKS_URL": source]) { api in
                 let user = try await api.signup(agencyName: "JWKS file")
-                let tokens = try PyJWT.mint([
+                let tokens = try await PyJWT.mint([
                     ("ES256", keys[0].privatePEM, "file-ec", Self.claims(user.id)), ("RS256", keys[1].privatePEM, "file-rsa", Self.claims(user.id)),
                 ])
                 for token in tokens { #expect(try await api.send(.get, "/api/v1/me", token: token).status == .ok, "\(source)") }

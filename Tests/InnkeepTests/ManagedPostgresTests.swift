@@ -12,8 +12,8 @@ enum TLSCluster {
     static let port = Int(TestEnv.env["INNKEEP_PG_TLS_PORT"] ?? "") ?? TestEnv.pgPort + 10
 
     /// The cluster's port and CA files, starting it if needed (`scripts/stack pg-tls-start` is idempotent).
-    static func start() throws -> (ca: String, wrongCA: String) {
-        let started = try TestEnv.shell(
+    static func start() async throws -> (ca: String, wrongCA: String) {
+        let started = try await TestEnv.shell(
             "\(TestEnv.stackScript) pg-tls-start && \(TestEnv.stackScript) env",
             env: ["INNKEEP_PG_TLS_PORT": "\(port)", "INNKEEP_PG_PORT": "\(TestEnv.pgPort)"]
         )
@@ -33,7 +33,11 @@ enum TLSCluster {
 }
 
 /// Runs the built `innkeep` with `args` and exactly `env` (60 s at most); returns its status, stdout and stderr.
-func innkeep(_ args: [String], env: [String: String]) throws -> (status: Int32, out: String, err: String) {
+func innkeep(_ args: [String], env: [String: String]) async throws -> (status: Int32, out: String, err: String) {
+    try await offPool { try blockingInnkeep(args, env: env) }
+}
+
+private func blockingInnkeep(_ args: [String], env: [String: String]) throws -> (status: Int32, out: String, err: String) {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
     p.arguments = ["-s", "KILL", "60", MigrationFixture.binary] + args
@@ -57,7 +61,7 @@ func innkeep(_ args: [String], env: [String: String]) throws -> (status: Int32, 
 
     /// `db init`, `migrate up` and `serve`'s checks, the pool and /health, all with sslmode=verify-full.
     @Test func verifyFullEndToEnd() async throws {
-        let (ca, _) = try TLSCluster.start()
+        let (ca, _) = try await TLSCluster.start()
         let db = "innkeep_tls_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(10).lowercased()
         let query = "sslmode=verify-full&sslrootcert=\(ca)"
         let env = [
@@ -66,17 +70,17 @@ func innkeep(_ args: [String], env: [String: String]) throws -> (status: Int32, 
             "JWT_SECRET": TestEnv.jwtSecret,
         ]
         let admin = TLSCluster.url(user: "postgres", password: nil, database: "postgres", query)
-        let initialized = try innkeep(["db", "init", "--admin-url", admin], env: env)
+        let initialized = try await innkeep(["db", "init", "--admin-url", admin], env: env)
         #expect(initialized.status == 0, "\(initialized.err)")
         #expect(initialized.out.contains("database \(db) ready"))
-        let migrated = try innkeep(["migrate", "up", "--dir", TestEnv.migrationsDir.path], env: env)
+        let migrated = try await innkeep(["migrate", "up", "--dir", TestEnv.migrationsDir.path], env: env)
         #expect(migrated.status == 0, "\(migrated.err)")
         #expect(migrated.out.contains("applied 0001_"))
-        let status = try innkeep(["migrate", "status", "--dir", TestEnv.migrationsDir.path], env: env)
+        let status = try await innkeep(["migrate", "status", "--dir", TestEnv.migrationsDir.path], env: env)
         #expect(status.out.contains(" 0 pending"), "\(status.out) \(status.err)")
 
         // The built `innkeep serve` starts on it and reports the database healthy.
-        let port = try #require(
+        let port = try await #require(
             Int(
                 try TestEnv.shell(
                     "python3 -c \"import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])\""
@@ -99,7 +103,7 @@ func innkeep(_ args: [String], env: [String: String]) throws -> (status: Int32, 
         let deadline = clock.now + .seconds(60)
         while !health.contains("\"db\":\"ok\""), serve.isRunning, clock.now < deadline {
             try await Task.sleep(for: .milliseconds(200))
-            health = try TestEnv.shell("curl -s --max-time 2 http://127.0.0.1:\(port)/health").output
+            health = try await TestEnv.shell("curl -s --max-time 2 http://127.0.0.1:\(port)/health").output
         }
         #expect(health.contains("\"db\":\"ok\""), "innkeep serve /health: \(health)")
         serve.terminate()  // SIGTERM: a graceful shutdown
@@ -167,7 +171,7 @@ func innkeep(_ args: [String], env: [String: String]) throws -> (status: Int32, 
     }
 
     @Test func disableAgainstATLSOnlyServerIsRefusedClearly() async throws {
-        _ = try TLSCluster.start()
+        _ = try await TLSCluster.start()
         let plain = TLSCluster.url(
             user: "innkeep_tls_owner",
             password: Self.ownerPassword,
@@ -180,22 +184,22 @@ func innkeep(_ args: [String], env: [String: String]) throws -> (status: Int32, 
             "JWT_SECRET": TestEnv.jwtSecret,
         ]
         Self.expectRefusal(
-            try innkeep(["migrate", "status", "--dir", TestEnv.migrationsDir.path], env: env),
+            try await innkeep(["migrate", "status", "--dir", TestEnv.migrationsDir.path], env: env),
             names: "MIGRATION_DATABASE_URL",
             saying: "the server accepts only TLS connections"
         )
-        Self.expectRefusal(try innkeep(["worker"], env: env), names: "DATABASE_URL", saying: "accepts only TLS connections")
-        Self.expectRefusal(try innkeep(["serve"], env: env), names: "DATABASE_URL", saying: "accepts only TLS connections")
+        Self.expectRefusal(try await innkeep(["worker"], env: env), names: "DATABASE_URL", saying: "accepts only TLS connections")
+        Self.expectRefusal(try await innkeep(["serve"], env: env), names: "DATABASE_URL", saying: "accepts only TLS connections")
         let admin = TLSCluster.url(user: "postgres", password: nil, database: "postgres", "sslmode=disable")
         Self.expectRefusal(
-            try innkeep(["db", "init", "--admin-url", admin], env: env),
+            try await innkeep(["db", "init", "--admin-url", admin], env: env),
             names: "--admin-url",
             saying: "accepts only TLS connections"
         )
     }
 
     @Test func verifyFullWithTheWrongCAIsRefusedClearly() async throws {
-        let (_, wrongCA) = try TLSCluster.start()
+        let (_, wrongCA) = try await TLSCluster.start()
         let url = TLSCluster.url(
             user: "innkeep_tls_api",
             password: Self.apiPassword,
@@ -204,15 +208,15 @@ func innkeep(_ args: [String], env: [String: String]) throws -> (status: Int32, 
         )
         let env = ["DATABASE_URL": url, "JWT_SECRET": TestEnv.jwtSecret]
         Self.expectRefusal(
-            try innkeep(["migrate", "status", "--dir", TestEnv.migrationsDir.path], env: env),
+            try await innkeep(["migrate", "status", "--dir", TestEnv.migrationsDir.path], env: env),
             names: "DATABASE_URL",
             saying: "the server's TLS certificate is not signed by a CA in sslrootcert \(wrongCA)"
         )
-        Self.expectRefusal(try innkeep(["worker"], env: env), names: "DATABASE_URL", saying: "not signed by a CA")
+        Self.expectRefusal(try await innkeep(["worker"], env: env), names: "DATABASE_URL", saying: "not signed by a CA")
         // verify-ca checks the chain just as well.
         let ca = url.replacingOccurrences(of: "verify-full", with: "verify-ca")
         Self.expectRefusal(
-            try innkeep(["serve"], env: ["DATABASE_URL": ca, "JWT_SECRET": TestEnv.jwtSecret]),
+            try await innkeep(["serve"], env: ["DATABASE_URL": ca, "JWT_SECRET": TestEnv.jwtSecret]),
             names: "DATABASE_URL",
             saying: "not signed by a CA"
         )
@@ -222,15 +226,15 @@ func innkeep(_ args: [String], env: [String: String]) throws -> (status: Int32, 
         let url = "postgres://innkeep_api:\(Self.apiPassword)@127.0.0.1:\(TestEnv.pgPort)/postgres?sslmode=require"
         let env = ["DATABASE_URL": url, "JWT_SECRET": TestEnv.jwtSecret]
         Self.expectRefusal(
-            try innkeep(["migrate", "status", "--dir", TestEnv.migrationsDir.path], env: env),
+            try await innkeep(["migrate", "status", "--dir", TestEnv.migrationsDir.path], env: env),
             names: "DATABASE_URL",
             saying: "the server does not accept TLS connections, and sslmode=require requires TLS"
         )
-        Self.expectRefusal(try innkeep(["worker"], env: env), names: "DATABASE_URL", saying: "does not accept TLS connections")
+        Self.expectRefusal(try await innkeep(["worker"], env: env), names: "DATABASE_URL", saying: "does not accept TLS connections")
         let verify = "postgres://postgres@127.0.0.1:\(TestEnv.pgPort)/postgres?sslmode=verify-full"
         let owner = "postgres://innkeep_owner:\(Self.ownerPassword)@127.0.0.1:\(TestEnv.pgPort)/postgres?sslmode=require"
         Self.expectRefusal(
-            try innkeep(["db", "init", "--admin-url", verify], env: env.merging(["MIGRATION_DATABASE_URL": owner]) { _, b in b }),
+            try await innkeep(["db", "init", "--admin-url", verify], env: env.merging(["MIGRATION_DATABASE_URL": owner]) { _, b in b }),
             names: "--admin-url",
             saying: "does not accept TLS connections"
         )

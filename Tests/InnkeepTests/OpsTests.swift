@@ -97,7 +97,7 @@ import Testing
                 let agency = try await api.makeAgency()
                 let operatorUser = try await api.signup()
                 let cli = MigrationFixture.serveEnvironment(SharedDatabase.name)
-                let granted = try MigrationFixture.innkeep("operator grant \(operatorUser.email.uppercased())", env: cli)
+                let granted = try await MigrationFixture.innkeep("operator grant \(operatorUser.email.uppercased())", env: cli)
                 #expect(granted.status == 0, "\(granted.lines)")
                 var responses: [APIResponse] = []
                 for path in ["/ops/current-commit", "/ops/env-sanity", "/metrics"] {
@@ -137,11 +137,11 @@ import Testing
                 )
                 #expect(byOperator.status == .ok, "\(byOperator.raw)")
                 // Revoked: the next request is refused.
-                let revoked = try MigrationFixture.innkeep("operator revoke \(operatorUser.email)", env: cli)
+                let revoked = try await MigrationFixture.innkeep("operator revoke \(operatorUser.email)", env: cli)
                 #expect(revoked.status == 0, "\(revoked.lines)")
                 let after = try await api.send(.get, "/metrics", token: operatorUser.token)
                 #expect(after.errorCode == "INSUFFICIENT_ROLE")
-                let unknown = try MigrationFixture.innkeep("operator grant nobody-\(UUID())@x.io", env: cli)
+                let unknown = try await MigrationFixture.innkeep("operator grant nobody-\(UUID())@x.io", env: cli)
                 #expect(unknown.status != 0)
                 #expect(unknown.lines.last?.contains("no user has the email") == true, "\(unknown.lines)")
                 OpsTests.expectNoSecrets(responses + [feature, after])

@@ -14,7 +14,7 @@ import Testing
     }
 
     @Test func aCachedTokenIsVerifiedManyTimesFasterThanANewOne() async throws {
-        let keys = try PyJWT.keys([("EC", "m-ec"), ("RSA", "m-rsa")])
+        let keys = try await PyJWT.keys([("EC", "m-ec"), ("RSA", "m-rsa")])
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("innkeep-jwks-\(UUID().uuidString).json").path
         try PyJWT.jwks(keys).write(toFile: path, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: path) }
@@ -22,7 +22,7 @@ import Testing
         try await jwks.load()
         let signer = JWTSigner(secret: Array(TestEnv.jwtSecret.utf8), jwks: jwks)
         let claims = JWKSTests.claims(UUID())
-        let minted = try PyJWT.mint([("ES256", keys[0].privatePEM, "m-ec", claims), ("RS256", keys[1].privatePEM, "m-rsa", claims)])
+        let minted = try await PyJWT.mint([("ES256", keys[0].privatePEM, "m-ec", claims), ("RS256", keys[1].privatePEM, "m-rsa", claims)])
         let tokens = [("HS256", await signer.sign(subject: UUID())), ("ES256", minted[0]), ("RS256", minted[1])]
         let n = 300
         var lines: [String] = []

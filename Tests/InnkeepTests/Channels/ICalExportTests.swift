@@ -8,14 +8,14 @@ import Testing
 @Suite struct ICalExportTests {
     /// The feed's raw bytes through scripts/check-ical-export.py; fails the test if Python, the library
     /// or the framing check fails (it never skips).
-    func readBack(_ feed: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> JSONValue {
-        let env = try TestEnv.shell("'\(TestEnv.repo.path)/scripts/py-env'")
+    func readBack(_ feed: String, sourceLocation: SourceLocation = #_sourceLocation) async throws -> JSONValue {
+        let env = try await TestEnv.shell("'\(TestEnv.repo.path)/scripts/py-env'")
         #expect(env.status == 0, "scripts/py-env failed: \(env.output)", sourceLocation: sourceLocation)
         let python = env.output.split(separator: "\n").last.map(String.init) ?? ""
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("feed-\(UUID().uuidString).ics")
         try Data(feed.utf8).write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }
-        let result = try TestEnv.shell("'\(python)' '\(TestEnv.repo.path)/scripts/check-ical-export.py' < '\(file.path)' 2>&1")
+        let result = try await TestEnv.shell("'\(python)' '\(TestEnv.repo.path)/scripts/check-ical-export.py' < '\(file.path)' 2>&1")
         #expect(result.status == 0, "icalendar refused the feed: \(result.output)", sourceLocation: sourceLocation)
         return JSONValue.parse(Array((result.output.split(separator: "\n").last.map(String.init) ?? "").utf8)) ?? .null
     }
@@ -57,7 +57,7 @@ import Testing
             #expect(r.headers[.contentType] == "text/calendar; charset=utf-8")
             for secret in ["Zebedee", "zebedee@", "4321", "98765", "EUR"] { #expect(!r.raw.contains(secret), "the feed leaks \(secret)") }
 
-            let parsed = try readBack(r.raw)
+            let parsed = try await readBack(r.raw)
             #expect(parsed["version"] == "2.0" && parsed["prodid"]?.stringValue?.contains("Innkeep") == true)
             let events = parsed["events"]?.arrayValue ?? []
             #expect(events.map { $0["uid"]?.stringValue ?? "" } == [bookingId, block, fromVrbo].map { "\($0.uuidString.lowercased())@innkeep" })

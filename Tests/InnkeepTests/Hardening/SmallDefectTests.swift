@@ -14,7 +14,7 @@ import Glibc
 /// SPEC §1, §14 and small defects: secrets never printed, bounded worker purges, migration checksums and
 /// `migrate down`, URL decoding, explicit nulls, and owner scope in shadow mode.
 @Suite struct SmallDefectTests {
-    @Test func configurationErrorsNeverPrintValues() throws {
+    @Test func configurationErrorsNeverPrintValues() async throws {
         let secret = "s3cret-PASSWORD-\(UUID().uuidString.prefix(6))"
         let cases: [String: String] = [
             "REDIS_URL": "redis://:\(secret)@127.0.0.1:notaport", "DATABASE_URL": "mysql://u:\(secret)@h/db",
@@ -30,7 +30,8 @@ import Glibc
             }
         }
         // The real binary: exit 2 with one line naming REDIS_URL, not its password.
-        let r = try MigrationFixture.innkeep("serve", env: MigrationFixture.serveEnvironment("no_such_database", ["REDIS_URL": cases["REDIS_URL"]!]))
+        let env = MigrationFixture.serveEnvironment("no_such_database", ["REDIS_URL": cases["REDIS_URL"]!])
+        let r = try await MigrationFixture.innkeep("serve", env: env)
         #expect(r.status == 2)
         #expect(r.lines.count == 1, "\(r.lines)")
         #expect(r.lines.first?.contains("REDIS_URL") == true)
@@ -95,7 +96,7 @@ import Glibc
 
     @Test func migrateDownRefusesANegativeCount() async throws {
         try await SharedDatabase.shared.prepare()
-        let r = try MigrationFixture.innkeep("migrate down -- -1", env: MigrationFixture.serveEnvironment(SharedDatabase.name))
+        let r = try await MigrationFixture.innkeep("migrate down -- -1", env: MigrationFixture.serveEnvironment(SharedDatabase.name))
         #expect(r.status != 0)
         #expect(r.status < 128, "crashed: \(r.status)")
         #expect(r.lines.joined(separator: " ").contains("positive"), "\(r.lines)")

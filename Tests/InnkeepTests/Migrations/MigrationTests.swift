@@ -25,7 +25,7 @@ import Testing
             try await F.withConnection(TestEnv.ownerURL(db)) { conn async throws in
                 let applied = try await migrator.up(conn)
                 #expect(applied.map(\.version) == F.all.map(\.version))
-                let first = try F.schemaDump(db)
+                let first = try await F.schemaDump(db)
                 #expect(first.contains("CREATE TABLE public.bookings"))
                 #expect(first.contains("occupancy_no_overlap"))
                 #expect(first.contains("ALTER TABLE ONLY public.bookings FORCE ROW LEVEL SECURITY"))
@@ -49,7 +49,7 @@ import Testing
                 #expect(status.pending.count == F.all.count)
 
                 try await migrator.up(conn)
-                let second = try F.schemaDump(db)
+                let second = try await F.schemaDump(db)
                 #expect(first == second, "\(F.firstDifference(first, second))")
             }
         }
@@ -61,11 +61,11 @@ import Testing
                 try await Migrator(migrations: [], logger: TestEnv.logger).up(conn)  // creates schema_migrations only
                 for migration in F.all {
                     let upTo = Migrator(migrations: Array(F.all.prefix(migration.version)), logger: TestEnv.logger)
-                    let before = try F.schemaDump(db)
+                    let before = try await F.schemaDump(db)
                     #expect(try await upTo.up(conn).map(\.version) == [migration.version])
-                    #expect(try F.schemaDump(db) != before)
+                    #expect(try await F.schemaDump(db) != before)
                     #expect(try await upTo.down(conn, steps: 1).map(\.version) == [migration.version])
-                    let after = try F.schemaDump(db)
+                    let after = try await F.schemaDump(db)
                     #expect(before == after, "down of \(migration.version)_\(migration.name): \(F.firstDifference(before, after))")
                     try await upTo.up(conn)
                 }
@@ -187,7 +187,7 @@ import Testing
             let file = dir.appendingPathComponent("0002_properties_and_bookings.up.sql")
             try (try String(contentsOf: file, encoding: .utf8) + "\n-- edited\n").write(to: file, atomically: true, encoding: .utf8)
             for command in ["serve", "migrate up", "migrate status"] {
-                let r = try F.innkeep(command, env: F.serveEnvironment(db, ["MIGRATIONS_DIR": dir.path]))
+                let r = try await F.innkeep(command, env: F.serveEnvironment(db, ["MIGRATIONS_DIR": dir.path]))
                 #expect(r.status != 0, "\(command): \(r.lines)")
                 #expect(r.lines.contains { $0.contains("0002_properties_and_bookings") && $0.contains("changed") }, "\(command): \(r.lines)")
             }
@@ -203,7 +203,7 @@ import Testing
                         try await Migrator(migrations: Array(F.all.prefix(applied)), logger: TestEnv.logger).up(conn)
                     }
                 }
-                let r = try F.innkeep("serve", env: F.serveEnvironment(db))
+                let r = try await F.innkeep("serve", env: F.serveEnvironment(db))
                 #expect(r.status == 1, "serve with \(applied) applied exited \(r.status)")
                 #expect(r.lines.count == 1, "\(r.lines)")
                 let line = try #require(r.lines.first)
@@ -215,8 +215,8 @@ import Testing
         }
     }
 
-    @Test func serveRefusesAShortJWTSecretBeforeTouchingTheDatabase() throws {
-        let r = try F.innkeep("serve", env: F.serveEnvironment("no_such_database", ["JWT_SECRET": "0123456789"]))
+    @Test func serveRefusesAShortJWTSecretBeforeTouchingTheDatabase() async throws {
+        let r = try await F.innkeep("serve", env: F.serveEnvironment("no_such_database", ["JWT_SECRET": "0123456789"]))
         #expect(r.status == 2)
         #expect(r.lines.count == 1, "\(r.lines)")
         #expect(r.lines.first?.contains("JWT_SECRET") == true)
@@ -228,17 +228,17 @@ import Testing
         try await F.withFreshDatabase(migrate: false) { db async throws in
             let env = F.serveEnvironment(db)
             // stdout also carries the log lines; the command's own output is the lines it prints.
-            let up = try F.innkeep("migrate up", env: env)
+            let up = try await F.innkeep("migrate up", env: env)
             #expect(up.status == 0, "\(up.lines)")
             #expect(up.lines.filter { $0.hasPrefix("applied ") } == F.all.map { String(format: "applied %04d_%@", $0.version, $0.name) })
-            #expect(try F.innkeep("migrate up", env: env).lines.last == "up to date")
-            let down = try F.innkeep("migrate down 2", env: env)
+            #expect(try await F.innkeep("migrate up", env: env).lines.last == "up to date")
+            let down = try await F.innkeep("migrate down 2", env: env)
             #expect(down.status == 0, "\(down.lines)")
             #expect(
                 down.lines.filter { $0.hasPrefix("reverted ") }
                     == F.all.suffix(2).reversed().map { String(format: "reverted %04d_%@", $0.version, $0.name) }
             )
-            let status = try F.innkeep("migrate status", env: env)
+            let status = try await F.innkeep("migrate status", env: env)
             #expect(status.status == 0)
             #expect(status.lines.last == "\(F.all.count - 2) applied, 2 pending")
             #expect(status.lines.filter { $0.hasPrefix("pending  ") }.count == 2)

@@ -138,8 +138,8 @@ enum MigrationFixture {
 
     /// `pg_dump --schema-only --no-owner`, minus only the lines that differ between two dumps of one schema:
     /// the version banner and pg_dump 15.14+'s `\restrict KEY` / `\unrestrict KEY` (a random key per dump).
-    static func schemaDump(_ database: String) throws -> String {
-        let r = try TestEnv.shell("\(pgDump) --schema-only --no-owner -h 127.0.0.1 -p \(TestEnv.pgPort) -U postgres -d \(database) 2>&1")
+    static func schemaDump(_ database: String) async throws -> String {
+        let r = try await TestEnv.shell("\(pgDump) --schema-only --no-owner -h 127.0.0.1 -p \(TestEnv.pgPort) -U postgres -d \(database) 2>&1")
         guard r.status == 0 else { throw TestFailure("pg_dump failed (\(r.status)): \(r.output)") }
         return r.output.split(separator: "\n", omittingEmptySubsequences: false)
             .filter {
@@ -160,13 +160,13 @@ enum MigrationFixture {
     }
 
     /// Runs the built `innkeep` binary from an empty folder (so no `.env` is read) with exactly these variables.
-    static func innkeep(_ arguments: String, env: [String: String]) throws -> (status: Int32, lines: [String]) {
+    static func innkeep(_ arguments: String, env: [String: String]) async throws -> (status: Int32, lines: [String]) {
         guard FileManager.default.isExecutableFile(atPath: binary) else { throw TestFailure("\(binary) is missing: run `swift build --build-tests`") }
         let cwd = FileManager.default.temporaryDirectory.appendingPathComponent("innkeep-cli-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: cwd, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: cwd) }
         let unset = AppConfig.variables.map(\.name) + ["MIGRATIONS_DIR"]
-        let r = try TestEnv.shell(
+        let r = try await TestEnv.shell(
             """
             cd '\(cwd.path)' && unset \(unset.joined(separator: " ")) && exec timeout 30 env \
             \(env.map { "\($0.key)='\($0.value)'" }.sorted().joined(separator: " ")) '\(binary)' \(arguments)

@@ -78,9 +78,15 @@ enum TestEnv {
         try await admin.close()
     }
 
-    /// Runs a shell command and returns its exit status and output.
+    /// Runs a shell command and returns its exit status and output. It waits on a thread of its own (`offPool`):
+    /// waiting on the cooperative pool (two threads here) for a child that runs seconds stalled every in-process
+    /// server, and their open transactions were killed by `idle_in_transaction_session_timeout`.
     @discardableResult
-    static func shell(_ command: String, env extra: [String: String] = [:]) throws -> (status: Int32, output: String) {
+    static func shell(_ command: String, env extra: [String: String] = [:]) async throws -> (status: Int32, output: String) {
+        try await offPool { try blockingShell(command, env: extra) }
+    }
+
+    private static func blockingShell(_ command: String, env extra: [String: String]) throws -> (status: Int32, output: String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/bash")
         p.arguments = ["-c", command]

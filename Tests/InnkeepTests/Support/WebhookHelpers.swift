@@ -11,9 +11,9 @@ import Testing
 
 /// Verifies requests with the reference `standardwebhooks` library (PyPI), in the venv scripts/py-env builds.
 /// Fails the test when Python, the library or any signature fails: it never skips.
-func verifyWithReferenceLibrary(_ requests: [ReceivedWebhook], secrets: [String], sourceLocation: SourceLocation = #_sourceLocation) throws {
+func verifyWithReferenceLibrary(_ requests: [ReceivedWebhook], secrets: [String], sourceLocation: SourceLocation = #_sourceLocation) async throws {
     #expect(!requests.isEmpty, "nothing to verify", sourceLocation: sourceLocation)
-    let env = try TestEnv.shell("'\(TestEnv.repo.path)/scripts/py-env'")
+    let env = try await TestEnv.shell("'\(TestEnv.repo.path)/scripts/py-env'")
     let python = env.output.split(separator: "\n").last.map(String.init) ?? ""
     #expect(env.status == 0, "scripts/py-env failed: \(env.output)", sourceLocation: sourceLocation)
     let input: JSONValue = .array(
@@ -27,7 +27,7 @@ func verifyWithReferenceLibrary(_ requests: [ReceivedWebhook], secrets: [String]
     let file = FileManager.default.temporaryDirectory.appendingPathComponent("webhooks-\(UUID().uuidString).json")
     try input.serialized.write(to: file, atomically: true, encoding: .utf8)
     defer { try? FileManager.default.removeItem(at: file) }
-    let result = try TestEnv.shell("'\(python)' '\(TestEnv.repo.path)/scripts/verify-webhooks.py' < '\(file.path)'")
+    let result = try await TestEnv.shell("'\(python)' '\(TestEnv.repo.path)/scripts/verify-webhooks.py' < '\(file.path)'")
     #expect(result.status == 0, "standardwebhooks refused: \(result.output)", sourceLocation: sourceLocation)
     #expect(
         result.output.contains("verified \(requests.count) requests (\(requests.count * secrets.count) signatures)"),

@@ -67,12 +67,12 @@ extension Unit {
             #expect(Migration(version: 1, name: "x", up: "ab", down: "c").checksum != Migration(version: 1, name: "x", up: "a", down: "bc").checksum)
         }
 
-        @Test func migrateNewWritesTheNextPair() throws {
+        @Test func migrateNewWritesTheNextPair() async throws {
             let dir = try MigrationFixture.copyOfMigrations()
             defer { try? FileManager.default.removeItem(at: dir) }
             let count = MigrationFixture.all.count
             let next = String(format: "%04d_add_things", count + 1)
-            let r = try MigrationFixture.innkeep("migrate new add_things --dir '\(dir.path)'", env: [:])
+            let r = try await MigrationFixture.innkeep("migrate new add_things --dir '\(dir.path)'", env: [:])
             #expect(r.status == 0, "\(r.lines)")
             #expect(r.lines == [dir.appendingPathComponent(next + ".up.sql").path, dir.appendingPathComponent(next + ".down.sql").path])
             let loaded = try Migration.load(from: dir)
@@ -93,7 +93,7 @@ extension Unit {
             for bad in ["Add-Things", "", "1things", "add things"] {
                 #expect(throws: MigrationError.self) { try MigrationFiles.create(name: bad, in: dir) }
             }
-            let bad = try MigrationFixture.innkeep("migrate new Bad-Name --dir '\(dir.path)'", env: [:])
+            let bad = try await MigrationFixture.innkeep("migrate new Bad-Name --dir '\(dir.path)'", env: [:])
             #expect(bad.status != 0)
             #expect(bad.lines.first?.contains("snake_case") == true)
             #expect(try Migration.load(from: dir).count == count + 2)

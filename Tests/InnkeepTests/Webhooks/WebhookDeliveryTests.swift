@@ -44,7 +44,7 @@ import Testing
             #expect(created.headers["webhook-signature"]?.hasPrefix("v1,") == true)
             let timestamp = try #require(created.headers["webhook-timestamp"].flatMap(Int64.init))
             #expect(abs(timestamp - Int64(Date().timeIntervalSince1970)) < 60)
-            try verifyWithReferenceLibrary(got, secrets: [secret])
+            try await verifyWithReferenceLibrary(got, secrets: [secret])
 
             // The log: one row per event, the webhook-id is the event id, attempt 1, 200.
             let log = try await api.deliveries(agency, endpoint: endpoint)
@@ -78,7 +78,7 @@ import Testing
             // About a second apart (the schedule's first step, ±10 %).
             let gap = got[1].at - got[0].at
             #expect(gap >= .milliseconds(850) && gap < .seconds(5), "\(gap)")
-            try verifyWithReferenceLibrary(got, secrets: [secret])
+            try await verifyWithReferenceLibrary(got, secrets: [secret])
             let row = try #require(try await api.deliveries(agency, endpoint: endpoint).first)
             #expect(row["status"] == "succeeded" && row["attempt"] == 2 && row["response_status"] == 200 && row["error"] == .null)
         }
@@ -104,7 +104,7 @@ import Testing
             let got = receiver.requests(to: redirect)
             #expect(got.count == 3, "1 attempt + 2 retries")
             #expect(receiver.requests(to: target).isEmpty, "the redirect was followed")
-            try verifyWithReferenceLibrary(got, secrets: [secret])
+            try await verifyWithReferenceLibrary(got, secrets: [secret])
             let row = try #require(try await api.deliveries(agency, endpoint: endpoint).first)
             #expect(row["status"] == "failed" && row["attempt"] == 3 && row["response_status"] == 302 && row["next_attempt_at"] == .null)
             #expect(row["error"]?.stringValue?.contains("redirect") == true)
@@ -127,7 +127,7 @@ import Testing
                     try await api.count(agency.id, "SELECT count(*) FROM webhook_deliveries WHERE status = 'failed'") == 1
                 }
             }
-            try verifyWithReferenceLibrary(receiver.requests(to: url), secrets: [secret])
+            try await verifyWithReferenceLibrary(receiver.requests(to: url), secrets: [secret])
             let e = try await api.send(.get, "/api/v1/webhook-endpoints/\(endpoint)", token: agency.admin.token)
             #expect(e["enabled"] == false)
             #expect(e["disabled_reason"]?.stringValue?.contains("410") == true)
@@ -188,7 +188,7 @@ import Testing
                     ) >= 2
                 }
             }
-            try verifyWithReferenceLibrary(receiver.requests(to: fast), secrets: [fastSecret])
+            try await verifyWithReferenceLibrary(receiver.requests(to: fast), secrets: [fastSecret])
             // Those that ran into the timeout say so; those in flight when the worker stopped were released
             // (pending again, the attempt not counted).
             let log = try await api.deliveries(agency, endpoint: slowId)
@@ -237,7 +237,7 @@ import Testing
             let delivered = Set(got.compactMap { $0.json["data"]?["id"]?.uuid })
             #expect(delivered == Set(bookings))
             #expect(try await api.count(agency.id, "SELECT count(*) FROM webhook_events") == 30)
-            try verifyWithReferenceLibrary(got, secrets: [secret])
+            try await verifyWithReferenceLibrary(got, secrets: [secret])
         }
     }
 
@@ -270,7 +270,7 @@ import Testing
                 #expect(got.count == 100, "\(url): \(got.count) requests")
                 #expect(Set(got.map(\.id)).count == 100, "duplicate webhook-ids")
                 #expect(Set(got.map(\.id)) == Set(events.map { $0.uuidString.lowercased() }))
-                try verifyWithReferenceLibrary(got, secrets: [secret])
+                try await verifyWithReferenceLibrary(got, secrets: [secret])
             }
             #expect(try await api.count(agency.id, "SELECT count(*) FROM webhook_deliveries WHERE attempt <> 1") == 0)
         }
@@ -299,7 +299,7 @@ import Testing
             #expect(got[0].headers["webhook-signature"]?.split(separator: " ").count == 2)
             #expect(got[0].json["type"] == "webhook.test")
             // The reference library accepts it with the old secret and with the new one.
-            try verifyWithReferenceLibrary(got, secrets: [old, new])
+            try await verifyWithReferenceLibrary(got, secrets: [old, new])
             #expect(try await api.auditEntries(agency, "action=webhook_endpoint.rotate").count == 1)
             #expect(!(try await api.auditEntries(agency, "resource_id=\(endpoint)").map(\.serialized).joined().contains("whsec_")))
         }
