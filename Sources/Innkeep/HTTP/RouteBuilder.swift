@@ -72,6 +72,7 @@ struct RouteBuilder {
         )
         let authenticator = authenticator
         let services = services
+        let entryRoles = endpoint.allowedRoles.map(\.rawValue)
         register(endpoint) { call in
             if endpoint.idempotent, let key = call.request.headers[.idempotencyKey] {
                 let caller = try await authenticator.caller(call.request)
@@ -91,7 +92,7 @@ struct RouteBuilder {
             // (SPEC §14). Its key is the token's user and the agency the header names ("default" without
             // one, when the caller has a single membership).
             try await Self.rateLimit(userId: userId, agency: Authenticator.headerAgency(call.request), services: services)
-            if let inOneStatement, let entry = TenantEntry(call.request, userId: userId, endpoint: endpoint, services: services),
+            if let inOneStatement, let entry = TenantEntry(call.request, userId: userId, roles: entryRoles, services: services),
                 let reply = try await inOneStatement(call.request, entry)
             {
                 return reply

@@ -21,13 +21,14 @@ struct TenantEntry: Sendable {
     let roles: [String]
     let services: AppServices
 
-    /// Nil when the header is there but not a UUID.
-    init?(_ request: Request, userId: UUID, endpoint: Endpoint, services: AppServices) {
+    /// Nil when the header is there but not a UUID. `roles`: the endpoint's, spelled once per route
+    /// (`RouteBuilder.tenant`), not per request.
+    init?(_ request: Request, userId: UUID, roles: [String], services: AppServices) {
         let agency = Authenticator.headerAgency(request)
         if request.headers[.agencyId] != nil, agency == nil { return nil }
         self.userId = userId
         self.agency = agency
-        self.roles = endpoint.allowedRoles.map(\.rawValue)
+        self.roles = roles
         self.services = services
     }
 

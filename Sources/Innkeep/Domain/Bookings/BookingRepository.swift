@@ -23,13 +23,10 @@ public enum BookingRepository {
         ).collect().first.map(Booking.init(row:))
     }
 
-    /// Newest first; `from`/`to` keep stays that overlap `[from, to)`.
-    ///
-    /// The `&&` on the closed range `[from, to]` is implied by the two comparisons after it (it only adds
-    /// stays that start on `to`, which they drop again) and lets the stay index find the overlapping
-    /// stays directly (migration 0008).
-    /// One page of the agency's bookings, newest first: `app_bookings_page` (migration 0016), the query both
-    /// list paths run.
+    /// One page of the agency's bookings, newest first; `from`/`to` keep stays that overlap `[from, to)`. The
+    /// query is `app_bookings_page` (migration 0016), which both list paths run. Its `&&` on the closed range
+    /// `[from, to]` is there for the stay index (migration 0008); the two comparisons after it drop the stays
+    /// that start on `to`.
     public static func list(
         _ conn: PostgresConnection,
         agency: UUID,
