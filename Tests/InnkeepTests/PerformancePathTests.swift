@@ -119,14 +119,15 @@ import Testing
 @Suite struct OneStatementReadTests {
     static let everyone = Role.allCases.map(\.rawValue)
 
-    /// `app_list_properties` as the API sends it, then the settings the same connection sees afterwards.
+    /// `app_list_properties_json` as the API sends it, then the settings the same connection sees afterwards.
     static func list(_ api: APIClient, user: UUID, agency: UUID?, roles: [String] = everyone) async throws -> (ids: [UUID], after: [String]) {
         try await api.services.db.statement { conn in
-            let ids = try await conn.run(
+            let items = try await conn.run(
                 """
-                SELECT id FROM app_list_properties(\(user), \(agency)::uuid, \(roles), NULL::text, NULL::int8, NULL::uuid, 100)
+                SELECT items FROM app_list_properties_json(\(user), \(agency)::uuid, \(roles), NULL::text, NULL::int8, NULL::uuid, 100)
                 """
-            ).collect().map { try $0.decode(UUID.self) }
+            ).collect()[0].decode(String.self)
+            let ids = (JSONValue.parse(Array("[\(items)]".utf8))?.arrayValue ?? []).compactMap { $0["id"]?.uuid }
             let after = try await conn.run(
                 "SELECT current_setting('app.agency_id', true), current_setting('app.user_id', true), current_setting('app.worker', true)"
             ).collect()[0].decode((String?, String?, String?).self)
@@ -483,6 +484,44 @@ import Testing
                 ]
             )
             #expect(list["next_cursor"] == .null)
+        }
+    }
+
+    /// A page of properties is written by Postgres (migration 0017, `app_property_json`) and one property by the
+    /// server (`Property.writeJSON`): for every kind of character a name can hold, and for an owner and none, the
+    /// page's items are byte for byte the bodies of the GETs, on both list paths and across pages.
+    @Test func aPageOfPropertiesIsWhatTheirGETsWrite() async throws {
+        try await withApp { api in
+            let agency = try await api.makeAgency()
+            let controls = String(decoding: (1..<0x20).map { UInt8($0) }, as: UTF8.self)
+            let names = ["plain", "\(controls) \" \\ / é 😀 \u{2028} \u{7f}", "line\nbreak\ttab"]
+            var ids: [UUID] = []
+            for (i, name) in names.enumerated() {
+                ids.append(try await api.createProperty(agency, name: name, owner: i == 0 ? agency.members[.owner]!.id : nil))
+            }
+            var gets: [String] = []
+            for id in ids.reversed() {  // the list's order: newest first
+                let r = try await api.send(.get, "/api/v1/properties/\(id)", token: agency.admin.token)
+                #expect(r.status == .ok)
+                gets.append(r.raw)
+            }
+            #expect(gets[1].contains(#"\u0001\u0002\u0003\u0004\u0005\u0006\u0007\b\t\n\u000b\f\r\u000e"#), "\(gets[1])")
+
+            // The one-statement path (the admin's only agency).
+            let list = try await api.send(.get, "/api/v1/properties?limit=3", token: agency.admin.token)
+            #expect(list.raw == "{\"data\":[\(gets.joined(separator: ","))],\"next_cursor\":null}")
+            // The full path's query, in a transaction of the agency.
+            let full = try await api.services.db.transaction(.tenant(agency.id, user: agency.admin.id)) { conn in
+                try await PropertyRepository.list(conn, agency: agency.id, owner: nil, status: nil, cursor: nil, limit: 3).reply.body
+            }
+            #expect(full == list.raw)
+
+            // Two pages: the first's cursor leads to exactly the rest.
+            let first = try await api.send(.get, "/api/v1/properties?limit=2", token: agency.admin.token)
+            #expect(first.raw.hasPrefix("{\"data\":[\(gets[0]),\(gets[1])],\"next_cursor\":\""))
+            let cursor = try #require(first["next_cursor"]?.stringValue)
+            let rest = try await api.send(.get, "/api/v1/properties?limit=2&cursor=\(cursor)", token: agency.admin.token)
+            #expect(rest.raw == "{\"data\":[\(gets[2])],\"next_cursor\":null}")
         }
     }
 }

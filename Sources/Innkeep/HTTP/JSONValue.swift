@@ -111,6 +111,9 @@ public enum JSONValue: Sendable, Equatable, Codable {
         }
     }
 
+    /// Escapes exactly what Postgres' `to_json(text)` escapes, the same way (`"`, `\\`, `\b`, `\f`, `\n`, `\r`,
+    /// `\t`, other control characters as `\u00xx`), so the JSON pages Postgres writes (migration 0017) are the
+    /// bytes this writes.
     static func writeString(_ s: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         // Most strings need no escaping: append them whole instead of scalar by scalar.
@@ -128,6 +131,8 @@ public enum JSONValue: Sendable, Equatable, Codable {
             switch byte {
             case UInt8(ascii: "\""): out.append(contentsOf: "\\\"".utf8)
             case UInt8(ascii: "\\"): out.append(contentsOf: "\\\\".utf8)
+            case 0x08: out.append(contentsOf: "\\b".utf8)
+            case 0x0C: out.append(contentsOf: "\\f".utf8)
             case UInt8(ascii: "\n"): out.append(contentsOf: "\\n".utf8)
             case UInt8(ascii: "\r"): out.append(contentsOf: "\\r".utf8)
             case UInt8(ascii: "\t"): out.append(contentsOf: "\\t".utf8)

@@ -82,6 +82,14 @@ public struct JSONWriter {
     public mutating func field<S: Sequence>(_ key: StaticString, array elements: S, _ write: (inout JSONWriter, S.Element) -> Void) {
         member(key) { $0.array(elements, write) }
     }
+    /// An array of JSON values that arrive already written and joined with commas (`JSONPage`).
+    mutating func field(_ key: StaticString, joinedJSON elements: some Collection<UInt8>) {
+        member(key) { w in
+            w.bytes.append(UInt8(ascii: "["))
+            w.bytes.append(contentsOf: elements)
+            w.bytes.append(UInt8(ascii: "]"))
+        }
+    }
 
     // MARK: Internals
 

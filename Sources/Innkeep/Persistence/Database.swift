@@ -113,7 +113,7 @@ public struct Database: Sendable, Service {
 
     /// Runs `body`, which sends exactly one statement, outside a transaction block: the statement is a
     /// transaction of its own (no BEGIN, no COMMIT). Only for a statement that sets the settings
-    /// row-level security reads itself, such as `app_list_properties` (`TenantEntry`), or that reads no
+    /// row-level security reads itself, such as `app_list_properties_json` (`TenantEntry`), or that reads no
     /// tenant table (`SELECT 1`).
     public func statement<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         try await leased(body)

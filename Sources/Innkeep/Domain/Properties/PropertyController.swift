@@ -27,24 +27,20 @@ struct PropertyController {
             try query.finish()
             cursor = try page.cursor()
         }
-
-        func reply(_ rows: [Property]) -> Reply { page.reply(rows.map { ($0.createdAt, $0.id, $0) }) }
     }
 
     @Sendable func list(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
         let list = try ListQuery(request)
         let caller = context.caller
         return try await context.read { conn in
-            list.reply(
-                try await PropertyRepository.list(
-                    conn,
-                    agency: caller.agencyId,
-                    owner: caller.ownerScope,
-                    status: list.status,
-                    cursor: list.cursor,
-                    limit: list.page.limit + 1
-                )
-            )
+            try await PropertyRepository.list(
+                conn,
+                agency: caller.agencyId,
+                owner: caller.ownerScope,
+                status: list.status,
+                cursor: list.cursor,
+                limit: list.page.limit
+            ).reply
         }
     }
 
@@ -52,9 +48,7 @@ struct PropertyController {
     @Sendable func listInOneStatement(_ request: Request, _ entry: TenantEntry) async throws -> Reply? {
         guard let list = try? ListQuery(request) else { return nil }
         return try await entry.read { conn in
-            list.reply(
-                try await PropertyRepository.list(conn, entering: entry, status: list.status, cursor: list.cursor, limit: list.page.limit + 1)
-            )
+            try await PropertyRepository.list(conn, entering: entry, status: list.status, cursor: list.cursor, limit: list.page.limit).reply
         }
     }
 

@@ -41,26 +41,27 @@ public enum PropertyRepository {
         }
     }
 
-    /// One page of the agency's properties, newest first: `app_properties_page` (migration 0016), the query
-    /// both list paths run.
-    public static func list(
+    /// One page of the agency's properties, newest first, as JSON: `app_properties_page_json` (migration 0017,
+    /// the query of `app_properties_page`), which both list paths run.
+    static func list(
         _ conn: PostgresConnection,
         agency: UUID,
         owner: UUID?,
         status: Property.Status?,
         cursor: PageCursor?,
         limit: Int
-    ) async throws -> [Property] {
-        try await conn.run(
-            """
-            SELECT \(unescaped: Property.columns)
-            FROM app_properties_page(\(agency), \(owner)::uuid, \(status?.rawValue)::text, \(cursor?.micros)::int8, \(cursor?.id)::uuid,
-                \(limit)::int)
-            """
-        ).collect().map(Property.init(row:))
+    ) async throws -> JSONPage {
+        try await JSONPage(
+            conn.run(
+                """
+                SELECT * FROM app_properties_page_json(\(agency), \(owner)::uuid, \(status?.rawValue)::text, \(cursor?.micros)::int8,
+                    \(cursor?.id)::uuid, \(limit)::int)
+                """
+            )
+        )
     }
 
-    /// The same page in the statement that admits the caller (`app_list_properties`: `app_admit`, then the
+    /// The same page in the statement that admits the caller (`app_list_properties_json`: `app_admit`, then the
     /// page with an owner narrowed to their own properties). Throws SQLSTATE IK403 when it does not admit
     /// them (`TenantEntry`).
     static func list(
@@ -69,14 +70,16 @@ public enum PropertyRepository {
         status: Property.Status?,
         cursor: PageCursor?,
         limit: Int
-    ) async throws -> [Property] {
-        try await conn.run(
-            """
-            SELECT \(unescaped: Property.columns) FROM app_list_properties(
-                \(entry.userId), \(entry.agency)::uuid, \(entry.roles), \(status?.rawValue)::text, \(cursor?.micros)::int8,
-                \(cursor?.id)::uuid, \(limit)::int)
-            """
-        ).collect().map(Property.init(row:))
+    ) async throws -> JSONPage {
+        try await JSONPage(
+            conn.run(
+                """
+                SELECT * FROM app_list_properties_json(
+                    \(entry.userId), \(entry.agency)::uuid, \(entry.roles), \(status?.rawValue)::text, \(cursor?.micros)::int8,
+                    \(cursor?.id)::uuid, \(limit)::int)
+                """
+            )
+        )
     }
 
     /// The agency's active properties free for every night of `stay` that fit `guests` and whose stay

@@ -1,0 +1,18 @@
+-- Restores app_list_properties as migration 0016 created it.
+CREATE FUNCTION app_list_properties(p_user uuid, p_agency uuid, p_roles text[], p_status text, p_after_micros bigint, p_after_id uuid, p_limit integer)
+    RETURNS SETOF properties
+    LANGUAGE plpgsql VOLATILE
+    AS $$
+DECLARE
+    admitted record;
+BEGIN
+    SELECT * INTO admitted FROM app_admit(p_user, p_agency, p_roles);
+    RETURN QUERY SELECT * FROM app_properties_page(
+        admitted.admitted_agency, admitted.owner_scope, p_status, p_after_micros, p_after_id, p_limit);
+END
+$$;
+
+DROP FUNCTION app_list_properties_json(uuid, uuid, text[], text, bigint, uuid, integer);
+DROP FUNCTION app_properties_page_json(uuid, uuid, text, bigint, uuid, integer);
+DROP FUNCTION app_property_json(properties);
+DROP FUNCTION app_rfc3339(timestamptz);
