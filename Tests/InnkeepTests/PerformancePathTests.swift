@@ -524,6 +524,44 @@ import Testing
             #expect(rest.raw == "{\"data\":[\(gets[2])],\"next_cursor\":null}")
         }
     }
+
+    /// The same for bookings (`app_booking_json`): every field set and unset, a cancelled stay, and a guest name
+    /// and notes with every control character.
+    @Test func aPageOfBookingsIsWhatTheirGETsWrite() async throws {
+        try await withApp { api in
+            let agency = try await api.makeAgency()
+            let property = try await api.createProperty(agency)
+            let controls = String(decoding: (1..<0x20).map { UInt8($0) }, as: UTF8.self)
+            let full: JSONValue = [
+                "property_id": JSONValue(property), "guest_name": .string("\(controls)\"\\é"), "guest_email": "ann@example.com",
+                "check_in": "2031-06-01", "check_out": "2031-06-04", "guests": 2, "total_amount_cents": 45_000, "currency": "EUR",
+                "notes": .string("tab\there\(controls)"), "source": "airbnb",
+            ]
+            let bare: JSONValue = [
+                "property_id": JSONValue(property), "guest_name": "Bo", "check_in": "2031-07-01", "check_out": "2031-07-02", "guests": 1,
+            ]
+            let later: JSONValue = [
+                "property_id": JSONValue(property), "guest_name": "Cy", "check_in": "2031-08-01", "check_out": "2031-08-09", "guests": 3,
+            ]
+            var ids: [UUID] = []
+            for body in [full, bare, later] {
+                let r = try await api.send(.post, "/api/v1/bookings", token: agency.admin.token, json: body)
+                ids.append(try #require(r["id"]?.uuid, "\(r.raw)"))
+            }
+            let cancel = try await api.send(.post, "/api/v1/bookings/\(ids[1])/cancel", token: agency.admin.token)
+            #expect(cancel.status == .ok)
+            var gets: [String] = []
+            for id in ids.reversed() {
+                gets.append(try await api.send(.get, "/api/v1/bookings/\(id)", token: agency.admin.token).raw)
+            }
+            let list = try await api.send(.get, "/api/v1/bookings?limit=3", token: agency.admin.token)
+            #expect(list.raw == "{\"data\":[\(gets.joined(separator: ","))],\"next_cursor\":null}")
+            let page = try await api.services.db.transaction(.tenant(agency.id, user: agency.admin.id)) { conn in
+                try await BookingRepository.list(conn, agency: agency.id, owner: nil, filter: .init(), cursor: nil, limit: 2).reply.body
+            }
+            #expect(page?.hasPrefix("{\"data\":[\(gets[0]),\(gets[1])],\"next_cursor\":\"") == true, "\(page ?? "")")
+        }
+    }
 }
 
 /// `EVENT_LOOP_THREADS` (issue 17): the real server runs its I/O and its requests on that many event loops.

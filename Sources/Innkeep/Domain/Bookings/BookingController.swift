@@ -35,24 +35,20 @@ struct BookingController {
             try query.finish()
             cursor = try page.cursor()
         }
-
-        func reply(_ rows: [Booking]) -> Reply { page.reply(rows.map { ($0.createdAt, $0.id, $0) }) }
     }
 
     @Sendable func list(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
         let list = try ListQuery(request)
         let caller = context.caller
         return try await context.read { conn in
-            list.reply(
-                try await BookingRepository.list(
-                    conn,
-                    agency: caller.agencyId,
-                    owner: caller.ownerScope,
-                    filter: list.filter,
-                    cursor: list.cursor,
-                    limit: list.page.limit + 1
-                )
-            )
+            try await BookingRepository.list(
+                conn,
+                agency: caller.agencyId,
+                owner: caller.ownerScope,
+                filter: list.filter,
+                cursor: list.cursor,
+                limit: list.page.limit
+            ).reply
         }
     }
 
@@ -60,9 +56,7 @@ struct BookingController {
     @Sendable func listInOneStatement(_ request: Request, _ entry: TenantEntry) async throws -> Reply? {
         guard let list = try? ListQuery(request) else { return nil }
         return try await entry.read { conn in
-            list.reply(
-                try await BookingRepository.list(conn, entering: entry, filter: list.filter, cursor: list.cursor, limit: list.page.limit + 1)
-            )
+            try await BookingRepository.list(conn, entering: entry, filter: list.filter, cursor: list.cursor, limit: list.page.limit).reply
         }
     }
 

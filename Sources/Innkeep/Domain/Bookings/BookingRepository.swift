@@ -23,28 +23,29 @@ public enum BookingRepository {
         ).collect().first.map(Booking.init(row:))
     }
 
-    /// One page of the agency's bookings, newest first; `from`/`to` keep stays that overlap `[from, to)`. The
-    /// query is `app_bookings_page` (migration 0016), which both list paths run. Its `&&` on the closed range
-    /// `[from, to]` is there for the stay index (migration 0008); the two comparisons after it drop the stays
-    /// that start on `to`.
-    public static func list(
+    /// One page of the agency's bookings, newest first, as JSON; `from`/`to` keep stays that overlap `[from, to)`.
+    /// The query is `app_bookings_page_json` (migration 0017, the rows of `app_bookings_page`, migration 0016),
+    /// which both list paths run. Its `&&` on the closed range `[from, to]` is there for the stay index
+    /// (migration 0008); the two comparisons after it drop the stays that start on `to`.
+    static func list(
         _ conn: PostgresConnection,
         agency: UUID,
         owner: UUID?,
         filter f: Filter,
         cursor: PageCursor?,
         limit: Int
-    ) async throws -> [Booking] {
-        try await conn.run(
-            """
-            SELECT \(unescaped: Booking.columns) FROM app_bookings_page(\(agency), \(owner)::uuid, \(f.propertyId)::uuid,
-                \(f.status?.rawValue)::text, \(f.from?.description)::date, \(f.to?.description)::date, \(cursor?.micros)::int8,
-                \(cursor?.id)::uuid, \(limit)::int) b
-            """
-        ).collect().map(Booking.init(row:))
+    ) async throws -> JSONPage {
+        try await JSONPage(
+            conn.run(
+                """
+                SELECT * FROM app_bookings_page_json(\(agency), \(owner)::uuid, \(f.propertyId)::uuid, \(f.status?.rawValue)::text,
+                    \(f.from?.description)::date, \(f.to?.description)::date, \(cursor?.micros)::int8, \(cursor?.id)::uuid, \(limit)::int)
+                """
+            )
+        )
     }
 
-    /// The same page in the statement that admits the caller (`app_list_bookings`, as
+    /// The same page in the statement that admits the caller (`app_list_bookings_json`, as
     /// `PropertyRepository.list(_:entering:…)`).
     static func list(
         _ conn: PostgresConnection,
@@ -52,16 +53,16 @@ public enum BookingRepository {
         filter f: Filter,
         cursor: PageCursor?,
         limit: Int
-    ) async throws
-        -> [Booking]
-    {
-        try await conn.run(
-            """
-            SELECT \(unescaped: Booking.columns) FROM app_list_bookings(\(entry.userId), \(entry.agency)::uuid, \(entry.roles),
-                \(f.propertyId)::uuid, \(f.status?.rawValue)::text, \(f.from?.description)::date, \(f.to?.description)::date,
-                \(cursor?.micros)::int8, \(cursor?.id)::uuid, \(limit)::int) b
-            """
-        ).collect().map(Booking.init(row:))
+    ) async throws -> JSONPage {
+        try await JSONPage(
+            conn.run(
+                """
+                SELECT * FROM app_list_bookings_json(\(entry.userId), \(entry.agency)::uuid, \(entry.roles),
+                    \(f.propertyId)::uuid, \(f.status?.rawValue)::text, \(f.from?.description)::date, \(f.to?.description)::date,
+                    \(cursor?.micros)::int8, \(cursor?.id)::uuid, \(limit)::int)
+                """
+            )
+        )
     }
 
     public struct New: Sendable {
