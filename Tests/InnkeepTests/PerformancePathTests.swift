@@ -522,6 +522,22 @@ import Testing
             let cursor = try #require(first["next_cursor"]?.stringValue)
             let rest = try await api.send(.get, "/api/v1/properties?limit=2&cursor=\(cursor)", token: agency.admin.token)
             #expect(rest.raw == "{\"data\":[\(gets[2])],\"next_cursor\":null}")
+
+            // Each row's JSON is stored when the row is written (the api_json column): it follows an update, and the
+            // owner foreign key's SET NULL when the owner leaves the agency.
+            let patched = try await api.send(.patch, "/api/v1/properties/\(ids[1])", token: agency.admin.token, json: ["name": "renamed"])
+            #expect(patched.status == .ok)
+            let members = try await api.send(.get, "/api/v1/team-members?limit=200", token: agency.admin.token)
+            let ownerMember = try #require(members.data.first { $0["user_id"]?.uuid == agency.members[.owner]!.id }?["id"]?.uuid)
+            let removed = try await api.send(.delete, "/api/v1/team-members/\(ownerMember)", token: agency.admin.token)
+            #expect(removed.status == .noContent)
+            var now: [String] = []
+            for id in ids.reversed() {
+                now.append(try await api.send(.get, "/api/v1/properties/\(id)", token: agency.admin.token).raw)
+            }
+            #expect(now[1].contains(#""name":"renamed""#) && now[2].contains(#""owner_id":null"#))
+            let after = try await api.send(.get, "/api/v1/properties?limit=3", token: agency.admin.token)
+            #expect(after.raw == "{\"data\":[\(now.joined(separator: ","))],\"next_cursor\":null}")
         }
     }
 
