@@ -20,13 +20,6 @@ struct JSONPage: Sendable {
         next = micros.flatMap { micros in id.map { PageCursor(micros: micros, id: $0) } }
     }
 
-    /// `{"data": [...], "next_cursor": …}`, as `Reply.page` writes it for items that write themselves.
-    var reply: Reply {
-        var w = JSONWriter(capacity: items.readableBytes + 128)
-        w.object { o in
-            o.field("data", joinedJSON: items.readableBytesView)
-            o.field("next_cursor", next?.encoded)
-        }
-        return Reply(status: .ok, body: String(decoding: w.bytes, as: UTF8.self))
-    }
+    /// `{"data": [...], "next_cursor": …}`.
+    var reply: Reply { .page(joinedJSON: items.readableBytesView, nextCursor: next?.encoded) }
 }

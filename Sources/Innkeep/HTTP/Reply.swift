@@ -27,9 +27,19 @@ public struct Reply: Sendable {
 
     /// A list page: `{"data": [...], "next_cursor": …}`.
     public static func page<Item: JSONWritable>(_ items: some Sequence<Item>, nextCursor: String?) -> Reply {
-        var w = JSONWriter(capacity: 16_384)
+        page(nextCursor: nextCursor) { o in o.field("data", array: items) { w, item in item.writeJSON(&w) } }
+    }
+
+    /// A list page whose items arrive already written as JSON and joined with commas (`JSONPage`).
+    static func page(joinedJSON items: some Collection<UInt8>, nextCursor: String?) -> Reply {
+        page(nextCursor: nextCursor, capacity: items.count + 128) { o in o.field("data", joinedJSON: items) }
+    }
+
+    /// The page envelope around the `data` member that `writeData` writes.
+    private static func page(nextCursor: String?, capacity: Int = 16_384, writeData: (inout JSONWriter) -> Void) -> Reply {
+        var w = JSONWriter(capacity: capacity)
         w.object { o in
-            o.field("data", array: items) { w, item in item.writeJSON(&w) }
+            writeData(&o)
             o.field("next_cursor", nextCursor)
         }
         return Reply(status: .ok, body: String(decoding: w.bytes, as: UTF8.self))
