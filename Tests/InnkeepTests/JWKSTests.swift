@@ -32,27 +32,14 @@ enum PyJWT {
     }
 
     static func run(_ request: JSONValue) async throws -> JSONValue {
-        try await offPool { try blockingRun(request) }
-    }
-
-    private static func blockingRun(_ request: JSONValue) throws -> JSONValue {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: try python)
-        p.arguments = [tool]
-        let input = Pipe()
-        let output = Pipe()
-        let errors = Pipe()
-        p.standardInput = input
-        p.standardOutput = output
-        p.standardError = errors
-        try p.run()
-        input.fileHandleForWriting.write(Data(request.serialized.utf8))
-        try input.fileHandleForWriting.close()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        let err = errors.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0, let answer = JSONValue.parse(Array(data)) else {
-            throw TestFailure("jwt_tool.py failed (\(p.terminationStatus)): \(String(decoding: err, as: UTF8.self))")
+        let r = try await TestEnv.child(
+            try python,
+            [tool],
+            environment: ProcessInfo.processInfo.environment,
+            input: Data(request.serialized.utf8)
+        )
+        guard r.status == 0, let answer = JSONValue.parse(Array(r.out)) else {
+            throw TestFailure("jwt_tool.py failed (\(r.status)): \(String(decoding: r.err, as: UTF8.self))")
         }
         return answer
     }

@@ -34,25 +34,13 @@ enum TLSCluster {
 
 /// Runs the built `innkeep` with `args` and exactly `env` (60 s at most); returns its status, stdout and stderr.
 func innkeep(_ args: [String], env: [String: String]) async throws -> (status: Int32, out: String, err: String) {
-    try await offPool { try blockingInnkeep(args, env: env) }
-}
-
-private func blockingInnkeep(_ args: [String], env: [String: String]) throws -> (status: Int32, out: String, err: String) {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
-    p.arguments = ["-s", "KILL", "60", MigrationFixture.binary] + args
-    p.environment = env.merging(["PATH": TestEnv.env["PATH"] ?? "/usr/bin:/bin", "LOG_LEVEL": "error"]) { a, _ in a }
-    p.currentDirectoryURL = TestEnv.repo
-    p.standardInput = FileHandle.nullDevice
-    let out = Pipe()
-    let err = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    try p.run()
-    let o = out.fileHandleForReading.readDataToEndOfFile()
-    let e = err.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    let r = try await TestEnv.child(
+        "/usr/bin/timeout",
+        ["-s", "KILL", "60", MigrationFixture.binary] + args,
+        environment: env.merging(["PATH": TestEnv.env["PATH"] ?? "/usr/bin:/bin", "LOG_LEVEL": "error"]) { a, _ in a },
+        directory: TestEnv.repo
+    )
+    return (r.status, String(decoding: r.out, as: UTF8.self), String(decoding: r.err, as: UTF8.self))
 }
 
 @Suite(.serialized) struct ManagedPostgresTests {

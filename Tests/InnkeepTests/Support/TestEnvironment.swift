@@ -78,26 +78,54 @@ enum TestEnv {
         try await admin.close()
     }
 
-    /// Runs a shell command and returns its exit status and output. It waits on a thread of its own (`offPool`):
-    /// waiting on the cooperative pool (two threads here) for a child that runs seconds stalled every in-process
-    /// server, and their open transactions were killed by `idle_in_transaction_session_timeout`.
+    /// Runs a shell command and returns its exit status and output (stderr joined to stdout, in order).
     @discardableResult
     static func shell(_ command: String, env extra: [String: String] = [:]) async throws -> (status: Int32, output: String) {
-        try await offPool { try blockingShell(command, env: extra) }
+        let environment = ProcessInfo.processInfo.environment.merging(extra) { _, new in new }
+        let r = try await child("/bin/bash", ["-c", "exec 2>&1\n" + command], environment: environment)
+        return (r.status, String(decoding: r.out, as: UTF8.self))
     }
 
-    private static func blockingShell(_ command: String, env extra: [String: String]) throws -> (status: Int32, output: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/bash")
-        p.arguments = ["-c", command]
-        p.environment = ProcessInfo.processInfo.environment.merging(extra) { _, new in new }
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = pipe
-        try p.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    /// A child process's exit status and what it wrote.
+    struct ChildResult: Sendable {
+        let status: Int32
+        let out: Data
+        let err: Data
+    }
+
+    /// Runs `executable` to its end, with `input` on its stdin (nil: /dev/null). Every test helper that runs a
+    /// child goes through here, because of where it waits: on a thread of its own (`offPool`). Waiting on the
+    /// cooperative pool (two threads here) for a child that runs seconds stalled every in-process server, and
+    /// Postgres killed their open transactions (`idle_in_transaction_session_timeout`).
+    static func child(
+        _ executable: String,
+        _ arguments: [String],
+        environment: [String: String],
+        directory: URL? = nil,
+        input: Data? = nil
+    ) async throws -> ChildResult {
+        try await offPool {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: executable)
+            p.arguments = arguments
+            p.environment = environment
+            if let directory { p.currentDirectoryURL = directory }
+            let stdin = Pipe()
+            let out = Pipe()
+            let err = Pipe()
+            p.standardInput = input == nil ? FileHandle.nullDevice : stdin
+            p.standardOutput = out
+            p.standardError = err
+            try p.run()
+            if let input {
+                stdin.fileHandleForWriting.write(input)
+                try stdin.fileHandleForWriting.close()
+            }
+            let o = out.fileHandleForReading.readDataToEndOfFile()
+            let e = err.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            return ChildResult(status: p.terminationStatus, out: o, err: e)
+        }
     }
 }
 
