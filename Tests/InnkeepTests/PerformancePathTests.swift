@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import InnkeepRedis
 import Logging
 import PostgresNIO
@@ -182,7 +183,7 @@ import Testing
     }
 
     static func count(_ api: APIClient, _ outcome: String) -> Int {
-        let line = api.services.metrics.render().split(separator: "\n").first { $0.hasPrefix("one_statement_reads_total{outcome=\"\(outcome)\"}") }
+        let line = api.services.metrics.render().split(separator: "\n").first { $0.hasPrefix("one_statement_requests_total{outcome=\"\(outcome)\"}") }
         return line.flatMap { Int($0.split(separator: " ").last ?? "") } ?? -1
     }
 
@@ -249,6 +250,145 @@ import Testing
             #expect(badHeader.status == .unprocessableContent && badHeader.errorCode == "VALIDATION_ERROR")
             #expect(Self.count(api, "answered") == answered + 3)
             #expect(Self.count(api, "full_path") == fullPath + 1)
+        }
+    }
+}
+
+/// A booking create without an `Idempotency-Key` admits its caller and writes in one statement (migration 0018,
+/// `app_create_booking`): the booking, its audit row and its event are what the full path writes, and every
+/// booking the full path refuses is left to it, which answers exactly as before and writes nothing.
+@Suite struct OneStatementCreateTests {
+    static func count(_ api: APIClient, _ outcome: String) -> Int { OneStatementReadTests.count(api, outcome) }
+
+    static func body(_ property: UUID, _ checkIn: String, _ checkOut: String, guests: Int = 2) -> JSONValue {
+        [
+            "property_id": JSONValue(property), "guest_name": "Zoë \"Q\" \u{01}\n✓", "guest_email": "zoe@example.com",
+            "check_in": .string(checkIn), "check_out": .string(checkOut), "guests": .int(Int64(guests)), "source": "vrbo",
+            "total_amount_cents": 123_456, "currency": "EUR", "notes": "tab\there \\ back",
+        ]
+    }
+
+    /// The `booking.created` events of the agency, payload by booking id, and their deliveries.
+    static func events(_ api: APIClient, _ agency: UUID) async throws -> (payloads: [UUID: JSONValue], deliveries: Int) {
+        try await api.services.db.transaction(.tenant(agency, user: nil)) { conn in
+            let rows = try await conn.run("SELECT payload::text FROM webhook_events WHERE agency_id = \(agency) AND type = 'booking.created'")
+                .collect().map { try $0.decode(String.self) }
+            var payloads: [UUID: JSONValue] = [:]
+            for row in rows {
+                let payload = JSONValue.parse(Array(row.utf8)) ?? .null
+                if let id = payload["id"]?.uuid { payloads[id] = payload }
+            }
+            let deliveries = try await conn.run("SELECT count(*)::int FROM webhook_deliveries WHERE agency_id = \(agency)").collect()[0]
+                .decode(Int.self)
+            return (payloads, deliveries)
+        }
+    }
+
+    @Test func aCreateInOneStatementWritesWhatTheFullPathWrites() async throws {
+        try await withApp(env: privateURLs) { api in
+            let a = try await api.makeAgency()
+            let property = try await api.createProperty(a)
+            _ = try await api.createEndpoint(a, url: "http://127.0.0.1:9/created", events: ["booking.created"])
+            let (answered, fullPath) = (Self.count(api, "answered"), Self.count(api, "full_path"))
+
+            let one = try await api.send(.post, "/api/v1/bookings", token: a.admin.token, json: Self.body(property, "2032-01-01", "2032-01-04"))
+            #expect(one.status == .created)
+            #expect(Self.count(api, "answered") == answered + 1)
+            let full = try await api.send(
+                .post,
+                "/api/v1/bookings",
+                token: a.admin.token,
+                json: Self.body(property, "2032-02-01", "2032-02-04"),
+                headers: Fixtures.key(Fixtures.freshKey())
+            )
+            #expect(full.status == .created)
+            #expect(Self.count(api, "answered") == answered + 1 && Self.count(api, "full_path") == fullPath)
+
+            let events = try await Self.events(api, a.id)
+            #expect(events.deliveries == 2)
+            for (reply, checkIn, checkOut) in [(one, "2032-01-01", "2032-01-04"), (full, "2032-02-01", "2032-02-04")] {
+                let id = try #require(reply["id"]?.uuid)
+                // The reply is the booking as its GET writes it, and the event carries the same object.
+                let got = try await api.send(.get, "/api/v1/bookings/\(id)", token: a.admin.token)
+                #expect(got.raw == reply.raw)
+                #expect(
+                    reply["created_by"]?.uuid == a.admin.id && reply["status"] == "confirmed"
+                        && reply["guest_name"] == Self.body(property, "", "")["guest_name"]
+                )
+                #expect(events.payloads[id] == reply.json)
+                let audit = try await api.auditEntries(a, "resource_id=\(id)")
+                #expect(audit.count == 1)
+                #expect(audit.first?["action"] == "booking.create" && audit.first?["user_id"]?.uuid == a.admin.id)
+                #expect(audit.first?["resource_type"] == "booking")
+                #expect(
+                    audit.first?["details"] == ["property_id": JSONValue(property), "check_in": .string(checkIn), "check_out": .string(checkOut)]
+                )
+            }
+            // Both paths write the same fields; only the ids, dates and times differ.
+            let differing = Set(one.json.objectKeys).filter { one.json[$0] != full.json[$0] }
+            #expect(differing == ["id", "check_in", "check_out", "created_at"])
+        }
+    }
+
+    @Test func everyBookingTheFullPathRefusesIsLeftToItAndWritesNothing() async throws {
+        try await withApp(env: privateURLs) { api in
+            let a = try await api.makeAgency()
+            let b = try await api.makeAgency()
+            _ = try await api.createEndpoint(a, url: "http://127.0.0.1:9/created", events: ["booking.created"])
+            let property = try await api.createProperty(a, maxGuests: 2)
+            let rules = try await api.send(
+                .patch,
+                "/api/v1/properties/\(property)",
+                token: a.admin.token,
+                json: ["min_nights": 2, "max_nights": 5]
+            )
+            #expect(rules.status == .ok)
+            let inactive = try await api.createProperty(a)
+            _ = try await api.send(.patch, "/api/v1/properties/\(inactive)", token: a.admin.token, json: ["status": "inactive"])
+            let foreign = try await api.createProperty(b)
+            let booked = try await api.createBooking(a, property: property, checkIn: "2032-03-01", checkOut: "2032-03-04")
+            #expect(booked.status == .created)
+            #expect(try await api.createBlock(a, property: property, start: "2032-03-10", end: "2032-03-12").status == .created)
+            let connection = try await api.createConnection(a, property: property)
+            _ = try await api.insertChannelBlock(a, property: property, connection: connection, start: "2032-03-20", end: "2032-03-22")
+            let before = try await (api.bookings(a, property: property).count, api.auditEntries(a, "action=booking.create").count)
+            let eventsBefore = try await Self.events(api, a.id)
+            let (answered, fullPath) = (Self.count(api, "answered"), Self.count(api, "full_path"))
+
+            let cases: [(JSONValue, String, UUID?, HTTPResponse.Status, String)] = [
+                (Self.body(property, "2032-04-01", "2032-04-03", guests: 3), a.admin.token, nil, .unprocessableContent, "VALIDATION_ERROR"),
+                (Self.body(property, "2032-04-01", "2032-04-02"), a.admin.token, nil, .unprocessableContent, "STAY_RULES_VIOLATED"),
+                (Self.body(property, "2032-04-01", "2032-04-07"), a.admin.token, nil, .unprocessableContent, "STAY_RULES_VIOLATED"),
+                (Self.body(inactive, "2032-04-01", "2032-04-03"), a.admin.token, nil, .unprocessableContent, "VALIDATION_ERROR"),
+                (Self.body(property, "2032-03-03", "2032-03-05"), a.admin.token, nil, .conflict, "BOOKING_CONFLICT"),
+                (Self.body(property, "2032-03-11", "2032-03-13"), a.members[.manager]!.token, nil, .conflict, "BOOKING_CONFLICT"),
+                (Self.body(property, "2032-03-19", "2032-03-21"), a.admin.token, a.id, .conflict, "BOOKING_CONFLICT"),
+                (Self.body(foreign, "2032-04-01", "2032-04-03"), a.admin.token, nil, .notFound, "PROPERTY_NOT_FOUND"),
+                (Self.body(UUID(), "2032-04-01", "2032-04-03"), a.admin.token, nil, .notFound, "PROPERTY_NOT_FOUND"),
+                (Self.body(property, "2032-04-01", "2032-04-03"), a.members[.staff]!.token, nil, .forbidden, "INSUFFICIENT_ROLE"),
+                (Self.body(property, "2032-04-01", "2032-04-03"), a.admin.token, b.id, .forbidden, "AGENCY_ACCESS_DENIED"),
+            ]
+            for (n, (body, token, agency, status, code)) in cases.enumerated() {
+                let r = try await api.send(.post, "/api/v1/bookings", token: token, agency: agency, json: body)
+                #expect(r.status == status && r.errorCode == code, "case \(n): \(r.raw)")
+                #expect(Self.count(api, "full_path") == fullPath + n + 1, "case \(n)")
+            }
+            // A body the handler refuses never reaches the statement.
+            let bad = try await api.send(.post, "/api/v1/bookings", token: a.admin.token, json: ["property_id": JSONValue(property)])
+            #expect(bad.status == .unprocessableContent && bad.errorCode == "VALIDATION_ERROR")
+            #expect(Self.count(api, "answered") == answered && Self.count(api, "full_path") == fullPath + cases.count)
+
+            let after = try await (api.bookings(a, property: property).count, api.auditEntries(a, "action=booking.create").count)
+            #expect(after == before)
+            #expect(try await Self.events(api, a.id).deliveries == eventsBefore.deliveries)
+
+            // A cancelled booking's nights are free again, and the one statement takes them.
+            let id = try #require(booked["id"]?.uuid)
+            #expect(try await api.send(.post, "/api/v1/bookings/\(id)/cancel", token: a.admin.token).status == .ok)
+            let answeredBefore = Self.count(api, "answered")  // the lists above were answered in one statement too
+            let again = try await api.send(.post, "/api/v1/bookings", token: a.admin.token, json: Self.body(property, "2032-03-01", "2032-03-04"))
+            #expect(again.status == .created)
+            #expect(Self.count(api, "answered") == answeredBefore + 1)
         }
     }
 }

@@ -59,17 +59,15 @@ struct RouteBuilder {
     /// request pays one BEGIN/COMMIT pair. A create with an `Idempotency-Key` keeps separate ones: its
     /// claim must commit before the action runs, so a retry meanwhile sees it in progress.
     ///
-    /// `inOneStatement` is a read's cheaper first try (`TenantEntry`): nil from it sends the request the full way.
+    /// `inOneStatement` is a cheaper first try (`TenantEntry`) for a hot list or create: nil from it sends the
+    /// request the full way. A request with an `Idempotency-Key` never takes it (its claim needs a transaction).
     func tenant(
         _ endpoint: Endpoint,
         _ handler: @escaping @Sendable (Request, TenantRequestContext) async throws -> Reply,
-        inOneStatement: (@Sendable (Request, TenantEntry) async throws -> Reply?)? = nil
+        inOneStatement: (@Sendable (Call, TenantEntry) async throws -> Reply?)? = nil
     ) {
         guard case .roles = endpoint.access else { preconditionFailure("\(endpoint) is not a tenant endpoint") }
-        precondition(
-            inOneStatement == nil || (endpoint.method == .get && endpoint.feature == nil),
-            "\(endpoint): one statement is for reads without a feature"
-        )
+        precondition(inOneStatement == nil || endpoint.feature == nil, "\(endpoint): one statement is for endpoints without a feature")
         let authenticator = authenticator
         let services = services
         let entryRoles = endpoint.allowedRoles.map(\.rawValue)
@@ -93,7 +91,7 @@ struct RouteBuilder {
             // one, when the caller has a single membership).
             try await Self.rateLimit(userId: userId, agency: Authenticator.headerAgency(call.request), services: services)
             if let inOneStatement, let entry = TenantEntry(call.request, userId: userId, roles: entryRoles, services: services),
-                let reply = try await inOneStatement(call.request, entry)
+                let reply = try await inOneStatement(call, entry)
             {
                 return reply
             }

@@ -2,16 +2,17 @@ import Foundation
 import Hummingbird
 import PostgresNIO
 
-/// A tenant read that admits its caller and reads in one statement (issue 17, migration 0016): what a hot
-/// list gets before its caller's membership is known. Its statement calls a SQL function that runs
-/// `app_admit` (the settings row-level security reads, set only for a member of the agency with one of
-/// the endpoint's roles) and then the query, so the request costs one round trip instead of four (BEGIN,
-/// `app_enter_request`, the query, COMMIT).
+/// A tenant request that admits its caller and answers in one statement (issue 17, migrations 0016–0018): what
+/// a hot list or a booking create gets before its caller's membership is known. Its statement calls a SQL
+/// function that runs `app_admit` (the settings row-level security reads, set only for a member of the agency
+/// with one of the endpoint's roles) and then the query or the write, so the request costs one round trip
+/// instead of four or five (BEGIN, `app_enter_request`, the work, COMMIT).
 ///
 /// Anything else goes the full way (`RouteBuilder.tenant`), which writes the exact answer: a caller the
 /// function does not admit (SQLSTATE IK403: not a member, several agencies without `X-Agency-Id`, a role
-/// the endpoint refuses — also when ENFORCE_RBAC=false lets it through), a malformed `X-Agency-Id`, and a
-/// request whose parameters the handler refuses (so a non-member learns nothing from a 400).
+/// the endpoint refuses — also when ENFORCE_RBAC=false lets it through), a booking the function does not
+/// create (IK422, or a race it lost: the full path says why), a malformed `X-Agency-Id`, and a request whose
+/// parameters or body the handler refuses (so a non-member learns nothing from a 400).
 struct TenantEntry: Sendable {
     /// From the verified token.
     let userId: UUID
@@ -32,19 +33,24 @@ struct TenantEntry: Sendable {
         self.services = services
     }
 
-    /// Runs `body`'s one statement on its own (`Database.statement`); nil when the function did not admit
-    /// the caller. Counted in `one_statement_reads_total`.
-    func read(_ body: @escaping @Sendable (PostgresConnection) async throws -> Reply) async throws -> Reply? {
+    /// Runs `body`'s one statement on its own (`Database.statement`: one statement is one transaction); nil
+    /// when the function left the answer to the full path. Counted in `one_statement_requests_total`.
+    func run(_ body: @escaping @Sendable (PostgresConnection) async throws -> Reply) async throws -> Reply? {
         do {
             let reply = try await services.db.statement(body)
-            services.metrics.oneStatementRead(answered: true)
+            services.metrics.oneStatementRequest(answered: true)
             return reply
-        } catch let error where isPostgresError(error, state: Self.notAdmitted) {
-            services.metrics.oneStatementRead(answered: false)
+        } catch let error where Self.fullPathAnswers.contains { isPostgresError(error, state: $0) } {
+            services.metrics.oneStatementRequest(answered: false)
             return nil
         }
     }
 
     /// What `app_admit` raises for a caller it does not admit.
     static let notAdmitted = "IK403"
+    /// What `app_create_booking` raises for a booking the full path would refuse, or might.
+    static let notCreated = "IK422"
+    /// The states after which the full path answers: a statement that fails writes nothing. A create that lost
+    /// a race (the other booking's nights, or a deleted property) gets the full path's 409 or 404.
+    static let fullPathAnswers = [notAdmitted, notCreated, SQLState.exclusionViolation, SQLState.foreignKeyViolation]
 }

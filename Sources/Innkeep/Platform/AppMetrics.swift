@@ -17,14 +17,14 @@ public final class AppMetrics: Sendable {
         let route: String, method: String, status: Int
     }
 
-    /// Tenant reads that tried one statement (`TenantEntry`): answered by it, or sent the full way.
-    private let oneStatementReads: (answered: Counter, fullPath: Counter)
+    /// Tenant requests that tried one statement (`TenantEntry`): answered by it, or sent the full way.
+    private let oneStatementRequests: (answered: Counter, fullPath: Counter)
 
     public init() {
-        let help = "Tenant reads that tried to admit the caller and read in one statement, by outcome."
-        oneStatementReads = (
-            Self.counter(registry, "one_statement_reads_total", help, [("outcome", "answered")]),
-            Self.counter(registry, "one_statement_reads_total", help, [("outcome", "full_path")])
+        let help = "Tenant requests (the hot lists, a booking create) that tried to admit the caller and answer in one statement, by outcome."
+        oneStatementRequests = (
+            Self.counter(registry, "one_statement_requests_total", help, [("outcome", "answered")]),
+            Self.counter(registry, "one_statement_requests_total", help, [("outcome", "full_path")])
         )
     }
 
@@ -36,9 +36,9 @@ public final class AppMetrics: Sendable {
         Self.counter(registry, name, help, labels)
     }
 
-    /// A tenant read that tried one statement: `answered`, or sent the full way.
-    func oneStatementRead(answered: Bool) {
-        (answered ? oneStatementReads.answered : oneStatementReads.fullPath).increment()
+    /// A tenant request that tried one statement: `answered`, or sent the full way.
+    func oneStatementRequest(answered: Bool) {
+        (answered ? oneStatementRequests.answered : oneStatementRequests.fullPath).increment()
     }
 
     public func gauge(_ name: String, _ help: String, _ labels: [(String, String)] = []) -> Gauge {

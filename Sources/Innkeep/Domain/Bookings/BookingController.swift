@@ -10,7 +10,7 @@ struct BookingController {
     func addRoutes(to routes: RouteBuilder) {
         routes.tenant(API.listBookings, list, inOneStatement: listInOneStatement)
         routes.tenant(API.getBooking, get)
-        routes.tenant(API.createBooking, create)
+        routes.tenant(API.createBooking, create, inOneStatement: createInOneStatement)
         routes.tenant(API.cancelBooking, cancel)
     }
 
@@ -53,9 +53,9 @@ struct BookingController {
     }
 
     /// The same list in one statement (`TenantEntry`); nil sends the request the full way (`list`).
-    @Sendable func listInOneStatement(_ request: Request, _ entry: TenantEntry) async throws -> Reply? {
-        guard let list = try? ListQuery(request) else { return nil }
-        return try await entry.read { conn in
+    @Sendable func listInOneStatement(_ call: Call, _ entry: TenantEntry) async throws -> Reply? {
+        guard let list = try? ListQuery(call.request) else { return nil }
+        return try await entry.run { conn in
             try await BookingRepository.list(conn, entering: entry, filter: list.filter, cursor: list.cursor, limit: list.page.limit).reply
         }
     }
@@ -167,6 +167,16 @@ struct BookingController {
             throw Self.conflict(holder)
         } catch  where isPostgresError(error, state: SQLState.foreignKeyViolation) {
             throw APIError(.propertyNotFound)  // the property was deleted meanwhile
+        }
+    }
+
+    /// The same create in one statement (`TenantEntry`, `app_create_booking`): the booking, its audit row and
+    /// its event, or nil, which sends the request the full way (`create`): a body `readNew` refuses, a caller
+    /// not admitted, a booking the full path would refuse (it explains why), a race lost.
+    @Sendable func createInOneStatement(_ call: Call, _ entry: TenantEntry) async throws -> Reply? {
+        guard var body = try? call.json(), let new = try? Self.readNew(&body) else { return nil }
+        return try await entry.run { conn in
+            try await Reply(status: .created, body: BookingRepository.create(conn, entering: entry, new))
         }
     }
 

@@ -70,6 +70,19 @@ public enum BookingRepository {
         var guests: Int, source: Booking.Source, totalAmountCents: Int64?, currency: String?, notes: String?
     }
 
+    /// Admits the caller and writes a new booking, its audit row and its `booking.created` event in one
+    /// statement (`app_create_booking`, migration 0018), as `BookingController.create` writes them; the
+    /// booking's JSON. Raises IK422 (`TenantEntry.notCreated`) for a booking the full path would refuse.
+    static func create(_ conn: PostgresConnection, entering entry: TenantEntry, _ n: New) async throws -> String {
+        try await conn.run(
+            """
+            SELECT app_create_booking(\(entry.userId), \(entry.agency)::uuid, \(entry.roles), \(n.propertyId), \(n.guestName),
+                \(n.guestEmail)::text, \(n.stay.start.description)::date, \(n.stay.end.description)::date, \(n.guests)::int,
+                \(n.source.rawValue), \(n.totalAmountCents)::int8, \(n.currency)::text, \(n.notes)::text)
+            """
+        ).collect()[0].decode(String.self)
+    }
+
     /// The insert of a new booking, which `Outbox.emit` runs in the statement of its event and audit row: every
     /// column is chosen here (`Booking(creating:…)`), so the reply and the event need nothing back from it.
     struct Insert: ActionWrite {
@@ -113,7 +126,7 @@ public enum BookingRepository {
             sql.appendLiteral(", ")
             sql.appendInterpolation(b.createdBy)
             // The transaction's own now(): the `createdAt` the caller read with `findWithFirstHolder`.
-            sql.appendLiteral(", now())),\n")
+            sql.appendLiteral(", now()))")
         }
     }
 

@@ -45,9 +45,9 @@ struct PropertyController {
     }
 
     /// The same list in one statement (`TenantEntry`); nil sends the request the full way (`list`).
-    @Sendable func listInOneStatement(_ request: Request, _ entry: TenantEntry) async throws -> Reply? {
-        guard let list = try? ListQuery(request) else { return nil }
-        return try await entry.read { conn in
+    @Sendable func listInOneStatement(_ call: Call, _ entry: TenantEntry) async throws -> Reply? {
+        guard let list = try? ListQuery(call.request) else { return nil }
+        return try await entry.run { conn in
             try await PropertyRepository.list(conn, entering: entry, status: list.status, cursor: list.cursor, limit: list.page.limit).reply
         }
     }

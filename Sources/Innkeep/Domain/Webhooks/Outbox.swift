@@ -32,25 +32,13 @@ public enum Outbox {
         recording audit: AuditLog.Entry? = nil,
         writing action: (any ActionWrite)? = nil
     ) async throws -> UUID? {
+        // `app_emit` (migration 0018) is the outbox's write, which `app_create_booking` calls too.
         let rows = try await conn.run(
             """
-            WITH \(writing: action) \(auditing: audit) targets AS (
-                SELECT id FROM webhook_endpoints
-                WHERE agency_id = \(agency)
-                  AND (\(onlyEndpoint)::uuid IS NULL AND enabled AND \(type.rawValue) = ANY (events) OR id = \(onlyEndpoint))),
-            e AS (
-                INSERT INTO webhook_events (agency_id, type, payload)
-                SELECT \(agency), \(type.rawValue), \(data.jsonText)::jsonb WHERE EXISTS (SELECT 1 FROM targets)
-                RETURNING id),
-            d AS (
-                INSERT INTO webhook_deliveries (agency_id, endpoint_id, event_id)
-                SELECT \(agency), targets.id, e.id FROM targets, e RETURNING 1)
-            SELECT e.id, (SELECT count(*) FROM d) FROM e
+            \(writing: action, auditing: audit)SELECT app_emit(\(agency), \(type.rawValue), \(data.jsonText)::jsonb, \(onlyEndpoint)::uuid)
             """
         ).collect()
-        guard let row = rows.first else { return nil }
-        let (event, _) = try row.decode((UUID, Int).self)
-        return event
+        return try rows.first?.decode(UUID?.self) ?? nil
     }
 
     /// Events (with their deliveries) are kept this long after they happen, then purged by the worker once
@@ -90,20 +78,23 @@ public enum Outbox {
 
 /// An action's write that `Outbox.emit` runs first in the statement of its event: a data-modifying `WITH` item.
 protocol ActionWrite: Sendable {
-    /// Appends `name AS (INSERT …),` (a name no other item of `emit`'s statement uses).
+    /// Appends `name AS (INSERT …)` (a name no other item of `emit`'s statement uses).
     func appendWithItem(to sql: inout PostgresQuery.StringInterpolation)
 }
 
 extension PostgresQuery.StringInterpolation {
-    fileprivate mutating func appendInterpolation(writing action: (any ActionWrite)?) {
-        action?.appendWithItem(to: &self)
-    }
-
-    /// `audit AS (INSERT INTO audit_log …),` as an item of a `WITH` list, or nothing.
-    fileprivate mutating func appendInterpolation(auditing entry: AuditLog.Entry?) {
-        guard let entry else { return }
-        appendLiteral("audit AS (")
-        appendInterpolation(auditInsert: entry)
-        appendLiteral("),\n")
+    /// `WITH` the action's write and the audit row's `INSERT`, as data-modifying items, or nothing.
+    fileprivate mutating func appendInterpolation(writing action: (any ActionWrite)?, auditing entry: AuditLog.Entry?) {
+        guard action != nil || entry != nil else { return }
+        appendLiteral("WITH ")
+        if let action {
+            action.appendWithItem(to: &self)
+            appendLiteral(entry == nil ? "\n" : ",\n")
+        }
+        if let entry {
+            appendLiteral("audit AS (")
+            appendInterpolation(auditInsert: entry)
+            appendLiteral(")\n")
+        }
     }
 }
