@@ -38,10 +38,15 @@ $$;
 -- explains the refusal (404, 422 or 409 with the holder). occupancy_no_overlap still decides races: a racing
 -- request that wins between the check and the insert makes this one fail with 23P01, and the full path answers.
 -- Returns the booking's JSON (api_json, migration 0017), which is also the event's payload.
+--
+-- A statement that is its own transaction commits when it ends, even after the API stopped waiting for it at
+-- its deadline and answered 503. So the API passes the time it will still wait, p_budget_ms, and the function
+-- raises 57014 (query_canceled: nothing is written) when it ran longer, measured on the database's own clock
+-- from the statement's start; the full path's transaction rolls back at the deadline in the same way.
 CREATE FUNCTION app_create_booking(
     p_user uuid, p_agency uuid, p_roles text[], p_property uuid, p_guest_name text, p_guest_email text,
     p_check_in date, p_check_out date, p_guests integer, p_source text, p_total_amount_cents bigint, p_currency text,
-    p_notes text)
+    p_notes text, p_budget_ms integer)
     RETURNS text
     LANGUAGE plpgsql VOLATILE
     AS $$
@@ -77,6 +82,14 @@ BEGIN
             jsonb_build_object('property_id', p_property, 'check_in', to_char(p_check_in, 'YYYY-MM-DD'),
                                'check_out', to_char(p_check_out, 'YYYY-MM-DD')));
     PERFORM app_emit(admitted.admitted_agency, 'booking.created', booking::jsonb, NULL);
+    IF clock_timestamp() > statement_timestamp() + p_budget_ms * interval '1 millisecond' THEN
+        RAISE EXCEPTION 'past the request''s deadline: nothing is written' USING ERRCODE = '57014';
+    END IF;
     RETURN booking;
 END
 $$;
+
+-- 0016's app_list_properties / app_list_bookings were kept by 0017 for the release before it, during a rolling
+-- deploy (docs/ops/migrations.md). No release that runs beside this one calls them.
+DROP FUNCTION app_list_bookings(uuid, uuid, text[], uuid, text, date, date, bigint, uuid, integer);
+DROP FUNCTION app_list_properties(uuid, uuid, text[], text, bigint, uuid, integer);

@@ -330,6 +330,33 @@ import Testing
         }
     }
 
+    /// A create still running when the API stops waiting for it (its deadline: the client was answered 503)
+    /// writes nothing, as the full path's transaction rolls back then.
+    @Test func aCreatePastTheTimeTheAPIWaitsWritesNothing() async throws {
+        try await withApp { api in
+            let a = try await api.makeAgency()
+            let property = try await api.createProperty(a)
+            @Sendable func create(budgetMilliseconds: Int) async throws {
+                _ = try await api.services.db.statement { conn in
+                    try await conn.run(
+                        """
+                        SELECT app_create_booking(\(a.admin.id), \(a.id)::uuid, ARRAY['admin'], \(property), 'Late', NULL::text,
+                            '2032-05-01'::date, '2032-05-03'::date, 2, 'direct', NULL::int8, NULL::text, NULL::text, \(budgetMilliseconds)::int)
+                        """
+                    ).collect()
+                }
+            }
+            let error = await #expect(throws: (any Error).self) { try await create(budgetMilliseconds: 0) }
+            // 57014 (query_canceled), which the API answers as 503 DATABASE_UNAVAILABLE, as it does a deadline.
+            let unavailable = try #require(error as? DatabaseUnavailable)
+            #expect(isPostgresError(unavailable.underlying, state: "57014"))
+            #expect(try await api.bookings(a, property: property).isEmpty)
+            #expect(try await api.auditEntries(a, "action=booking.create").isEmpty)
+            try await create(budgetMilliseconds: 1_000)
+            #expect(try await api.bookings(a, property: property).count == 1)
+        }
+    }
+
     @Test func everyBookingTheFullPathRefusesIsLeftToItAndWritesNothing() async throws {
         try await withApp(env: privateURLs) { api in
             let a = try await api.makeAgency()

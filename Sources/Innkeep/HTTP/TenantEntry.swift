@@ -40,7 +40,7 @@ struct TenantEntry: Sendable {
             let reply = try await services.db.statement(body)
             services.metrics.oneStatementRequest(answered: true)
             return reply
-        } catch let error where Self.fullPathAnswers.contains { isPostgresError(error, state: $0) } {
+        } catch let error where Self.fullPathAnswers.contains(where: { isPostgresError(error, state: $0) }) {
             services.metrics.oneStatementRequest(answered: false)
             return nil
         }
