@@ -40,7 +40,7 @@ LEFT JOIN LATERAL (
       AND daterange(start_date, end_date, '[)') && daterange((date '2100-01-01' + :night::int), (date '2100-01-01' + :night::int + 1), '[)')
     ORDER BY rank, check_in LIMIT 1) h (h_rank, h_id, h_kind, h_first, h_end) ON true
 WHERE agency_id = md5('agency-' || :a)::uuid AND id = md5('property-' || :a || '-' || :j)::uuid AND (NULL::uuid IS NULL OR owner_id = NULL::uuid);
--- The row, its audit row and its event in one statement (BookingRepository.Insert through Outbox.emit); the API
+-- The row, its audit row and its event in one statement (BookingRepository.Insert through Outbox.emit, app_emit); the API
 -- chooses the id (here: from the run and the sequence number) and created_at is the transaction's now().
 WITH new_booking AS (
     INSERT INTO bookings (agency_id, id, property_id, guest_name, guest_email, check_in, check_out, guests, status, source,
@@ -53,21 +53,10 @@ audit AS (
     INSERT INTO audit_log (agency_id, user_id, action, resource_type, resource_id, details)
     VALUES (md5('agency-' || :a)::uuid, md5('user-admin-' || :a)::uuid, 'booking.create', 'booking', md5('booking-' || :runid || '-' || :seq)::uuid,
             ('{"check_in":"' || (date '2100-01-01' + :night::int) || '","check_out":"' || (date '2100-01-01' + :night::int + 1)
-             || '","property_id":"' || md5('property-' || :a || '-' || :j)::uuid || '"}')::jsonb)),
-targets AS (
-    SELECT id FROM webhook_endpoints
-    WHERE agency_id = md5('agency-' || (:a)::text)::uuid AND (NULL::uuid IS NULL AND enabled AND 'booking.created' = ANY (events) OR id = NULL::uuid)),
-e AS (
-    INSERT INTO webhook_events (agency_id, type, payload)
-    SELECT md5('agency-' || (:a)::text)::uuid, 'booking.created', jsonb_build_object('id', md5('booking-' || :runid || '-' || :seq), 'property_id', md5('property-' || :a || '-' || :j), 'guest_name', 'Bench Guest ' || (:seq)::text,
+             || '","property_id":"' || md5('property-' || :a || '-' || :j)::uuid || '"}')::jsonb))
+SELECT app_emit(md5('agency-' || (:a)::text)::uuid, 'booking.created',
+    jsonb_build_object('id', md5('booking-' || :runid || '-' || :seq), 'property_id', md5('property-' || :a || '-' || :j), 'guest_name', 'Bench Guest ' || (:seq)::text,
         'guest_email', 'bench' || (:seq)::text || '@example.com', 'check_in', (date '2100-01-01' + :night::int)::text, 'check_out', (date '2100-01-01' + :night::int + 1)::text,
-        'guests', 2, 'status', 'confirmed', 'source', 'direct', 'total_amount_cents', 12000, 'currency', 'EUR', 'notes', NULL)
-    WHERE EXISTS (SELECT 1 FROM targets)
-    RETURNING id),
-d AS (
-    INSERT INTO webhook_deliveries (agency_id, endpoint_id, event_id)
-    SELECT md5('agency-' || (:a)::text)::uuid, targets.id, e.id FROM targets, e RETURNING 1)
-SELECT e.id, (SELECT count(*) FROM d) FROM e;
-UPDATE idempotency_keys SET response_status = 201, response_body = convert_to(repeat('x', 620), 'UTF8')
-WHERE agency_id = md5('agency-' || :a)::uuid AND user_id = md5('user-admin-' || :a)::uuid AND key = 'bench-pg-' || :runid || '-' || :seq;
+        'guests', 2, 'status', 'confirmed', 'source', 'direct', 'total_amount_cents', 12000, 'currency', 'EUR', 'notes', NULL),
+    NULL::uuid);
 COMMIT;

@@ -3,7 +3,9 @@
 -- (-D agencies, props, bookings, nclients, daybase, runid, n=0). Ids follow bench/seed.sql.
 -- POST /api/v1/bookings as an admin (bookings-create-hooks: the same while 3 webhook endpoints per agency
 -- subscribe to booking.created, so the outbox statement writes the event and 3 deliveries), each on a free night (a unique number per transaction across
--- clients, mapped one-to-one onto property × night, exactly as bench/innkeep.lua does).
+-- clients, mapped one-to-one onto property × night, exactly as bench/innkeep.lua does). Without an Idempotency-Key the
+-- API sends one statement, its own transaction (TenantEntry, migration 0018): app_create_booking admits the caller,
+-- writes the booking, its audit row and its event (app_emit), and returns the booking's JSON.
 \set n :n + 1
 \set total :agencies * :props
 \set seq :n * :nclients + :client_id
@@ -11,45 +13,6 @@
 \set a 1 + :pidx / :props
 \set j 1 + :pidx % :props
 \set night :daybase + :seq / :total
-BEGIN;
-SELECT agency_id, role FROM app_enter_request(md5('user-admin-' || :a)::uuid, NULL);
-SELECT id, agency_id, owner_id, name, address, timezone, max_guests, min_nights, max_nights, status, created_at, updated_at, now(), h.* FROM properties
-LEFT JOIN LATERAL (
-    SELECT 0 AS rank, id, NULL::text AS kind, check_in::text, check_out::text FROM bookings
-    WHERE agency_id = md5('agency-' || :a)::uuid AND property_id = md5('property-' || :a || '-' || :j)::uuid AND status = 'confirmed'
-      AND daterange(check_in, check_out, '[)') && daterange((date '2100-01-01' + :night::int), (date '2100-01-01' + :night::int + 1), '[)')
-    UNION ALL
-    SELECT 1, id, kind, start_date::text, end_date::text FROM blocks
-    WHERE agency_id = md5('agency-' || :a)::uuid AND property_id = md5('property-' || :a || '-' || :j)::uuid
-      AND daterange(start_date, end_date, '[)') && daterange((date '2100-01-01' + :night::int), (date '2100-01-01' + :night::int + 1), '[)')
-    ORDER BY rank, check_in LIMIT 1) h (h_rank, h_id, h_kind, h_first, h_end) ON true
-WHERE agency_id = md5('agency-' || :a)::uuid AND id = md5('property-' || :a || '-' || :j)::uuid AND (NULL::uuid IS NULL OR owner_id = NULL::uuid);
--- The row, its audit row and its event in one statement (BookingRepository.Insert through Outbox.emit); the API
--- chooses the id (here: from the run and the sequence number) and created_at is the transaction's now().
-WITH new_booking AS (
-    INSERT INTO bookings (agency_id, id, property_id, guest_name, guest_email, check_in, check_out, guests, status, source,
-                          total_amount_cents, currency, notes, created_by, created_at)
-    VALUES (md5('agency-' || :a)::uuid, md5('booking-' || :runid || '-' || :seq)::uuid, md5('property-' || :a || '-' || :j)::uuid,
-            'Bench Guest ' || :seq, 'bench' || :seq || '@example.com',
-            (date '2100-01-01' + :night::int), (date '2100-01-01' + :night::int + 1), 2, 'confirmed', 'direct', 12000, 'EUR', NULL,
-            md5('user-admin-' || :a)::uuid, now())),
-audit AS (
-    INSERT INTO audit_log (agency_id, user_id, action, resource_type, resource_id, details)
-    VALUES (md5('agency-' || :a)::uuid, md5('user-admin-' || :a)::uuid, 'booking.create', 'booking', md5('booking-' || :runid || '-' || :seq)::uuid,
-            ('{"check_in":"' || (date '2100-01-01' + :night::int) || '","check_out":"' || (date '2100-01-01' + :night::int + 1)
-             || '","property_id":"' || md5('property-' || :a || '-' || :j)::uuid || '"}')::jsonb)),
-targets AS (
-    SELECT id FROM webhook_endpoints
-    WHERE agency_id = md5('agency-' || (:a)::text)::uuid AND (NULL::uuid IS NULL AND enabled AND 'booking.created' = ANY (events) OR id = NULL::uuid)),
-e AS (
-    INSERT INTO webhook_events (agency_id, type, payload)
-    SELECT md5('agency-' || (:a)::text)::uuid, 'booking.created', jsonb_build_object('id', md5('booking-' || :runid || '-' || :seq), 'property_id', md5('property-' || :a || '-' || :j), 'guest_name', 'Bench Guest ' || (:seq)::text,
-        'guest_email', 'bench' || (:seq)::text || '@example.com', 'check_in', (date '2100-01-01' + :night::int)::text, 'check_out', (date '2100-01-01' + :night::int + 1)::text,
-        'guests', 2, 'status', 'confirmed', 'source', 'direct', 'total_amount_cents', 12000, 'currency', 'EUR', 'notes', NULL)
-    WHERE EXISTS (SELECT 1 FROM targets)
-    RETURNING id),
-d AS (
-    INSERT INTO webhook_deliveries (agency_id, endpoint_id, event_id)
-    SELECT md5('agency-' || (:a)::text)::uuid, targets.id, e.id FROM targets, e RETURNING 1)
-SELECT e.id, (SELECT count(*) FROM d) FROM e;
-COMMIT;
+SELECT app_create_booking(md5('user-admin-' || :a)::uuid, NULL::uuid, '{admin,manager}', md5('property-' || :a || '-' || :j)::uuid,
+    'Bench Guest ' || :seq, 'bench' || :seq || '@example.com', (date '2100-01-01' + :night::int), (date '2100-01-01' + :night::int + 1),
+    2, 'direct', 12000, 'EUR', NULL::text, 1450);
