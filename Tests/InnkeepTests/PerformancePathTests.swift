@@ -330,6 +330,50 @@ import Testing
         }
     }
 
+    /// A create that loses a race on `occupancy_no_overlap` (the other booking commits while this statement waits
+    /// on its row) fails with 23P01, writes nothing, and gets the full path's 409 naming the winner.
+    @Test func aCreateThatLosesARaceGetsTheFullPathsConflict() async throws {
+        try await withApp { api in
+            let a = try await api.makeAgency()
+            let property = try await api.createProperty(a)
+            let winner = UUID()
+            let (inserted, insertedSignal) = AsyncStream.makeStream(of: Void.self)
+            let (release, releaseSignal) = AsyncStream.makeStream(of: Void.self)
+            // The winner's transaction: its booking written, not yet committed.
+            async let held: Void = api.services.db.transaction(.tenant(a.id, user: a.admin.id)) { conn in
+                _ = try await conn.run(
+                    """
+                    INSERT INTO bookings (agency_id, id, property_id, guest_name, check_in, check_out, guests, created_by)
+                    VALUES (\(a.id), \(winner), \(property), 'Winner', '2032-06-01'::date, '2032-06-04'::date, 2, \(a.admin.id))
+                    """
+                ).collect()
+                insertedSignal.finish()
+                for await _ in release {}
+            }
+            for await _ in inserted {}
+            let fullPath = Self.count(api, "full_path")
+            async let loser = api.send(.post, "/api/v1/bookings", token: a.admin.token, json: Self.body(property, "2032-06-03", "2032-06-05"))
+            // Commit the winner once the loser's statement waits on its row (the guard saw nothing uncommitted).
+            var waited = false
+            for _ in 0..<200 where !waited {
+                waited =
+                    try await api.services.db.statement { conn in
+                        try await conn.run(
+                            "SELECT count(*)::int FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%app_create_booking%'"
+                        ).collect()[0].decode(Int.self)
+                    } > 0
+                if !waited { try await Task.sleep(for: .milliseconds(25)) }
+            }
+            #expect(waited)
+            releaseSignal.finish()
+            try await held
+            let r = try await loser
+            #expect(r.status == .conflict && conflicting(r, "conflicting_booking_id") == winner, "\(r.raw)")
+            #expect(Self.count(api, "full_path") == fullPath + 1)
+            #expect(try await api.bookings(a, property: property).compactMap { $0["id"]?.uuid } == [winner])
+        }
+    }
+
     /// A create still running when the API stops waiting for it (its deadline: the client was answered 503)
     /// writes nothing, as the full path's transaction rolls back then.
     @Test func aCreatePastTheTimeTheAPIWaitsWritesNothing() async throws {
@@ -354,6 +398,18 @@ import Testing
             #expect(try await api.auditEntries(a, "action=booking.create").isEmpty)
             try await create(budgetMilliseconds: 1_000)
             #expect(try await api.bookings(a, property: property).count == 1)
+            // app_admit's settings end with the statement: the next one on that connection has none.
+            let after = try await api.services.db.statement { conn in
+                _ = try await conn.run(
+                    """
+                    SELECT app_create_booking(\(a.admin.id), \(a.id)::uuid, ARRAY['admin'], \(property), 'Next', NULL::text,
+                        '2032-05-10'::date, '2032-05-12'::date, 2, 'direct', NULL::int8, NULL::text, NULL::text, 1000)
+                    """
+                ).collect()
+                return try await conn.run("SELECT current_setting('app.agency_id', true), current_setting('app.user_id', true)").collect()[0]
+                    .decode((String?, String?).self)
+            }
+            #expect((after.0 ?? "") == "" && (after.1 ?? "") == "")
         }
     }
 
@@ -400,10 +456,16 @@ import Testing
                 #expect(r.status == status && r.errorCode == code, "case \(n): \(r.raw)")
                 #expect(Self.count(api, "full_path") == fullPath + n + 1, "case \(n)")
             }
+            // A member of two agencies must name one: the function does not guess, the full path says so.
+            let manager = a.members[.manager]!
+            try await api.addMember(manager, role: .manager, agency: b.id, adminToken: b.admin.token)
+            let unnamed = try await api.send(.post, "/api/v1/bookings", token: manager.token, json: Self.body(property, "2032-04-01", "2032-04-03"))
+            #expect(unnamed.status == .badRequest && unnamed.errorCode == "AGENCY_REQUIRED")
+            #expect(Self.count(api, "full_path") == fullPath + cases.count + 1)
             // A body the handler refuses never reaches the statement.
             let bad = try await api.send(.post, "/api/v1/bookings", token: a.admin.token, json: ["property_id": JSONValue(property)])
             #expect(bad.status == .unprocessableContent && bad.errorCode == "VALIDATION_ERROR")
-            #expect(Self.count(api, "answered") == answered && Self.count(api, "full_path") == fullPath + cases.count)
+            #expect(Self.count(api, "answered") == answered && Self.count(api, "full_path") == fullPath + cases.count + 1)
 
             let after = try await (api.bookings(a, property: property).count, api.auditEntries(a, "action=booking.create").count)
             #expect(after == before)

@@ -59,4 +59,6 @@ SELECT app_emit(md5('agency-' || (:a)::text)::uuid, 'booking.created',
         'guest_email', 'bench' || (:seq)::text || '@example.com', 'check_in', (date '2100-01-01' + :night::int)::text, 'check_out', (date '2100-01-01' + :night::int + 1)::text,
         'guests', 2, 'status', 'confirmed', 'source', 'direct', 'total_amount_cents', 12000, 'currency', 'EUR', 'notes', NULL),
     NULL::uuid);
+UPDATE idempotency_keys SET response_status = 201, response_body = convert_to(repeat('x', 620), 'UTF8')
+WHERE agency_id = md5('agency-' || :a)::uuid AND user_id = md5('user-admin-' || :a)::uuid AND key = 'bench-pg-' || :runid || '-' || :seq;
 COMMIT;
