@@ -18,6 +18,14 @@ import Testing
         let visible: [UUID]
     }
 
+    /// What row-level security would read on `conn` now: `app.agency_id`, `app.user_id`, `app.worker` ("" when unset).
+    static func settings(_ conn: PostgresConnection) async throws -> [String] {
+        let row = try await conn.run(
+            "SELECT current_setting('app.agency_id', true), current_setting('app.user_id', true), current_setting('app.worker', true)"
+        ).collect()[0].decode((String?, String?, String?).self)
+        return [row.0 ?? "", row.1 ?? "", row.2 ?? ""]
+    }
+
     /// Opens an `.entering` transaction, runs `app_enter_request` and reads back the settings and the
     /// properties row-level security lets through.
     static func enter(_ api: APIClient, user: UUID, agency: UUID?) async throws -> Entered {
@@ -25,17 +33,13 @@ import Testing
         return try await api.services.db.transaction(scope) { conn in
             let transaction = RequestTransaction(connection: conn, scope: scope)
             let memberships = try await transaction.enter()
-            let settings = try await conn.run(
-                """
-                SELECT current_setting('app.agency_id', true), current_setting('app.user_id', true), current_setting('app.worker', true)
-                """
-            ).collect()[0].decode((String?, String?, String?).self)
+            let settings = try await Self.settings(conn)
             let visible = try await conn.run("SELECT id FROM properties").collect().map { try $0.decode(UUID.self) }
             return Entered(
                 memberships: memberships?.map(\.agencyId),
-                agency: settings.0 ?? "",
-                user: settings.1 ?? "",
-                worker: settings.2 ?? "",
+                agency: settings[0],
+                user: settings[1],
+                worker: settings[2],
                 visible: visible
             )
         }
@@ -129,10 +133,7 @@ import Testing
                 """
             ).collect()[0].decode(String.self)
             let ids = (JSONValue.parse(Array("[\(items)]".utf8))?.arrayValue ?? []).compactMap { $0["id"]?.uuid }
-            let after = try await conn.run(
-                "SELECT current_setting('app.agency_id', true), current_setting('app.user_id', true), current_setting('app.worker', true)"
-            ).collect()[0].decode((String?, String?, String?).self)
-            return (ids, [after.0 ?? "", after.1 ?? "", after.2 ?? ""])
+            return (ids, try await RequestEntryTests.settings(conn))
         }
     }
 
@@ -380,36 +381,28 @@ import Testing
         try await withApp { api in
             let a = try await api.makeAgency()
             let property = try await api.createProperty(a)
-            @Sendable func create(budgetMilliseconds: Int) async throws {
-                _ = try await api.services.db.statement { conn in
-                    try await conn.run(
+            /// `app_create_booking` on its own, then the settings the same connection sees afterwards.
+            @Sendable func create(budgetMilliseconds: Int) async throws -> [String] {
+                try await api.services.db.statement { conn in
+                    _ = try await conn.run(
                         """
                         SELECT app_create_booking(\(a.admin.id), \(a.id)::uuid, ARRAY['admin'], \(property), 'Late', NULL::text,
                             '2032-05-01'::date, '2032-05-03'::date, 2, 'direct', NULL::int8, NULL::text, NULL::text, \(budgetMilliseconds)::int)
                         """
                     ).collect()
+                    return try await RequestEntryTests.settings(conn)
                 }
             }
-            let error = await #expect(throws: (any Error).self) { try await create(budgetMilliseconds: 0) }
+            let error = await #expect(throws: (any Error).self) { _ = try await create(budgetMilliseconds: 0) }
             // 57014 (query_canceled), which the API answers as 503 DATABASE_UNAVAILABLE, as it does a deadline.
             let unavailable = try #require(error as? DatabaseUnavailable)
             #expect(isPostgresError(unavailable.underlying, state: "57014"))
             #expect(try await api.bookings(a, property: property).isEmpty)
             #expect(try await api.auditEntries(a, "action=booking.create").isEmpty)
-            try await create(budgetMilliseconds: 1_000)
+            let after = try await create(budgetMilliseconds: 1_000)
             #expect(try await api.bookings(a, property: property).count == 1)
             // app_admit's settings end with the statement: the next one on that connection has none.
-            let after = try await api.services.db.statement { conn in
-                _ = try await conn.run(
-                    """
-                    SELECT app_create_booking(\(a.admin.id), \(a.id)::uuid, ARRAY['admin'], \(property), 'Next', NULL::text,
-                        '2032-05-10'::date, '2032-05-12'::date, 2, 'direct', NULL::int8, NULL::text, NULL::text, 1000)
-                    """
-                ).collect()
-                return try await conn.run("SELECT current_setting('app.agency_id', true), current_setting('app.user_id', true)").collect()[0]
-                    .decode((String?, String?).self)
-            }
-            #expect((after.0 ?? "") == "" && (after.1 ?? "") == "")
+            #expect(after == ["", "", ""])
         }
     }
 
