@@ -21,6 +21,12 @@ struct TenantEntry: Sendable {
     /// The endpoint's roles, as `app_admit` compares them.
     let roles: [String]
     let services: AppServices
+    /// When the first try began: `run` measures its quarter of the deadline from here.
+    let started = ContinuousClock.now
+
+    /// A little before the statement's own deadline (which starts when `run` asks for a connection): what a
+    /// write in one statement must end by (`BookingRepository.create(_:entering:…)`).
+    var due: ContinuousClock.Instant { started + services.db.deadline }
 
     /// Nil when the header is there but not a UUID. `roles`: the endpoint's, spelled once per route
     /// (`RouteBuilder.tenant`), not per request.
@@ -40,14 +46,13 @@ struct TenantEntry: Sendable {
     /// a connection) would stretch the request to twice the deadline: past a quarter of it, the answer is 503
     /// `DATABASE_UNAVAILABLE` instead, and the request ends within 1.25 deadlines (SPEC §6: 503 in under 2 s).
     func run(_ body: @escaping @Sendable (PostgresConnection) async throws -> Reply) async throws -> Reply? {
-        let start = ContinuousClock.now
         do {
             let reply = try await services.db.statement(body)
             services.metrics.oneStatementRequest(answered: true)
             return reply
         } catch let error where Self.fullPathAnswers.contains(where: { isPostgresError(error, state: $0) }) {
             services.metrics.oneStatementRequest(answered: false)
-            guard ContinuousClock.now - start < services.db.deadline / 4 else { throw DatabaseUnavailable(underlying: error) }
+            guard ContinuousClock.now - started < services.db.deadline / 4 else { throw DatabaseUnavailable(underlying: error) }
             return nil
         }
     }

@@ -175,9 +175,8 @@ struct BookingController {
     /// not admitted, a booking the full path would refuse (it explains why), a race lost.
     @Sendable func createInOneStatement(_ call: Call, _ entry: TenantEntry) async throws -> Reply? {
         guard var body = try? call.json(), let new = try? Self.readNew(&body) else { return nil }
-        let due = ContinuousClock.now + call.services.db.deadline  // a little before the statement's own deadline
         return try await entry.run { conn in
-            try await Reply(status: .created, body: BookingRepository.create(conn, entering: entry, new, due: due))
+            try await Reply(status: .created, body: BookingRepository.create(conn, entering: entry, new))
         }
     }
 

@@ -73,10 +73,10 @@ public enum BookingRepository {
     /// Admits the caller and writes a new booking, its audit row and its `booking.created` event in one
     /// statement (`app_create_booking`, migration 0018), as `BookingController.create` writes them; the
     /// booking's JSON. Raises IK422 (`TenantEntry.notCreated`) for a booking the full path would refuse, and
-    /// 57014 (nothing written) when it ends past `due`, the call's deadline, when the caller was answered 503.
-    static func create(_ conn: PostgresConnection, entering entry: TenantEntry, _ n: New, due: ContinuousClock.Instant) async throws -> String {
+    /// 57014 (nothing written) when it ends past `entry.due`, when the caller was answered 503.
+    static func create(_ conn: PostgresConnection, entering entry: TenantEntry, _ n: New) async throws -> String {
         // What is left of the deadline, less a margin for the statement's way to Postgres and its commit.
-        let budget = max(0, Int((due - .now) / .milliseconds(1)) - 50)
+        let budget = max(0, Int((entry.due - .now) / .milliseconds(1)) - 50)
         return try await conn.run(
             """
             SELECT app_create_booking(\(entry.userId), \(entry.agency)::uuid, \(entry.roles), \(n.propertyId), \(n.guestName),
