@@ -95,6 +95,8 @@ import Testing
         #expect(config.port == 8080)
         #expect(config.enforceRBAC)
         #expect(config.rateLimitPerMinute == 600)
+        #expect(config.redisTimeout == .milliseconds(50))
+        #expect(try AppConfig(environment: base.merging(["REDIS_TIMEOUT_MS": "750"]) { $1 }).redisTimeout == .milliseconds(750))
         #expect(config.logFormat == .json)
         #expect(config.migrationDatabaseURL.user == "innkeep_owner")
         #expect(config.databaseURL.user == "innkeep_api")
@@ -110,6 +112,7 @@ import Testing
             (["PORT": "70000"], "PORT"),
             (["ENFORCE_RBAC": "maybe"], "ENFORCE_RBAC"),
             (["RATE_LIMIT_PER_MINUTE": "0"], "RATE_LIMIT_PER_MINUTE"),
+            (["REDIS_TIMEOUT_MS": "5"], "REDIS_TIMEOUT_MS"),
             (["LOG_FORMAT": "xml"], "LOG_FORMAT"),
             (["REDIS_URL": "http://x"], "REDIS_URL"),
             (["MIGRATION_DATABASE_URL": "nope"], "MIGRATION_DATABASE_URL"),

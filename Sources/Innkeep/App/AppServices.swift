@@ -27,7 +27,8 @@ public struct AppServices: Sendable {
     /// - Parameters:
     ///   - databaseDeadline: how long a request may wait for the database before 503 (SPEC §6 wants < 2 s);
     ///     tests that do not measure degraded mode lengthen it, since dozens of them share two cores.
-    ///   - redisTimeout: how long a request's rate-limit call may wait for Redis (SPEC §14: ~50 ms); the same reason.
+    ///   - redisTimeout: how long a request's rate-limit call may wait for Redis; nil: `REDIS_TIMEOUT_MS`
+    ///     (SPEC §14: ~50 ms). Tests lengthen it for the same reason.
     public init(
         config: AppConfig,
         logger: Logger,
@@ -36,8 +37,9 @@ public struct AppServices: Sendable {
         openAPIDocument: String? = OpenAPIDocument.loadDefault(),
         databasePoolSize: Int = 16,
         databaseDeadline: Duration = .milliseconds(1500),
-        redisTimeout: Duration = .milliseconds(50)
+        redisTimeout: Duration? = nil
     ) throws {
+        let redisTimeout = redisTimeout ?? config.redisTimeout
         self.migrations = migrations
         self.openAPIDocument = openAPIDocument
         self.config = config

@@ -17,6 +17,8 @@ public struct AppConfig: Sendable {
     public var opsToken: String?
     public var enforceRBAC: Bool
     public var rateLimitPerMinute: Int
+    /// `REDIS_TIMEOUT_MS`: how long a request's rate-limit call may wait for Redis before failing open (SPEC §14: ~50 ms).
+    public var redisTimeout: Duration
     /// Sign-ups and logins per client address per minute (SPEC §14).
     public var authRateLimitPerMinute: Int
     /// Peers whose `X-Forwarded-For` is believed (load balancers, reverse proxies).
@@ -45,7 +47,7 @@ public struct AppConfig: Sendable {
         ("DATABASE_URL", true), ("MIGRATION_DATABASE_URL", false), ("REDIS_URL", false),
         ("JWT_SECRET", true), ("JWT_JWKS_URL", false), ("COMMIT_SHA", false), ("DEPLOYED_AT", false), ("OPS_TOKEN", false),
         ("ENFORCE_RBAC", false), ("RATE_LIMIT_PER_MINUTE", false), ("AUTH_RATE_LIMIT_PER_MINUTE", false),
-        ("TRUSTED_PROXIES", false), ("HOST", false), ("PORT", false), ("LOG_LEVEL", false), ("LOG_FORMAT", false),
+        ("REDIS_TIMEOUT_MS", false), ("TRUSTED_PROXIES", false), ("HOST", false), ("PORT", false), ("LOG_LEVEL", false), ("LOG_FORMAT", false),
         ("ALLOW_PRIVATE_URLS", false), ("PUBLIC_BASE_URL", false), ("WEBHOOK_RETRY_SCHEDULE", false), ("WORKER_METRICS_PORT", false),
         ("EVENT_LOOP_THREADS", false),
     ]
@@ -104,6 +106,7 @@ public struct AppConfig: Sendable {
             default: 30,
             range: 1...1_000_000
         )
+        redisTimeout = .milliseconds(try Self.integer(value("REDIS_TIMEOUT_MS"), name: "REDIS_TIMEOUT_MS", default: 50, range: 10...10_000))
         var proxies: [IPNetwork] = []
         for entry in (value("TRUSTED_PROXIES") ?? "").split(separator: ",") {
             guard let network = IPNetwork(entry.trimmingCharacters(in: .whitespaces)) else {
