@@ -475,6 +475,97 @@ import Testing
     }
 }
 
+/// A property's calendar with a `from` is read in one statement (migration 0019, `app_property_calendar`): the
+/// same days as the full path, the owner scope, and every property the caller may not see left to the full path.
+@Suite struct OneStatementCalendarTests {
+    static func count(_ api: APIClient, _ outcome: String) -> Int { OneStatementReadTests.count(api, outcome) }
+
+    @Test func aCalendarInOneStatementIsWhatTheFullPathAnswersAndOnlyForWhoMaySeeIt() async throws {
+        try await withApp { api in
+            let a = try await api.makeAgency()
+            let b = try await api.makeAgency()
+            let owner = a.members[.owner]!
+            let made = try await api.send(
+                .post,
+                "/api/v1/properties",
+                token: a.admin.token,
+                json: ["name": "Far east", "max_guests": 4, "timezone": "Pacific/Kiritimati", "owner_id": JSONValue(owner.id)]
+            )
+            let owned = try #require(made["id"]?.uuid)
+            let other = try await api.createProperty(a)
+            let today = CalendarDate.today(in: try #require(TimeZone(identifier: "Pacific/Kiritimati")))
+            #expect(try await api.createBooking(a, property: owned, checkIn: "\(today + 2)", checkOut: "\(today + 5)").status == .created)
+            _ = try await api.createBlock(a, property: owned, start: "\(today + 6)", end: "\(today + 8)")
+            _ = try await api.createBlock(a, property: owned, start: "\(today + 40)", end: "\(today + 41)")
+            let channel = try await api.createConnection(a, property: owned)  // its blocks may overlap a booking
+            _ = try await api.insertChannelBlock(a, property: owned, connection: channel, start: "\(today + 4)", end: "\(today + 6)")
+            let (answered, fullPath) = (Self.count(api, "answered"), Self.count(api, "full_path"))
+
+            // Without `from` the full path reads the zone for today; with it, one statement: the same answer.
+            let full = try await api.send(.get, "/api/v1/properties/\(owned)/calendar", token: a.admin.token)
+            #expect(full.status == .ok && full["from"]?.stringValue == "\(today)")
+            #expect(Self.count(api, "answered") == answered)
+            let one = try await api.send(.get, "/api/v1/properties/\(owned)/calendar?from=\(today)&to=\(today + 30)", token: a.admin.token)
+            #expect(one.status == .ok)
+            #expect(one.json == full.json, "\(one.raw)\nvs\n\(full.raw)")
+            let days = one["days"]?.arrayValue ?? []
+            #expect(days.count == 30)
+            #expect(
+                days.map { $0["status"]?.stringValue ?? "" }.prefix(9) == [
+                    "available", "available", "booked", "booked", "booked", "blocked", "blocked", "blocked", "available",
+                ]
+            )
+            #expect(days[4]["conflict"] == true && days[3]["conflict"] == false)
+            let mine = try await api.send(.get, "/api/v1/properties/\(owned)/calendar?from=\(today + 40)&to=\(today + 42)", token: owner.token)
+            #expect(mine["days"]?.arrayValue?.map { $0["status"]?.stringValue ?? "" } == ["blocked", "available"])
+            #expect(Self.count(api, "answered") == answered + 2)
+            #expect(Self.count(api, "full_path") == fullPath)
+
+            // Not the owner's property, another agency's, none at all: IK404, and the full path's 404. A foreign agency
+            // in the header: IK403, and the full path's 403.
+            for (token, id) in [(owner.token, other), (b.admin.token, owned), (a.admin.token, UUID())] {
+                let r = try await api.send(.get, "/api/v1/properties/\(id)/calendar?from=\(today)", token: token)
+                #expect(r.status == .notFound && r.errorCode == "PROPERTY_NOT_FOUND", "\(r.raw)")
+            }
+            let foreign = try await api.send(.get, "/api/v1/properties/\(owned)/calendar?from=\(today)", token: b.admin.token, agency: a.id)
+            #expect(foreign.errorCode == "AGENCY_ACCESS_DENIED")
+            #expect(Self.count(api, "full_path") == fullPath + 4)
+            #expect(Self.count(api, "answered") == answered + 2)
+        }
+    }
+
+    /// The export feed's one statement returns what ends after yesterday in UTC; the API keeps what ends after today
+    /// in the property's zone, whichever side of UTC it is on (UTC+14 and UTC-11).
+    @Test(arguments: ["Pacific/Kiritimati", "Pacific/Pago_Pago", "UTC"])
+    func theFeedEndsItsPastInThePropertysZone(zone: String) async throws {
+        try await withApp { api in
+            let a = try await api.makeAgency()
+            let made = try await api.send(
+                .post,
+                "/api/v1/properties",
+                token: a.admin.token,
+                json: ["name": "Zoned", "max_guests": 4, "timezone": .string(zone)]
+            )
+            let property = try #require(made["id"]?.uuid)
+            let today = CalendarDate.today(in: try #require(TimeZone(identifier: zone)))
+            let ended = try #require(try await api.createBooking(a, property: property, checkIn: "\(today - 2)", checkOut: "\(today)")["id"]?.uuid)
+            let staying = try #require(try await api.createBooking(a, property: property, checkIn: "\(today)", checkOut: "\(today + 1)")["id"]?.uuid)
+            let connection = try await api.createConnection(a, property: property)
+            let url = try await api.send(.get, "/api/v1/channel-connections/\(connection)", token: a.admin.token)["export_url"]?.stringValue
+            let feed = try await api.send(.get, try #require(url.flatMap(URL.init(string:))?.path))
+            #expect(feed.status == .ok)
+            #expect(feed.raw.contains("UID:\(staying.lowercasedString)@innkeep"), "\(feed.raw)")
+            #expect(!feed.raw.contains(ended.lowercasedString), "\(feed.raw)")
+            // A connection without events is a feed with none, not a 404.
+            let empty = try await api.createProperty(a)
+            let quiet = try await api.createConnection(a, property: empty)
+            let none = try await api.send(.get, "/api/v1/channel-connections/\(quiet)", token: a.admin.token)["export_url"]?.stringValue
+            let nothing = try await api.send(.get, try #require(none.flatMap(URL.init(string:))?.path))
+            #expect(nothing.status == .ok && nothing.raw.contains("BEGIN:VCALENDAR") && !nothing.raw.contains("BEGIN:VEVENT"))
+        }
+    }
+}
+
 /// The byte-level JSON writer answers what the `String` one did: sorted keys, escapes, integers.
 @Suite struct JSONWriterTests {
     @Test func writesSortedKeysEscapesAndIntegers() {

@@ -2,17 +2,18 @@ import Foundation
 import Hummingbird
 import PostgresNIO
 
-/// A tenant request that admits its caller and answers in one statement (issue 17, migrations 0016–0018): what
-/// a hot list or a booking create gets before its caller's membership is known. Its statement calls a SQL
-/// function that runs `app_admit` (the settings row-level security reads, set only for a member of the agency
+/// A tenant request that admits its caller and answers in one statement (issue 17, migrations 0016–0019): what
+/// a hot list, a booking create or a calendar gets before its caller's membership is known. Its statement calls
+/// a SQL function that runs `app_admit` (the settings row-level security reads, set only for a member of the agency
 /// with one of the endpoint's roles) and then the query or the write, so the request costs one round trip
 /// instead of four or five (BEGIN, `app_enter_request`, the work, COMMIT).
 ///
 /// Anything else goes the full way (`RouteBuilder.tenant`), which writes the exact answer: a caller the
 /// function does not admit (SQLSTATE IK403: not a member, several agencies without `X-Agency-Id`, a role
 /// the endpoint refuses — also when ENFORCE_RBAC=false lets it through), a booking the function does not
-/// create (IK422, or a race it lost: the full path says why), a malformed `X-Agency-Id`, and a request whose
-/// parameters or body the handler refuses (so a non-member learns nothing from a 400).
+/// create (IK422, or a race it lost: the full path says why), a calendar's property the caller may not see
+/// (IK404), a malformed `X-Agency-Id`, and a request whose parameters or body the handler refuses (so a
+/// non-member learns nothing from a 400).
 struct TenantEntry: Sendable {
     /// From the verified token.
     let userId: UUID
@@ -61,7 +62,9 @@ struct TenantEntry: Sendable {
     static let notAdmitted = "IK403"
     /// What `app_create_booking` raises for a booking the full path would refuse, or might.
     static let notCreated = "IK422"
+    /// What `app_property_calendar` raises for a property the caller may not see: the full path writes the 404.
+    static let notFound = "IK404"
     /// The states after which the full path answers: a statement that fails writes nothing. A create that lost
     /// a race (the other booking's nights, or a deleted property) gets the full path's 409 or 404.
-    static let fullPathAnswers = [notAdmitted, notCreated, SQLState.exclusionViolation, SQLState.foreignKeyViolation]
+    static let fullPathAnswers = [notAdmitted, notCreated, notFound, SQLState.exclusionViolation, SQLState.foreignKeyViolation]
 }

@@ -8,32 +8,62 @@ struct CalendarController {
     static let maxCalendarNights = 366
 
     func addRoutes(to routes: RouteBuilder) {
-        routes.tenant(API.propertyCalendar, calendar)
+        routes.tenant(API.propertyCalendar, calendar, inOneStatement: calendarInOneStatement)
         routes.tenant(API.availability, availability)
+    }
+
+    /// The calendar's parameters: the property, and `from` and `to` when given (checked together when both are).
+    struct CalendarQuery: Sendable {
+        let propertyId: UUID
+        let from: CalendarDate?
+        let to: CalendarDate?
+
+        init(_ request: Request, _ context: some RequestContext) throws {
+            propertyId = try context.pathId()
+            var query = FieldReader(query: request)
+            from = query.date("from")
+            to = query.date("to")
+            if let from, let to { CalendarController.checkRange(&query, from, to) }
+            try query.finish()
+        }
+
+        /// `[from, to)`; `from` defaults to `today` (in the property's time zone), `to` to 30 nights later. A `to`
+        /// alone may fall before today: checked here.
+        func nights(today: @autoclosure () -> CalendarDate) throws -> Nights {
+            let start = from ?? today()
+            let end = to ?? start + CalendarController.defaultNights
+            var range = FieldReader([:])
+            CalendarController.checkRange(&range, start, end)
+            try range.finish()
+            return Nights(start, end)
+        }
     }
 
     /// `GET /api/v1/properties/{id}/calendar?from=&to=`: one entry per night of `[from, to)`; `from`
     /// defaults to today in the property's time zone, `to` to 30 nights later.
     @Sendable func calendar(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
-        let id = try context.pathId()
-        var query = FieldReader(query: request)
-        let from = query.date("from")
-        let to = query.date("to")
-        if let from, let to { Self.checkRange(&query, from, to) }
-        try query.finish()
+        let query = try CalendarQuery(request, context)
         let caller = context.caller
         return try await context.read { conn in
-            guard let property = try await PropertyRepository.find(conn, agency: caller.agencyId, id: id, owner: caller.ownerScope) else {
+            guard let property = try await PropertyRepository.find(conn, agency: caller.agencyId, id: query.propertyId, owner: caller.ownerScope)
+            else {
                 throw PropertyController.notFound
             }
-            let start = from ?? CalendarDate.today(in: TimeZone(identifier: property.timezone) ?? .gmt)
-            let end = to ?? start + Self.defaultNights
-            var range = FieldReader([:])
-            Self.checkRange(&range, start, end)  // a `to` alone may fall before today
-            try range.finish()
-            let nights = Nights(start, end)
-            let entries = try await CalendarRepository.entries(conn, agency: caller.agencyId, propertyId: id, overlapping: nights)
-            return .json(PropertyCalendar(propertyId: id, nights: nights, entries: entries))
+            let nights = try query.nights(today: CalendarDate.today(in: TimeZone(identifier: property.timezone) ?? .gmt))
+            let entries = try await CalendarRepository.entries(conn, agency: caller.agencyId, propertyId: query.propertyId, overlapping: nights)
+            return .json(PropertyCalendar(propertyId: query.propertyId, nights: nights, entries: entries))
+        }
+    }
+
+    /// The same calendar in one statement (`TenantEntry`, `app_property_calendar`) when it names its `from`; nil
+    /// sends the request the full way (`calendar`), which also reads the property's time zone for a default `from`.
+    @Sendable func calendarInOneStatement(_ call: Call, _ entry: TenantEntry) async throws -> Reply? {
+        guard let query = try? CalendarQuery(call.request, call.context), let from = query.from,
+            let nights = try? query.nights(today: from)
+        else { return nil }
+        return try await entry.run { conn in
+            let entries = try await CalendarRepository.entries(conn, entering: entry, propertyId: query.propertyId, overlapping: nights)
+            return .json(PropertyCalendar(propertyId: query.propertyId, nights: nights, entries: entries))
         }
     }
 

@@ -70,12 +70,11 @@ public struct CalendarDate: Sendable, Hashable, Comparable, CustomStringConverti
         year = yoe + era * 400 + (month <= 2 ? 1 : 0)
     }
 
-    /// The date on the wall clocks of `timeZone` at `instant`.
+    /// The date on the wall clocks of `timeZone` at `instant`: the zone's offset then, and day arithmetic (a
+    /// Foundation `Calendar` per call was a visible share of the iCal export's CPU, docs/benchmarks.md).
     public init(_ instant: Date, in timeZone: TimeZone) {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = timeZone
-        let c = calendar.dateComponents([.year, .month, .day], from: instant)
-        self.init(year: c.year!, month: c.month!, day: c.day!)
+        let seconds = instant.timeIntervalSince1970 + Double(timeZone.secondsFromGMT(for: instant))
+        self.init(dayNumber: Int((seconds / 86_400).rounded(.down)))
     }
 
     /// Today's date on the wall clocks of `timeZone`.
@@ -86,4 +85,5 @@ public struct CalendarDate: Sendable, Hashable, Comparable, CustomStringConverti
     public static func < (a: Self, b: Self) -> Bool { a.dayNumber < b.dayNumber }
     public static func - (a: Self, b: Self) -> Int { a.dayNumber - b.dayNumber }
     public static func + (a: Self, days: Int) -> Self { CalendarDate(dayNumber: a.dayNumber + days) }
+    public static func - (a: Self, days: Int) -> Self { CalendarDate(dayNumber: a.dayNumber - days) }
 }

@@ -13,9 +13,31 @@ public enum CalendarRepository {
         overlapping nights: Nights,
         limit: Int = 10_000
     ) async throws -> [CalendarEntry] {
-        try await conn.run(
-            "\(holdersOf: propertyId, agency: agency, overlapping: nights, limit: limit)"
-        ).collect().map { row in
+        try await rows(conn.run("\(holdersOf: propertyId, agency: agency, overlapping: nights, limit: limit)"))
+    }
+
+    /// The same holders in the statement that admits the caller (`app_property_calendar`, migration 0019: the
+    /// one-statement calendar, `TenantEntry`); a property the caller may not see raises IK404.
+    static func entries(
+        _ conn: PostgresConnection,
+        entering entry: TenantEntry,
+        propertyId: UUID,
+        overlapping nights: Nights
+    ) async throws
+        -> [CalendarEntry]
+    {
+        try await rows(
+            conn.run(
+                """
+                SELECT * FROM app_property_calendar(\(entry.userId), \(entry.agency)::uuid, \(entry.roles), \(propertyId),
+                    \(nights.start.description)::date, \(nights.end.description)::date)
+                """
+            )
+        )
+    }
+
+    private static func rows(_ rows: PostgresRowSequence) async throws -> [CalendarEntry] {
+        try await rows.collect().map { row in
             var r = RowReader(row)
             guard let entry = try CalendarEntry(&r) else { throw UnknownValue(column: "calendar rank", value: "NULL") }
             return entry
@@ -29,29 +51,21 @@ public enum CalendarRepository {
 }
 
 extension PostgresQuery.StringInterpolation {
-    /// The query of `CalendarRepository.entries`: rank (0 booking, 1 block), id, block kind, first night,
-    /// end, for the statements that read a property's holders together with something else.
+    /// The query of `CalendarRepository.entries`, `app_holders` (migration 0019): rank (0 booking, 1 block), id,
+    /// block kind, first night, end, for the statements that read a property's holders together with something
+    /// else.
     mutating func appendInterpolation(holdersOf propertyId: UUID, agency: UUID, overlapping nights: Nights, limit: Int) {
-        let (start, end) = (nights.start.description, nights.end.description)
-        appendLiteral("SELECT 0 AS rank, id, NULL::text AS kind, check_in::text, check_out::text FROM bookings WHERE agency_id = ")
+        appendLiteral("SELECT * FROM app_holders(")
         appendInterpolation(agency)
-        appendLiteral(" AND property_id = ")
+        appendLiteral(", ")
         appendInterpolation(propertyId)
-        appendLiteral(" AND status = 'confirmed' AND daterange(check_in, check_out, '[)') && daterange(")
-        appendInterpolation(start)
+        appendLiteral(", ")
+        appendInterpolation(nights.start.description)
         appendLiteral("::date, ")
-        appendInterpolation(end)
-        appendLiteral("::date, '[)')\nUNION ALL\n")
-        appendLiteral("SELECT 1, id, kind, start_date::text, end_date::text FROM blocks WHERE agency_id = ")
-        appendInterpolation(agency)
-        appendLiteral(" AND property_id = ")
-        appendInterpolation(propertyId)
-        appendLiteral(" AND daterange(start_date, end_date, '[)') && daterange(")
-        appendInterpolation(start)
+        appendInterpolation(nights.end.description)
         appendLiteral("::date, ")
-        appendInterpolation(end)
-        appendLiteral("::date, '[)')\nORDER BY rank, check_in LIMIT ")
         appendInterpolation(limit)
+        appendLiteral("::int)")
     }
 }
 

@@ -4,8 +4,8 @@ import HTTPTypes
 import Hummingbird
 
 /// `GET /ical/{token}.ics` (SPEC §12): a connection's nights for the channel to import, without
-/// credentials (the token is the secret). Channels poll it often, so it is two indexed queries and an
-/// `ETag` that lets an unchanged calendar answer 304 with no body.
+/// credentials (the token is the secret). Channels poll it often, so it is one statement (`app_ical_feed`) and
+/// an `ETag` that lets an unchanged calendar answer 304 with no body.
 struct ICalFeedController {
     static let productId = "-//Innkeep//Innkeep Channel Sync//EN"
 
@@ -17,12 +17,10 @@ struct ICalFeedController {
         guard let raw = call.context.parameters.get("token"), let token = FeedToken(raw) else {
             throw APIError.validation("token", "must be the 96 hexadecimal digits of an export_url")
         }
-        let body = try await call.services.db.transaction(.tenant(token.agencyId, user: nil)) { conn -> String? in
-            guard let feed = try await ICalFeedRepository.feed(conn, token: token) else { return nil }
-            let events = try await ICalFeedRepository.events(conn, agency: token.agencyId, feed: feed, today: .today(in: feed.timeZone))
-            return ICalWriter.render(events, productId: Self.productId)
+        guard let feed = try await call.services.db.statement({ conn in try await ICalFeedRepository.feed(conn, token: token) }) else {
+            throw APIError(.feedNotFound)
         }
-        guard let body else { throw APIError(.feedNotFound) }
+        let body = ICalWriter.render(feed.upcoming, productId: Self.productId)
         let hex = Array("0123456789abcdef".utf8)
         let digest = SHA256.hash(data: Array(body.utf8)).prefix(16).flatMap { [hex[Int($0 >> 4)], hex[Int($0 & 0xF)]] }
         let etag = "\"" + String(decoding: digest, as: UTF8.self) + "\""

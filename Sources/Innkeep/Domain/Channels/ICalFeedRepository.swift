@@ -1,53 +1,51 @@
 import Foundation
 import PostgresNIO
 
-/// The queries behind a connection's export feed, in the agency the feed token names.
+/// The query behind a connection's export feed, in the agency the feed token names.
 public enum ICalFeedRepository {
     public struct Feed: Sendable {
-        let connectionId: UUID, propertyId: UUID, timeZone: TimeZone
-    }
+        /// The property's time zone, in which "today" is counted.
+        let timeZone: TimeZone
+        /// By first night; including some that ended up to two days ago (`feed`).
+        let events: [ICalWriter.Event]
 
-    /// The connection whose secret this is, with its property's time zone.
-    public static func feed(_ conn: PostgresConnection, token: FeedToken) async throws -> Feed? {
-        try await conn.run(
-            """
-            SELECT c.id, c.property_id, p.timezone FROM channel_connections c
-            JOIN properties p ON p.agency_id = c.agency_id AND p.id = c.property_id
-            WHERE c.agency_id = \(token.agencyId) AND c.export_token = \(token.secret)
-            """
-        ).collect().first.map { row in
-            let (id, property, zone) = try row.decode((UUID, UUID, String).self)
-            return Feed(connectionId: id, propertyId: property, timeZone: TimeZone(identifier: zone) ?? .gmt)
+        /// The events that end after today in the property's time zone: the feed's content.
+        var upcoming: [ICalWriter.Event] {
+            let today = CalendarDate.today(in: timeZone)
+            return events.filter { today < $0.nights.end }
         }
     }
 
-    /// Confirmed bookings and blocks of the property that end after `today`, except the blocks this
-    /// connection imported (a channel never gets its own nights back): no guest data, only the nights.
-    public static func events(_ conn: PostgresConnection, agency: UUID, feed: Feed, today: CalendarDate) async throws -> [ICalWriter.Event] {
-        try await conn.run(
-            """
-            SELECT true, id, check_in::text, check_out::text, created_at FROM bookings
-            WHERE agency_id = \(agency) AND property_id = \(feed.propertyId) AND status = 'confirmed' AND check_out > \(today.description)::date
-            UNION ALL
-            SELECT false, id, start_date::text, end_date::text, created_at FROM blocks
-            WHERE agency_id = \(agency) AND property_id = \(feed.propertyId) AND end_date > \(today.description)::date
-              AND channel_connection_id IS DISTINCT FROM \(feed.connectionId)
-            ORDER BY 3, 2
-            """
-        ).collect().map { row in
+    /// The connection whose secret this is, with its property's confirmed bookings and blocks, except the blocks
+    /// this connection imported (a channel never gets its own nights back): no guest data, only the nights. One
+    /// statement, `app_ical_feed` (migration 0019), which sets the agency row-level security reads. It cannot
+    /// know today in the property's zone before it has read the zone, so it returns the events that end after
+    /// yesterday in UTC (before today in every zone), and `Feed.upcoming` drops those that ended.
+    public static func feed(_ conn: PostgresConnection, token: FeedToken) async throws -> Feed? {
+        let since = CalendarDate.today(in: .gmt) - 1
+        var zone: TimeZone?
+        var events: [ICalWriter.Event] = []
+        for try await row in try await conn.run("SELECT * FROM app_ical_feed(\(token.agencyId), \(token.secret), \(since.description)::date)") {
             var r = RowReader(row)
-            let (booking, id): (Bool, UUID) = (try r.next(), try r.next())
-            let (first, last): (String, String) = (try r.next(), try r.next())
-            let created: Date = try r.next()
+            let timeZone: String = try r.next()
+            if zone == nil { zone = TimeZone(identifier: timeZone) ?? .gmt }
+            let booking: Bool? = try r.next()
+            let id: UUID? = try r.next()
+            let (first, last): (String?, String?) = (try r.next(), try r.next())
+            let created: Date? = try r.next()
+            guard let booking, let id, let first, let last, let created else { continue }  // a connection with no events
             guard let s = CalendarDate(first), let e = CalendarDate(last), s < e else {
                 throw UnknownValue(column: "feed nights", value: "\(first)/\(last)")
             }
-            return ICalWriter.Event(
-                uid: id.lowercasedString + "@innkeep",
-                nights: Nights(s, e),
-                summary: booking ? "Reserved" : "Not available",
-                stamp: created
+            events.append(
+                ICalWriter.Event(
+                    uid: id.lowercasedString + "@innkeep",
+                    nights: Nights(s, e),
+                    summary: booking ? "Reserved" : "Not available",
+                    stamp: created
+                )
             )
         }
+        return zone.map { Feed(timeZone: $0, events: events) }
     }
 }
