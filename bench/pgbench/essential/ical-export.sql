@@ -1,6 +1,6 @@
 -- Essential-statements baseline for bench/run (issue 17): only what this endpoint's work needs from the
 -- database, as the runtime role (so row-level security applies): BEGIN, one set_config of the agency and
--- the user, the connection by its token and the property's nights (what it runs today: an export has no membership), COMMIT. No membership lookup, no second set_config, no pre-checks: the floor a server
+-- the user, the connection by its token and the property's nights (what it ran before migration 0019: an export has no membership), COMMIT. No membership lookup, no second set_config, no pre-checks: the floor a server
 -- that folds its bookkeeping away could reach. Compare with ../ical-export.sql (the statements the endpoint runs today).
 \set a random(1, :agencies)
 \set k random(0, greatest(0, (:props - 2) / 4))
