@@ -1,8 +1,8 @@
 -- pgbench baseline for bench/run: the statements the API runs for this endpoint, in the same
 -- transactions, as the runtime role (so row-level security applies). Variables come from bench/run
 -- (-D agencies, props, bookings, nclients, daybase, runid, n=0). Ids follow bench/seed.sql.
--- POST /api/v1/bookings with an Idempotency-Key: the claim (its own transaction), then the booking
--- and the stored answer in one transaction.
+-- POST /api/v1/bookings with an Idempotency-Key: the caller's admission and the claim (their own transaction),
+-- then the booking and the stored answer in one transaction.
 \set n :n + 1
 \set total :agencies * :props
 \set seq :n * :nclients + :client_id
@@ -12,9 +12,6 @@
 \set night :daybase + :seq / :total
 BEGIN;
 SELECT agency_id, role FROM app_enter_request(md5('user-admin-' || :a)::uuid, NULL);
-COMMIT;
-BEGIN;
-SELECT set_config('app.agency_id', md5('agency-' || :a)::uuid::text, true), set_config('app.user_id', md5('user-admin-' || :a)::uuid::text, true), set_config('app.worker', '', true);
 INSERT INTO idempotency_keys (agency_id, key, user_id, request_method, request_path, request_hash, expires_at)
 VALUES (md5('agency-' || :a)::uuid, 'bench-pg-' || :runid || '-' || :seq, md5('user-admin-' || :a)::uuid, 'POST', '/api/v1/bookings',
         md5(:seq::text) || md5(:runid::text), now() + make_interval(secs => 86400))
@@ -30,15 +27,8 @@ COMMIT;
 BEGIN;
 SELECT set_config('app.agency_id', md5('agency-' || :a)::uuid::text, true), set_config('app.user_id', md5('user-admin-' || :a)::uuid::text, true), set_config('app.worker', '', true);
 SELECT id, agency_id, owner_id, name, address, timezone, max_guests, min_nights, max_nights, status, created_at, updated_at, now(), h.* FROM properties
-LEFT JOIN LATERAL (
-    SELECT 0 AS rank, id, NULL::text AS kind, check_in::text, check_out::text FROM bookings
-    WHERE agency_id = md5('agency-' || :a)::uuid AND property_id = md5('property-' || :a || '-' || :j)::uuid AND status = 'confirmed'
-      AND daterange(check_in, check_out, '[)') && daterange((date '2100-01-01' + :night::int), (date '2100-01-01' + :night::int + 1), '[)')
-    UNION ALL
-    SELECT 1, id, kind, start_date::text, end_date::text FROM blocks
-    WHERE agency_id = md5('agency-' || :a)::uuid AND property_id = md5('property-' || :a || '-' || :j)::uuid
-      AND daterange(start_date, end_date, '[)') && daterange((date '2100-01-01' + :night::int), (date '2100-01-01' + :night::int + 1), '[)')
-    ORDER BY rank, check_in LIMIT 1) h (h_rank, h_id, h_kind, h_first, h_end) ON true
+LEFT JOIN LATERAL (SELECT * FROM app_holders(md5('agency-' || :a)::uuid, md5('property-' || :a || '-' || :j)::uuid,
+    (date '2100-01-01' + :night::int), (date '2100-01-01' + :night::int + 1), 1)) h (h_rank, h_id, h_kind, h_first, h_end) ON true
 WHERE agency_id = md5('agency-' || :a)::uuid AND id = md5('property-' || :a || '-' || :j)::uuid AND (NULL::uuid IS NULL OR owner_id = NULL::uuid);
 -- The row, its audit row and its event in one statement (BookingRepository.Insert through Outbox.emit, app_emit); the API
 -- chooses the id (here: from the run and the sequence number) and created_at is the transaction's now().

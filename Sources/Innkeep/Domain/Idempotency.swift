@@ -14,18 +14,26 @@ public enum Idempotency {
     /// A claim older than this without an answer is taken over (its request died with its process).
     static let abandonedAfterSeconds = 60
 
-    static func run(key: String, call: Call, caller: Caller, _ handler: (IdempotencyClaim) async throws -> Reply) async throws -> Reply {
-        // Counted in Unicode scalars, as Postgres' length() counts the column's CHECK (not grapheme clusters).
-        guard (1...255).contains(key.unicodeScalars.count), !key.unicodeScalars.contains("\0") else {
-            throw APIError.validation("Idempotency-Key", "must be 1 to 255 characters")
-        }
+    /// Admits the caller (`admit`, in the transaction of `scope`) and claims the key in that same transaction,
+    /// committed before `handler` runs; replays or refuses when the key is taken.
+    static func run(
+        key: String,
+        call: Call,
+        scope: Database.Scope,
+        admit: @escaping @Sendable (RequestTransaction) async throws -> Caller,
+        _ handler: (Caller, IdempotencyClaim) async throws -> Reply
+    ) async throws -> Reply {
         let path = call.request.uri.path
         let hash = fingerprint(method: call.request.method.rawValue, path: path, body: call.body)
         let db = call.services.db
-        let scope = Database.Scope.tenant(caller.agencyId, user: caller.userId)
         let method = call.request.method.rawValue
 
-        let previous = try await db.transaction(scope) { conn -> Reply? in
+        let (caller, previous) = try await db.transaction(scope) { conn -> (Caller, Reply?) in
+            let caller = try await admit(RequestTransaction(connection: conn, scope: scope))
+            // Counted in Unicode scalars, as Postgres' length() counts the column's CHECK (not grapheme clusters).
+            guard (1...255).contains(key.unicodeScalars.count), !key.unicodeScalars.contains("\0") else {
+                throw APIError.validation("Idempotency-Key", "must be 1 to 255 characters")
+            }
             let claimed = try await IdempotencyRepository.claim(
                 conn,
                 agency: caller.agencyId,
@@ -37,18 +45,20 @@ public enum Idempotency {
                 lifetimeSeconds: lifetime,
                 abandonedAfterSeconds: abandonedAfterSeconds
             )
-            if claimed { return nil }
-            guard let stored = try await IdempotencyRepository.find(conn, agency: caller.agencyId, user: caller.userId, key: key) else { return nil }
+            if claimed { return (caller, nil) }
+            guard let stored = try await IdempotencyRepository.find(conn, agency: caller.agencyId, user: caller.userId, key: key) else {
+                return (caller, nil)
+            }
             guard stored.requestHash == hash else { throw APIError(.idempotencyKeyMismatch) }
             guard let reply = stored.reply else { throw APIError(.idempotencyRequestInProgress, headers: [.retryAfter: "1"]) }
-            return reply
+            return (caller, reply)
         }
         if let previous { return previous }
 
         let claim = IdempotencyClaim(agencyId: caller.agencyId, userId: caller.userId, key: key)
         let reply: Reply
         do {
-            reply = try await handler(claim)
+            reply = try await handler(caller, claim)
         } catch let error as APIError where error.code.status.code < 500 {
             reply = Reply.error(error, requestId: call.context.requestId)
         } catch {
@@ -58,7 +68,7 @@ public enum Idempotency {
             throw error
         }
         if !claim.isStored {
-            try await db.transaction(scope) { conn in try await claim.store(reply, on: conn) }
+            try await db.transaction(.tenant(caller.agencyId, user: caller.userId)) { conn in try await claim.store(reply, on: conn) }
         }
         return reply
     }
@@ -68,6 +78,6 @@ public enum Idempotency {
         var hasher = SHA256()
         hasher.update(data: Array("\(method) \(path)\n".utf8))
         hasher.update(data: Array(body.readableBytesView))
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        return hasher.finalize().hexString
     }
 }

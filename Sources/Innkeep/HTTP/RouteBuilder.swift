@@ -56,8 +56,9 @@ struct RouteBuilder {
     /// A member of the request's agency whose role the endpoint allows.
     ///
     /// The caller is looked up in the transaction the handler then runs in (`RequestTransaction`), so a
-    /// request pays one BEGIN/COMMIT pair. A create with an `Idempotency-Key` keeps separate ones: its
-    /// claim must commit before the action runs, so a retry meanwhile sees it in progress.
+    /// request pays one BEGIN/COMMIT pair. A create with an `Idempotency-Key` pays two: the caller is looked up
+    /// in the transaction that claims the key, which must commit before the action runs, so a retry meanwhile
+    /// sees it in progress (`Idempotency.run`).
     ///
     /// `inOneStatement` is a cheaper first try (`TenantEntry`) for a hot list or create: nil from it sends the
     /// request the full way. A request with an `Idempotency-Key` never takes it (its claim needs a transaction).
@@ -72,42 +73,37 @@ struct RouteBuilder {
         let services = services
         let entryRoles = endpoint.allowedRoles.map(\.rawValue)
         register(endpoint) { call in
-            if endpoint.idempotent, let key = call.request.headers[.idempotencyKey] {
-                let caller = try await authenticator.caller(call.request)
-                try await Self.rateLimit(userId: caller.userId, agency: Authenticator.headerAgency(call.request), services: services)
-                try Self.authorize(caller, endpoint, services: services, logger: call.context.logger)
-                if let feature = endpoint.feature {
-                    try await services.db.transaction(.tenant(caller.agencyId, user: caller.userId)) { conn in
-                        try await FeatureRepository.require(feature, conn, agency: caller.agencyId)
-                    }
-                }
-                return try await Idempotency.run(key: key, call: call, caller: caller) { claim in
-                    try await handler(call.request, call.admit(caller, idempotency: claim))
-                }
-            }
             let userId = try await authenticator.userId(call.request)
             // The rate limit runs before the transaction opens: no Redis call may hold a pooled connection
             // (SPEC §14). Its key is the token's user and the agency the header names ("default" without
             // one, when the caller has a single membership).
             try await Self.rateLimit(userId: userId, agency: Authenticator.headerAgency(call.request), services: services)
-            if let inOneStatement, let entry = TenantEntry(call.request, userId: userId, roles: entryRoles, services: services),
-                let reply = try await inOneStatement(call, entry)
-            {
-                return reply
-            }
             // The transaction's first statement (`app_enter_request`, see `RequestTransaction.enter`) sets the
             // user and the agency the header names, before membership is checked, and returns the memberships:
             // safe, because it reads only the caller's own memberships (`WHERE user_id = caller`), and a
             // non-member is refused right after it, before any tenant statement.
             let scope = Database.Scope.entering(user: userId, agency: Authenticator.headerAgency(call.request))
-            return try await services.db.transaction(scope) { conn in
-                let transaction = RequestTransaction(connection: conn, scope: scope)
+            @Sendable func admitted(_ transaction: RequestTransaction) async throws -> Caller {
                 let caller = try await authenticator.caller(call.request, userId: userId, in: transaction)
                 try Self.authorize(caller, endpoint, services: services, logger: call.context.logger)
                 if let feature = endpoint.feature {
-                    try await FeatureRepository.require(feature, conn, agency: caller.agencyId)
+                    try await FeatureRepository.require(feature, transaction.connection, agency: caller.agencyId)
                 }
-                return try await handler(call.request, call.admit(caller, transaction: transaction))
+                return caller
+            }
+            if endpoint.idempotent, let key = call.request.headers[.idempotencyKey] {
+                return try await Idempotency.run(key: key, call: call, scope: scope, admit: admitted) { caller, claim in
+                    try await handler(call.request, call.admit(caller, idempotency: claim))
+                }
+            }
+            if let inOneStatement, let entry = TenantEntry(call.request, userId: userId, roles: entryRoles, services: services),
+                let reply = try await inOneStatement(call, entry)
+            {
+                return reply
+            }
+            return try await services.db.transaction(scope) { conn in
+                let transaction = RequestTransaction(connection: conn, scope: scope)
+                return try await handler(call.request, call.admit(try await admitted(transaction), transaction: transaction))
             }
         }
     }

@@ -15,12 +15,12 @@ public struct Migration: Sendable, Equatable {
         var hasher = SHA256()
         hasher.update(data: Array("up \(up.utf8.count)\n".utf8) + Array(up.utf8))
         hasher.update(data: Array("down \(down.utf8.count)\n".utf8) + Array(down.utf8))
-        return "v2:" + hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        return "v2:" + hasher.finalize().hexString
     }
 
     /// The checksum earlier versions recorded (the up file only): accepted for rows they wrote, which
     /// `migrate up` then rewrites to `checksum`.
-    var upOnlyChecksum: String { SHA256.hash(data: Array(up.utf8)).map { String(format: "%02x", $0) }.joined() }
+    var upOnlyChecksum: String { SHA256.hash(data: Array(up.utf8)).hexString }
 
     /// Reads every pair in `directory`, ordered by version; a missing half or a gap is an error.
     public static func load(from directory: URL) throws -> [Migration] {

@@ -213,6 +213,53 @@ import Testing
         }
     }
 
+    /// The caller is admitted in the transaction that claims the key (one BEGIN/COMMIT fewer), before the key is
+    /// read: a request refused there (not a member, a role the endpoint refuses, a feature switched off) writes
+    /// no key and gets the same answer as without one; a retry once allowed runs afresh.
+    @Test func aRequestRefusedBeforeItsClaimWritesNoKey() async throws {
+        try await withApp { api in
+            let a = try await api.makeAgency()
+            let b = try await api.makeAgency()
+            let property = try await api.createProperty(a)
+            let key = "refused-\(UUID())"
+            let body: JSONValue = ["name": "Refused villa", "max_guests": 2]
+            let accountant = try await api.send(
+                .post,
+                "/api/v1/properties",
+                token: a.members[.accountant]!.token,
+                json: body,
+                headers: Fixtures.key(key)
+            )
+            #expect(accountant.errorCode == "INSUFFICIENT_ROLE")
+            let foreign = try await api.send(.post, "/api/v1/properties", token: b.admin.token, agency: a.id, json: body, headers: Fixtures.key(key))
+            #expect(foreign.errorCode == "AGENCY_ACCESS_DENIED")
+            // Admission comes before the key's own check, as it did when they were two transactions.
+            let long = String(repeating: "k", count: 256)
+            let foreignLong = try await api.send(
+                .post,
+                "/api/v1/properties",
+                token: b.admin.token,
+                agency: a.id,
+                json: body,
+                headers: Fixtures.key(long)
+            )
+            #expect(foreignLong.errorCode == "AGENCY_ACCESS_DENIED")
+            #expect(try await api.idempotencyRow(a.id, key) == nil)
+
+            #expect(try await api.setFeature(a.id, "channel_sync", ["enabled": false]).status == .ok)
+            let connection: JSONValue = ["property_id": JSONValue(property), "channel": "airbnb", "external_listing_id": "L-1"]
+            let off = try await api.send(.post, "/api/v1/channel-connections", token: a.admin.token, json: connection, headers: Fixtures.key(key))
+            #expect(off.errorCode == "FEATURE_DISABLED")
+            #expect(try await api.idempotencyRow(a.id, key) == nil)
+            #expect(try await api.setFeature(a.id, "channel_sync", ["enabled": true]).status == .ok)
+            let on = try await api.send(.post, "/api/v1/channel-connections", token: a.admin.token, json: connection, headers: Fixtures.key(key))
+            #expect(on.status == .created, "\(on.raw)")
+            #expect(try await api.idempotencyRow(a.id, key)?.status == 201)
+            let replay = try await api.send(.post, "/api/v1/channel-connections", token: a.admin.token, json: connection, headers: Fixtures.key(key))
+            #expect(replay.raw == on.raw && replay.headers[HTTPField.Name("Idempotent-Replayed")!] == "true")
+        }
+    }
+
     @Test func keyLengthIsOneTo255Characters() async throws {
         try await withApp { api in
             let agency = try await api.makeAgency()

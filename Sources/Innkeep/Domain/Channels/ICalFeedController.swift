@@ -21,9 +21,7 @@ struct ICalFeedController {
             throw APIError(.feedNotFound)
         }
         let body = ICalWriter.render(feed.upcoming, productId: Self.productId)
-        let hex = Array("0123456789abcdef".utf8)
-        let digest = SHA256.hash(data: Array(body.utf8)).prefix(16).flatMap { [hex[Int($0 >> 4)], hex[Int($0 & 0xF)]] }
-        let etag = "\"" + String(decoding: digest, as: UTF8.self) + "\""
+        let etag = "\"" + SHA256.hash(data: Array(body.utf8)).prefix(16).hexString + "\""
         var headers = HTTPFields()
         headers[.eTag] = etag
         headers[.cacheControl] = "private, max-age=0, must-revalidate"
