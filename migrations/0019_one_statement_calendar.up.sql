@@ -1,5 +1,6 @@
--- 0019 one-statement calendar reads (issue 17): the iCal export feed and a property's calendar answer in one
--- statement, its own transaction, instead of BEGIN, the settings, two queries and COMMIT (five round trips).
+-- 0019 one-statement calendar reads (issue 17): the iCal export feed, a property's calendar and the availability
+-- search answer in one statement, its own transaction, instead of BEGIN, the settings, one or two queries and
+-- COMMIT (four or five round trips).
 
 -- What holds a property's nights in [p_from, p_to): its confirmed bookings (rank 0) and its blocks of every kind
 -- (rank 1, with the kind), bookings first, then by first night; at most p_limit. One place for this query: the
@@ -74,5 +75,51 @@ BEGIN
       ) e (is_booking, id, first_night, end_night, created_at) ON true
      WHERE c.agency_id = p_agency AND c.export_token = p_secret
      ORDER BY e.first_night, e.id;
+END
+$$;
+
+-- The agency's active properties free for every night of [p_check_in, p_check_out) that fit p_guests and whose
+-- stay rules allow its length, newest first, after the cursor (SPEC §11): the query of GET /api/v1/availability,
+-- in one place for both paths. Each candidate is probed through the GiST indexes of occupancy (confirmed bookings
+-- and manual blocks) and of blocks (channel blocks, which occupancy does not hold), so it stays flat as bookings
+-- grow. Planned with each call's values, as app_properties_page is (migration 0016).
+CREATE FUNCTION app_available_properties(
+    p_agency uuid, p_check_in date, p_check_out date, p_guests integer, p_after_micros bigint, p_after_id uuid, p_limit integer)
+    RETURNS SETOF properties
+    LANGUAGE plpgsql STABLE
+    SET plan_cache_mode = force_custom_plan
+    AS $$
+BEGIN
+    RETURN QUERY SELECT p.* FROM properties p
+     WHERE p.agency_id = p_agency AND p.status = 'active' AND p.max_guests >= p_guests
+       AND p.min_nights <= p_check_out - p_check_in AND p.max_nights >= p_check_out - p_check_in
+       AND NOT EXISTS (
+           SELECT 1 FROM occupancy o
+            WHERE o.agency_id = p.agency_id AND o.property_id = p.id AND o.nights && daterange(p_check_in, p_check_out, '[)'))
+       AND NOT EXISTS (
+           SELECT 1 FROM blocks k
+            WHERE k.agency_id = p.agency_id AND k.property_id = p.id AND k.kind = 'channel'
+              AND daterange(k.start_date, k.end_date, '[)') && daterange(p_check_in, p_check_out, '[)'))
+       AND (p_after_micros IS NULL
+            OR (p.created_at, p.id) < (timestamptz 'epoch' + p_after_micros * interval '1 microsecond', p_after_id))
+     ORDER BY p.created_at DESC, p.id DESC
+     LIMIT p_limit;
+END
+$$;
+
+-- GET /api/v1/availability in one statement: app_admit with the endpoint's roles, then app_available_properties
+-- in the admitted agency. Each property as its JSON (api_json, migration 0017) with its position for the cursor.
+CREATE FUNCTION app_availability(
+    p_user uuid, p_agency uuid, p_roles text[], p_check_in date, p_check_out date, p_guests integer,
+    p_after_micros bigint, p_after_id uuid, p_limit integer)
+    RETURNS TABLE (api_json text, created_at timestamptz, id uuid)
+    LANGUAGE plpgsql VOLATILE
+    AS $$
+DECLARE
+    admitted record;
+BEGIN
+    SELECT * INTO admitted FROM app_admit(p_user, p_agency, p_roles);
+    RETURN QUERY SELECT a.api_json, a.created_at, a.id FROM app_available_properties(
+        admitted.admitted_agency, p_check_in, p_check_out, p_guests, p_after_micros, p_after_id, p_limit) a;
 END
 $$;

@@ -475,8 +475,8 @@ import Testing
     }
 }
 
-/// A property's calendar with a `from` is read in one statement (migration 0019, `app_property_calendar`): the
-/// same days as the full path, the owner scope, and every property the caller may not see left to the full path.
+/// A property's calendar with a `from`, the availability search and the iCal export are read in one statement
+/// (migration 0019): the same answers as the full path, the owner scope, and every refusal left to the full path.
 @Suite struct OneStatementCalendarTests {
     static func count(_ api: APIClient, _ outcome: String) -> Int { OneStatementReadTests.count(api, outcome) }
 
@@ -531,6 +531,38 @@ import Testing
             #expect(foreign.errorCode == "AGENCY_ACCESS_DENIED")
             #expect(Self.count(api, "full_path") == fullPath + 4)
             #expect(Self.count(api, "answered") == answered + 2)
+        }
+    }
+
+    /// The availability search takes the same path (`app_availability`): each item is the property as GET writes
+    /// it, the page and its cursor work as on the full path, and a role the search refuses goes the full way.
+    @Test func availabilityIsSearchedInOneStatement() async throws {
+        try await withApp { api in
+            let a = try await api.makeAgency()
+            let b = try await api.makeAgency()
+            let free = try await api.createProperty(a, name: "Free \"quoted\" villa")
+            let other = try await api.createProperty(a, name: "Also free")
+            let taken = try await api.createProperty(a)
+            #expect(try await api.createBooking(a, property: taken, checkIn: "2033-02-02", checkOut: "2033-02-04").status == .created)
+            let (answered, fullPath) = (Self.count(api, "answered"), Self.count(api, "full_path"))
+            let search = "/api/v1/availability?check_in=2033-02-01&check_out=2033-02-05&guests=2"
+            let first = try await api.send(.get, search + "&limit=1", token: a.members[.staff]!.token)
+            #expect(first.status == .ok && first.data.count == 1, "\(first.raw)")
+            let cursor = try #require(first["next_cursor"]?.stringValue)
+            let second = try await api.send(.get, search + "&limit=1&cursor=\(cursor)", token: a.admin.token)
+            #expect(second["next_cursor"] == .null)
+            let items = first.data + second.data
+            #expect(items.compactMap { $0["id"]?.uuid } == [other, free])
+            for item in items {
+                let id = try #require(item["id"]?.uuid)
+                #expect(item == (try await api.send(.get, "/api/v1/properties/\(id)", token: a.admin.token)).json)
+            }
+            #expect(Self.count(api, "answered") == answered + 2)
+            let owner = try await api.send(.get, search, token: a.members[.owner]!.token)
+            #expect(owner.errorCode == "INSUFFICIENT_ROLE")
+            let foreign = try await api.send(.get, search, token: b.admin.token, agency: a.id)
+            #expect(foreign.errorCode == "AGENCY_ACCESS_DENIED")
+            #expect(Self.count(api, "full_path") == fullPath + 2)
         }
     }
 

@@ -9,7 +9,7 @@ struct CalendarController {
 
     func addRoutes(to routes: RouteBuilder) {
         routes.tenant(API.propertyCalendar, calendar, inOneStatement: calendarInOneStatement)
-        routes.tenant(API.availability, availability)
+        routes.tenant(API.availability, availability, inOneStatement: availabilityInOneStatement)
     }
 
     /// The calendar's parameters: the property, and `from` and `to` when given (checked together when both are).
@@ -75,35 +75,65 @@ struct CalendarController {
         }
     }
 
+    /// The search's parameters: the stay, the guests and the page.
+    struct AvailabilityQuery: Sendable {
+        let page: PageRequest
+        let cursor: PageCursor?
+        let stay: Nights
+        let guests: Int
+
+        init(_ request: Request) throws {
+            var query = FieldReader(query: request)
+            page = PageRequest(&query)
+            let checkIn = query.date("check_in", required: true)
+            let checkOut = query.date("check_out", required: true)
+            guests = Int(query.int("guests", range: 1...100) ?? 1)
+            if let checkIn, let checkOut {
+                if checkOut <= checkIn {
+                    query.fail("check_out", "must be after check_in")
+                } else if checkOut - checkIn > BookingController.maxNights {
+                    query.fail("check_out", "a stay is at most \(BookingController.maxNights) nights")
+                }
+            }
+            try query.finish()
+            cursor = try page.cursor()
+            stay = Nights(checkIn!, checkOut!)
+        }
+    }
+
     /// `GET /api/v1/availability?check_in=&check_out=&guests=`: the agency's active properties free
     /// for every night of the stay, fitting the guests and the stay rules; a list like any other.
     @Sendable func availability(_ request: Request, _ context: TenantRequestContext) async throws -> Reply {
-        var query = FieldReader(query: request)
-        let page = PageRequest(&query)
-        let checkIn = query.date("check_in", required: true)
-        let checkOut = query.date("check_out", required: true)
-        let guests = query.int("guests", range: 1...100) ?? 1
-        if let checkIn, let checkOut {
-            if checkOut <= checkIn {
-                query.fail("check_out", "must be after check_in")
-            } else if checkOut - checkIn > BookingController.maxNights {
-                query.fail("check_out", "a stay is at most \(BookingController.maxNights) nights")
-            }
-        }
-        try query.finish()
-        let cursor = try page.cursor()
+        let query = try AvailabilityQuery(request)
         let caller = context.caller
-        let stay = Nights(checkIn!, checkOut!)
         return try await context.read { conn in
-            let rows = try await PropertyRepository.available(
-                conn,
-                agency: caller.agencyId,
-                stay: stay,
-                guests: Int(guests),
-                cursor: cursor,
-                limit: page.limit + 1
+            query.page.reply(
+                try await PropertyRepository.available(
+                    conn,
+                    agency: caller.agencyId,
+                    stay: query.stay,
+                    guests: query.guests,
+                    cursor: query.cursor,
+                    limit: query.page.limit + 1
+                )
             )
-            return page.reply(rows.map { ($0.createdAt, $0.id, $0) })
+        }
+    }
+
+    /// The same search in one statement (`TenantEntry`, `app_availability`); nil sends the request the full way.
+    @Sendable func availabilityInOneStatement(_ call: Call, _ entry: TenantEntry) async throws -> Reply? {
+        guard let query = try? AvailabilityQuery(call.request) else { return nil }
+        return try await entry.run { conn in
+            query.page.reply(
+                try await PropertyRepository.available(
+                    conn,
+                    entering: entry,
+                    stay: query.stay,
+                    guests: query.guests,
+                    cursor: query.cursor,
+                    limit: query.page.limit + 1
+                )
+            )
         }
     }
 }

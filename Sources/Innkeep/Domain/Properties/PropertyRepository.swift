@@ -82,36 +82,60 @@ public enum PropertyRepository {
         )
     }
 
+    /// One page of availability: each property as its JSON with its position, newest first.
+    typealias AvailableRow = (createdAt: Date, id: UUID, json: WrittenJSON)
+
     /// The agency's active properties free for every night of `stay` that fit `guests` and whose stay
-    /// rules allow its length, newest first (SPEC §11). One query: each candidate property is probed
-    /// through the GiST indexes of occupancy (confirmed bookings and manual blocks) and of blocks
-    /// (channel blocks, which occupancy does not hold), so it stays flat as bookings grow.
-    public static func available(
+    /// rules allow its length, newest first (SPEC §11): `app_available_properties` (migration 0019), the one query
+    /// both paths run, so it stays flat as bookings grow. `limit` rows at most.
+    static func available(
         _ conn: PostgresConnection,
         agency: UUID,
         stay: Nights,
         guests: Int,
         cursor: PageCursor?,
         limit: Int
-    ) async throws -> [Property] {
-        let start = stay.start.description
-        let end = stay.end.description
-        return try await conn.run(
-            """
-            SELECT \(unescaped: Property.columns) FROM properties p
-            WHERE p.agency_id = \(agency) AND p.status = 'active' AND p.max_guests >= \(guests)
-              AND p.min_nights <= \(stay.count) AND p.max_nights >= \(stay.count)
-              AND NOT EXISTS (
-                  SELECT 1 FROM occupancy o
-                  WHERE o.agency_id = p.agency_id AND o.property_id = p.id AND o.nights && daterange(\(start)::date, \(end)::date, '[)'))
-              AND NOT EXISTS (
-                  SELECT 1 FROM blocks k
-                  WHERE k.agency_id = p.agency_id AND k.property_id = p.id AND k.kind = 'channel'
-                    AND daterange(k.start_date, k.end_date, '[)') && daterange(\(start)::date, \(end)::date, '[)'))
-              AND \(after: cursor, alias: "p")
-            ORDER BY p.created_at DESC, p.id DESC LIMIT \(limit)
-            """
-        ).collect().map(Property.init(row:))
+    )
+        async throws -> [AvailableRow]
+    {
+        try await availableRows(
+            conn.run(
+                """
+                SELECT api_json, created_at, id FROM app_available_properties(\(agency), \(stay.start.description)::date,
+                    \(stay.end.description)::date, \(guests)::int, \(cursor?.micros)::int8, \(cursor?.id)::uuid, \(limit)::int)
+                """
+            )
+        )
+    }
+
+    /// The same page in the statement that admits the caller (`app_availability`, migration 0019: `TenantEntry`).
+    static func available(
+        _ conn: PostgresConnection,
+        entering entry: TenantEntry,
+        stay: Nights,
+        guests: Int,
+        cursor: PageCursor?,
+        limit: Int
+    )
+        async throws -> [AvailableRow]
+    {
+        try await availableRows(
+            conn.run(
+                """
+                SELECT * FROM app_availability(\(entry.userId), \(entry.agency)::uuid, \(entry.roles), \(stay.start.description)::date,
+                    \(stay.end.description)::date, \(guests)::int, \(cursor?.micros)::int8, \(cursor?.id)::uuid, \(limit)::int)
+                """
+            )
+        )
+    }
+
+    private static func availableRows(_ rows: PostgresRowSequence) async throws -> [AvailableRow] {
+        try await rows.collect().map { row in
+            var r = RowReader(row)
+            let json: ByteBuffer = try r.next()
+            let createdAt: Date = try r.next()
+            return (createdAt, try r.next(), WrittenJSON(bytes: json))
+        }
     }
 
     public static func insert(
