@@ -74,15 +74,16 @@ struct RouteBuilder {
         let entryRoles = endpoint.allowedRoles.map(\.rawValue)
         register(endpoint) { call in
             let userId = try await authenticator.userId(call.request)
+            let headerAgency = Authenticator.headerAgency(call.request)
             // The rate limit runs before the transaction opens: no Redis call may hold a pooled connection
             // (SPEC §14). Its key is the token's user and the agency the header names ("default" without
             // one, when the caller has a single membership).
-            try await Self.rateLimit(userId: userId, agency: Authenticator.headerAgency(call.request), services: services)
+            try await Self.rateLimit(userId: userId, agency: headerAgency, services: services)
             // The transaction's first statement (`app_enter_request`, see `RequestTransaction.enter`) sets the
             // user and the agency the header names, before membership is checked, and returns the memberships:
             // safe, because it reads only the caller's own memberships (`WHERE user_id = caller`), and a
             // non-member is refused right after it, before any tenant statement.
-            let scope = Database.Scope.entering(user: userId, agency: Authenticator.headerAgency(call.request))
+            let scope = Database.Scope.entering(user: userId, agency: headerAgency)
             @Sendable func admitted(_ transaction: RequestTransaction) async throws -> Caller {
                 let caller = try await authenticator.caller(call.request, userId: userId, in: transaction)
                 try Self.authorize(caller, endpoint, services: services, logger: call.context.logger)
@@ -96,7 +97,8 @@ struct RouteBuilder {
                     try await handler(call.request, call.admit(caller, idempotency: claim))
                 }
             }
-            if let inOneStatement, let entry = TenantEntry(call.request, userId: userId, roles: entryRoles, services: services),
+            if let inOneStatement,
+                let entry = TenantEntry(call.request, agency: headerAgency, userId: userId, roles: entryRoles, services: services),
                 let reply = try await inOneStatement(call, entry)
             {
                 return reply

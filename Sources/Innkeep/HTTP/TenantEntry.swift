@@ -29,10 +29,9 @@ struct TenantEntry: Sendable {
     /// write in one statement must end by (`BookingRepository.create(_:entering:…)`).
     var due: ContinuousClock.Instant { started + services.db.deadline }
 
-    /// Nil when the header is there but not a UUID. `roles`: the endpoint's, spelled once per route
-    /// (`RouteBuilder.tenant`), not per request.
-    init?(_ request: Request, userId: UUID, roles: [String], services: AppServices) {
-        let agency = Authenticator.headerAgency(request)
+    /// Nil when the header is there but not a UUID. `agency`: `Authenticator.headerAgency` of the request, read
+    /// once by `RouteBuilder.tenant`; `roles`: the endpoint's, spelled once per route, not per request.
+    init?(_ request: Request, agency: UUID?, userId: UUID, roles: [String], services: AppServices) {
         if request.headers[.agencyId] != nil, agency == nil { return nil }
         self.userId = userId
         self.agency = agency

@@ -61,12 +61,6 @@ struct Authenticator: Sendable {
         }
     }
 
-    /// The caller inside the request's agency: `X-Agency-Id`, or the only membership (SPEC §2).
-    func caller(_ request: Request) async throws -> Caller {
-        let userId = try await userId(request)
-        return try Self.caller(request, userId: userId, memberships: try await memberships(of: userId))
-    }
-
     /// The caller, looked up inside the request's own transaction. Opened with `.entering`, its first
     /// statement (`RequestTransaction.enter`) sets the user and the agency and returns the memberships;
     /// opened with the settings already applied (`app.user_id`, and `app.agency_id` when the header names
