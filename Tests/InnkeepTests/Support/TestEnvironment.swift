@@ -67,7 +67,13 @@ enum TestEnv {
             logger: logger
         )
         let conn = try await PostgresConnection.open(ownerURL(name, port: port), logger: logger)
-        try await Migrator(migrations: Migration.load(from: migrationsDir), logger: logger).up(conn)
+        do {
+            try await Migrator(migrations: Migration.load(from: migrationsDir), logger: logger).up(conn)
+        } catch {
+            // A connection dropped unclosed traps in a debug build and hides this error behind the trap.
+            try? await conn.close()
+            throw error
+        }
         try await conn.close()
     }
 
