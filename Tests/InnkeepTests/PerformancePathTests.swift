@@ -485,13 +485,7 @@ import Testing
             let a = try await api.makeAgency()
             let b = try await api.makeAgency()
             let owner = a.members[.owner]!
-            let made = try await api.send(
-                .post,
-                "/api/v1/properties",
-                token: a.admin.token,
-                json: ["name": "Far east", "max_guests": 4, "timezone": "Pacific/Kiritimati", "owner_id": JSONValue(owner.id)]
-            )
-            let owned = try #require(made["id"]?.uuid)
+            let owned = try await api.createProperty(a, name: "Far east", owner: owner.id, timezone: "Pacific/Kiritimati")
             let other = try await api.createProperty(a)
             let today = CalendarDate.today(in: try #require(TimeZone(identifier: "Pacific/Kiritimati")))
             #expect(try await api.createBooking(a, property: owned, checkIn: "\(today + 2)", checkOut: "\(today + 5)").status == .created)
@@ -572,13 +566,7 @@ import Testing
     func theFeedEndsItsPastInThePropertysZone(zone: String) async throws {
         try await withApp { api in
             let a = try await api.makeAgency()
-            let made = try await api.send(
-                .post,
-                "/api/v1/properties",
-                token: a.admin.token,
-                json: ["name": "Zoned", "max_guests": 4, "timezone": .string(zone)]
-            )
-            let property = try #require(made["id"]?.uuid)
+            let property = try await api.createProperty(a, name: "Zoned", timezone: zone)
             let today = CalendarDate.today(in: try #require(TimeZone(identifier: zone)))
             let ended = try #require(try await api.createBooking(a, property: property, checkIn: "\(today - 2)", checkOut: "\(today)")["id"]?.uuid)
             let staying = try #require(try await api.createBooking(a, property: property, checkIn: "\(today)", checkOut: "\(today + 1)")["id"]?.uuid)

@@ -51,13 +51,7 @@ import Testing
             let agency = try await api.makeAgency()
             // UTC+14 and UTC-11: for 11 hours of every day their dates differ by one; both must be their own.
             for zone in ["Pacific/Kiritimati", "Pacific/Pago_Pago"] {
-                let p = try await api.send(
-                    .post,
-                    "/api/v1/properties",
-                    token: agency.admin.token,
-                    json: ["name": "P", "max_guests": 2, "timezone": .string(zone)]
-                )
-                let id = try #require(p["id"]?.uuid)
+                let id = try await api.createProperty(agency, name: "P", maxGuests: 2, timezone: zone)
                 let before = CalendarDate.today(in: TimeZone(identifier: zone)!)
                 let r = try await api.send(.get, "/api/v1/properties/\(id)/calendar", token: agency.admin.token)
                 let after = CalendarDate.today(in: TimeZone(identifier: zone)!)

@@ -139,9 +139,16 @@ extension APIClient {
         return accepted
     }
 
-    func createProperty(_ agency: TestAgency, name: String = "Villa", maxGuests: Int = 4, owner: UUID? = nil) async throws -> UUID {
+    func createProperty(
+        _ agency: TestAgency,
+        name: String = "Villa",
+        maxGuests: Int = 4,
+        owner: UUID? = nil,
+        timezone: String? = nil
+    ) async throws -> UUID {
         var body: [String: JSONValue] = ["name": .string(name), "max_guests": .int(Int64(maxGuests))]
         if let owner { body["owner_id"] = JSONValue(owner) }
+        if let timezone { body["timezone"] = .string(timezone) }
         let r = try await send(.post, "/api/v1/properties", token: agency.admin.token, json: .object(body))
         guard r.status == .created, let id = r["id"]?.stringValue.flatMap(UUID.init(uuidString:)) else { throw TestFailure("property: \(r.raw)") }
         return id
