@@ -14,51 +14,58 @@ public enum Idempotency {
     /// A claim older than this without an answer is taken over (its request died with its process).
     static let abandonedAfterSeconds = 60
 
-    /// Admits the caller (`admit`, in the transaction of `scope`) and claims the key in that same transaction,
-    /// committed before `handler` runs; replays or refuses when the key is taken.
+    /// Admits the caller and claims the key, committed before the action runs; replays or refuses when the key is
+    /// taken. With an `entry` (`TenantEntry`: an endpoint without a feature, a valid key) both happen first in one
+    /// statement, and the action first tries `inOneStatement`, which records its answer in its own statement
+    /// (`IdempotencyClaim.answeredInItsStatement`). Otherwise, or when that statement left it to them, `admit` runs in the
+    /// transaction of `scope` that claims the key, and `handler` runs the action.
     static func run(
         key: String,
         call: Call,
         scope: Database.Scope,
+        entry: TenantEntry?,
         admit: @escaping @Sendable (RequestTransaction) async throws -> Caller,
+        inOneStatement: (@Sendable (Call, TenantEntry) async throws -> Reply?)?,
         _ handler: (Caller, IdempotencyClaim) async throws -> Reply
     ) async throws -> Reply {
-        let path = call.request.uri.path
-        let hash = fingerprint(method: call.request.method.rawValue, path: path, body: call.body)
-        let db = call.services.db
         let method = call.request.method.rawValue
+        let path = call.request.uri.path
+        let request = IdempotencyRepository.Claim(
+            key: key,
+            method: method,
+            path: path,
+            hash: fingerprint(method: method, path: path, body: call.body)
+        )
+        let db = call.services.db
 
-        let (caller, previous) = try await db.transaction(scope) { conn -> (Caller, Reply?) in
-            let caller = try await admit(RequestTransaction(connection: conn, scope: scope))
-            // Counted in Unicode scalars, as Postgres' length() counts the column's CHECK (not grapheme clusters).
-            guard (1...255).contains(key.unicodeScalars.count), !key.unicodeScalars.contains("\0") else {
-                throw APIError.validation("Idempotency-Key", "must be 1 to 255 characters")
+        let caller: Caller
+        let held: IdempotencyRepository.Held
+        if let entry, isValid(key),
+            let admitted = try await entry.run({ conn in try await IdempotencyRepository.claim(conn, entering: entry, request) })
+        {
+            (caller, held) = admitted
+        } else {
+            (caller, held) = try await db.transaction(scope) { conn in
+                let caller = try await admit(RequestTransaction(connection: conn, scope: scope))
+                // Checked after admission: a caller who may not make the request learns nothing from a 400.
+                guard isValid(key) else { throw APIError.validation("Idempotency-Key", "must be 1 to 255 characters") }
+                return (caller, try await IdempotencyRepository.claim(conn, agency: caller.agencyId, user: caller.userId, request))
             }
-            let claimed = try await IdempotencyRepository.claim(
-                conn,
-                agency: caller.agencyId,
-                user: caller.userId,
-                key: key,
-                method: method,
-                path: path,
-                hash: hash,
-                lifetimeSeconds: lifetime,
-                abandonedAfterSeconds: abandonedAfterSeconds
-            )
-            if claimed { return (caller, nil) }
-            guard let stored = try await IdempotencyRepository.find(conn, agency: caller.agencyId, user: caller.userId, key: key) else {
-                return (caller, nil)
-            }
-            guard stored.requestHash == hash else { throw APIError(.idempotencyKeyMismatch) }
-            guard let reply = stored.reply else { throw APIError(.idempotencyRequestInProgress, headers: [.retryAfter: "1"]) }
-            return (caller, reply)
         }
-        if let previous { return previous }
+        if !held.claimed, let hash = held.requestHash {
+            guard hash == request.hash else { throw APIError(.idempotencyKeyMismatch) }
+            guard let reply = held.reply else { throw APIError(.idempotencyRequestInProgress, headers: [.retryAfter: "1"]) }
+            return reply
+        }
 
         let claim = IdempotencyClaim(agencyId: caller.agencyId, userId: caller.userId, key: key)
         let reply: Reply
         do {
-            reply = try await handler(caller, claim)
+            if let entry, let inOneStatement, let answered = try await inOneStatement(call, entry.answering(claim)) {
+                reply = answered
+            } else {
+                reply = try await handler(caller, claim)
+            }
         } catch let error as APIError where error.code.status.code < 500 {
             reply = Reply.error(error, requestId: call.context.requestId)
         } catch {
@@ -71,6 +78,12 @@ public enum Idempotency {
             try await db.transaction(.tenant(caller.agencyId, user: caller.userId)) { conn in try await claim.store(reply, on: conn) }
         }
         return reply
+    }
+
+    /// 1 to 255 characters, counted in Unicode scalars as Postgres' length() counts the column's CHECK (not
+    /// grapheme clusters), without NUL.
+    static func isValid(_ key: String) -> Bool {
+        (1...255).contains(key.unicodeScalars.count) && !key.unicodeScalars.contains("\0")
     }
 
     /// sha256 over method, path and body: "the same request".

@@ -17,6 +17,9 @@ public final class IdempotencyClaim: Sendable {
 
     var isStored: Bool { stored.withLock { $0 } }
 
+    /// The answer was recorded by the statement that wrote the action (`app_keep_answer`, `TenantEntry.claim`).
+    func answeredInItsStatement() { stored.withLock { $0 = true } }
+
     /// Records the answer on `conn` (inside the action's own transaction when there is one).
     func store(_ reply: Reply, on conn: PostgresConnection) async throws {
         guard reply.status.code < 500 else { return }

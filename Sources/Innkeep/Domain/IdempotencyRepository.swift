@@ -5,57 +5,56 @@ import PostgresNIO
 /// The `idempotency_keys` table: one row per (agency, user, key), holding the request's fingerprint and,
 /// once answered, the reply.
 enum IdempotencyRepository {
-    /// What a key already holds.
-    struct Stored: Sendable {
-        let requestHash: String
+    /// What a claim found: the key taken for this request, or what another request's claim holds.
+    struct Held: Sendable {
+        /// True when the key was new, expired, or abandoned (unanswered for `abandonedAfterSeconds`, its
+        /// request died with its process), and is now this request's.
+        let claimed: Bool
+        /// The fingerprint of the request holding the key; nil when claimed or when no row was found.
+        let requestHash: String?
         /// Nil while the first request is still running.
         let reply: Reply?
-    }
 
-    /// Claims the key for this request: true when it is new, expired, or abandoned (unanswered for
-    /// `abandonedAfterSeconds`, its request died with its process).
-    static func claim(
-        _ conn: PostgresConnection,
-        agency: UUID,
-        user: UUID,
-        key: String,
-        method: String,
-        path: String,
-        hash: String,
-        lifetimeSeconds: Int,
-        abandonedAfterSeconds: Int
-    ) async throws -> Bool {
-        try await !conn.run(
-            """
-            INSERT INTO idempotency_keys (agency_id, key, user_id, request_method, request_path, request_hash, expires_at)
-            VALUES (\(agency), \(key), \(user), \(method), \(path), \(hash), now() + make_interval(secs => \(lifetimeSeconds)))
-            ON CONFLICT (agency_id, user_id, key) DO UPDATE
-                SET request_method = EXCLUDED.request_method, request_path = EXCLUDED.request_path,
-                    request_hash = EXCLUDED.request_hash, response_status = NULL, response_body = NULL,
-                    created_at = now(), expires_at = EXCLUDED.expires_at
-                WHERE idempotency_keys.expires_at < now()
-                   OR (idempotency_keys.response_status IS NULL
-                       AND idempotency_keys.created_at < now() - make_interval(secs => \(abandonedAfterSeconds)))
-            RETURNING key
-            """
-        ).collect().isEmpty
-    }
-
-    static func find(_ conn: PostgresConnection, agency: UUID, user: UUID, key: String) async throws -> Stored? {
-        guard
-            let row = try await conn.run(
-                """
-                SELECT request_hash, response_status, response_body FROM idempotency_keys
-                WHERE agency_id = \(agency) AND user_id = \(user) AND key = \(key)
-                """
-            ).collect().first
-        else { return nil }
-        // bytea travels as ByteBuffer ([UInt8] would be sent as a Postgres "char"[] array).
-        let (hash, status, body) = try row.decode((String, Int?, ByteBuffer?).self)
-        let reply = status.map {
-            Reply(status: HTTPResponse.Status(code: $0), body: body.map { String(buffer: $0) }, headers: [.idempotentReplayed: "true"])
+        init(_ cells: (Bool, String?, Int?, ByteBuffer?)) {
+            let (claimed, hash, status, body) = cells
+            self.claimed = claimed
+            requestHash = hash
+            // bytea travels as ByteBuffer ([UInt8] would be sent as a Postgres "char"[] array).
+            reply = status.map {
+                Reply(status: HTTPResponse.Status(code: $0), body: body.map { String(buffer: $0) }, headers: [.idempotentReplayed: "true"])
+            }
         }
-        return Stored(requestHash: hash, reply: reply)
+    }
+
+    /// What the request holding a key is.
+    struct Claim: Sendable {
+        let key: String, method: String, path: String, hash: String
+    }
+
+    /// Claims the key in the request's transaction, after its caller was admitted (`app_claim_key`, migration 0020).
+    static func claim(_ conn: PostgresConnection, agency: UUID, user: UUID, _ c: Claim) async throws -> Held {
+        try await Held(
+            conn.run(
+                """
+                SELECT * FROM app_claim_key(\(agency), \(user), \(c.key), \(c.method), \(c.path), \(c.hash),
+                    \(Idempotency.lifetime)::int, \(Idempotency.abandonedAfterSeconds)::int)
+                """
+            ).collect()[0].decode((Bool, String?, Int?, ByteBuffer?).self)
+        )
+    }
+
+    /// Admits the caller and claims the key in one statement (`app_admit_and_claim_key`, `TenantEntry`): the
+    /// admitted caller and what the claim found. Raises IK403 for a caller `app_admit` refuses.
+    static func claim(_ conn: PostgresConnection, entering entry: TenantEntry, _ c: Claim) async throws -> (Caller, Held) {
+        let row = try await conn.run(
+            """
+            SELECT * FROM app_admit_and_claim_key(\(entry.userId), \(entry.agency)::uuid, \(entry.roles), \(c.key), \(c.method),
+                \(c.path), \(c.hash), \(Idempotency.lifetime)::int, \(Idempotency.abandonedAfterSeconds)::int)
+            """
+        ).collect()[0]
+        let (agency, role, claimed, hash, status, body) = try row.decode((UUID, String, Bool, String?, Int?, ByteBuffer?).self)
+        guard let role = Role(rawValue: role) else { throw UnknownValue(column: "role", value: role) }
+        return (Caller(userId: entry.userId, agencyId: agency, role: role), Held((claimed, hash, status, body)))
     }
 
     static func storeReply(_ conn: PostgresConnection, agency: UUID, user: UUID, key: String, _ reply: Reply) async throws {

@@ -61,7 +61,8 @@ struct RouteBuilder {
     /// sees it in progress (`Idempotency.run`).
     ///
     /// `inOneStatement` is a cheaper first try (`TenantEntry`) for a hot list or create: nil from it sends the
-    /// request the full way. A request with an `Idempotency-Key` never takes it (its claim needs a transaction).
+    /// request the full way. With an `Idempotency-Key`, the claim is first tried in one statement too, and then
+    /// `inOneStatement` with the claim, which its statement answers (`TenantEntry.claim`).
     func tenant(
         _ endpoint: Endpoint,
         _ handler: @escaping @Sendable (Request, TenantRequestContext) async throws -> Reply,
@@ -72,6 +73,8 @@ struct RouteBuilder {
         let authenticator = authenticator
         let services = services
         let entryRoles = endpoint.allowedRoles.map(\.rawValue)
+        // Not for an endpoint with a feature: `app_admit` does not check features.
+        let triesOneStatement = endpoint.feature == nil && (inOneStatement != nil || endpoint.idempotent)
         register(endpoint) { call in
             let userId = try await authenticator.userId(call.request)
             let headerAgency = Authenticator.headerAgency(call.request)
@@ -92,15 +95,16 @@ struct RouteBuilder {
                 }
                 return caller
             }
+            let entry =
+                triesOneStatement ? TenantEntry(call.request, agency: headerAgency, userId: userId, roles: entryRoles, services: services) : nil
             if endpoint.idempotent, let key = call.request.headers[.idempotencyKey] {
-                return try await Idempotency.run(key: key, call: call, scope: scope, admit: admitted) { caller, claim in
+                return try await Idempotency.run(key: key, call: call, scope: scope, entry: entry, admit: admitted, inOneStatement: inOneStatement) {
+                    caller,
+                    claim in
                     try await handler(call.request, call.admit(caller, idempotency: claim))
                 }
             }
-            if let inOneStatement,
-                let entry = TenantEntry(call.request, agency: headerAgency, userId: userId, roles: entryRoles, services: services),
-                let reply = try await inOneStatement(call, entry)
-            {
+            if let inOneStatement, let entry, let reply = try await inOneStatement(call, entry) {
                 return reply
             }
             return try await services.db.transaction(scope) { conn in

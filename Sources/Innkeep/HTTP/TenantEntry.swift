@@ -24,6 +24,8 @@ struct TenantEntry: Sendable {
     let services: AppServices
     /// When the first try began: `run` measures its quarter of the deadline from here.
     let started = ContinuousClock.now
+    /// The claimed `Idempotency-Key` whose answer the statement records (`app_keep_answer`); nil without a key.
+    private(set) var claim: IdempotencyClaim?
 
     /// A little before the statement's own deadline (which starts when `run` asks for a connection): what a
     /// write in one statement must end by (`BookingRepository.create(_:entering:…)`).
@@ -39,13 +41,20 @@ struct TenantEntry: Sendable {
         self.services = services
     }
 
+    /// The same entry for an action whose statement records its answer on `claim`.
+    func answering(_ claim: IdempotencyClaim) -> TenantEntry {
+        var entry = self
+        entry.claim = claim
+        return entry
+    }
+
     /// Runs `body`'s one statement on its own (`Database.statement`: one statement is one transaction); nil
     /// when the function left the answer to the full path. Counted in `one_statement_requests_total`.
     ///
     /// The full path gets a deadline of its own, so a statement that took long to fail (a lock wait, a wait for
     /// a connection) would stretch the request to twice the deadline: past a quarter of it, the answer is 503
     /// `DATABASE_UNAVAILABLE` instead, and the request ends within 1.25 deadlines (SPEC §6: 503 in under 2 s).
-    func run(_ body: @escaping @Sendable (PostgresConnection) async throws -> Reply) async throws -> Reply? {
+    func run<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T? {
         do {
             let reply = try await services.db.statement(body)
             services.metrics.oneStatementRequest(answered: true)
