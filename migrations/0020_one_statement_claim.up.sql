@@ -52,6 +52,9 @@ BEGIN
     SELECT * INTO admitted FROM app_admit(p_user, p_agency, p_roles);
     member_agency := admitted.admitted_agency;
     SELECT tm.role INTO member_role FROM team_members tm WHERE tm.agency_id = member_agency AND tm.user_id = p_user;
+    IF member_role IS NULL THEN  -- removed since app_admit's look-up (each statement here reads its own snapshot)
+        RAISE EXCEPTION 'not admitted in one statement; the full request path answers' USING ERRCODE = 'IK403';
+    END IF;
     SELECT c.claimed, c.held_hash, c.held_status, c.held_body INTO claimed, held_hash, held_status, held_body
       FROM app_claim_key(member_agency, p_user, p_key, p_method, p_path, p_hash, p_lifetime_seconds, p_abandoned_seconds) c;
     RETURN NEXT;

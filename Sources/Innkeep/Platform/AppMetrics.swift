@@ -21,7 +21,7 @@ public final class AppMetrics: Sendable {
     private let oneStatementRequests: (answered: Counter, fullPath: Counter)
 
     public init() {
-        let help = "Tenant requests (the hot lists, a booking create) that tried to admit the caller and answer in one statement, by outcome."
+        let help = "Tenant statements (lists, creates, key claims, calendars, availability) that tried to admit the caller and answer at once, by outcome."
         oneStatementRequests = (
             Self.counter(registry, "one_statement_requests_total", help, [("outcome", "answered")]),
             Self.counter(registry, "one_statement_requests_total", help, [("outcome", "full_path")])
