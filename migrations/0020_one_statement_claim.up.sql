@@ -39,10 +39,13 @@ $$;
 
 -- The claim in one statement: app_admit (migration 0016) with the endpoint's roles, the admitted member's agency
 -- and role (the API's Caller), then app_claim_key. A caller app_admit refuses raises IK403 and claims nothing:
--- the full path then admits, refuses or claims, as before. Committed when the statement ends.
+-- the full path then admits, refuses or claims, as before. Committed when the statement ends, so, as
+-- app_create_booking does (0018), it raises 57014 (nothing claimed) when it ran longer than p_budget_ms, the time
+-- the API still waits: a claim committed after the API answered 503 would hold the key "in progress" for the
+-- retries of the next minute instead of letting them run.
 CREATE FUNCTION app_admit_and_claim_key(
     p_user uuid, p_agency uuid, p_roles text[], p_key text, p_method text, p_path text, p_hash text,
-    p_lifetime_seconds integer, p_abandoned_seconds integer)
+    p_lifetime_seconds integer, p_abandoned_seconds integer, p_budget_ms integer)
     RETURNS TABLE (member_agency uuid, member_role text, claimed boolean, held_hash text, held_status integer, held_body bytea)
     LANGUAGE plpgsql VOLATILE
     AS $$
@@ -52,18 +55,24 @@ BEGIN
     SELECT * INTO admitted FROM app_admit(p_user, p_agency, p_roles);
     member_agency := admitted.admitted_agency;
     SELECT tm.role INTO member_role FROM team_members tm WHERE tm.agency_id = member_agency AND tm.user_id = p_user;
-    IF member_role IS NULL THEN  -- removed since app_admit's look-up (each statement here reads its own snapshot)
+    -- Removed or given another role since app_admit's look-up (each statement here reads its own snapshot).
+    IF member_role IS NULL OR NOT (member_role = ANY (p_roles)) THEN
         RAISE EXCEPTION 'not admitted in one statement; the full request path answers' USING ERRCODE = 'IK403';
     END IF;
     SELECT c.claimed, c.held_hash, c.held_status, c.held_body INTO claimed, held_hash, held_status, held_body
       FROM app_claim_key(member_agency, p_user, p_key, p_method, p_path, p_hash, p_lifetime_seconds, p_abandoned_seconds) c;
+    IF clock_timestamp() > statement_timestamp() + p_budget_ms * interval '1 millisecond' THEN
+        RAISE EXCEPTION 'past the request''s deadline: nothing is claimed' USING ERRCODE = '57014';
+    END IF;
     RETURN NEXT;
 END
 $$;
 
 -- Records a one-statement create's answer on its claimed key in the create's own statement (so its transaction):
--- SELECT app_keep_answer(user, key, 201, app_create_booking(...)) evaluates the create first, whose app_admit
--- set app.agency_id. Returns p_body unchanged; a NULL p_key (a create without a key) records nothing.
+-- SELECT app_keep_answer(user, key, 201, app_create_booking(...)) evaluates the create first (a function's
+-- arguments come before its call), whose app_admit set app.agency_id, the claim's agency. Returns p_body
+-- unchanged; a NULL p_key (a create without a key) records nothing. A key that is not there raises IK422, so the
+-- statement writes nothing and the full path answers: never a booking whose key does not hold its answer.
 CREATE FUNCTION app_keep_answer(p_user uuid, p_key text, p_status integer, p_body text)
     RETURNS text
     LANGUAGE plpgsql VOLATILE
@@ -72,6 +81,9 @@ BEGIN
     IF p_key IS NOT NULL THEN
         UPDATE idempotency_keys SET response_status = p_status, response_body = convert_to(p_body, 'UTF8')
          WHERE agency_id = NULLIF(current_setting('app.agency_id', true), '')::uuid AND user_id = p_user AND key = p_key;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'the claimed key is gone; the full request path answers' USING ERRCODE = 'IK422';
+        END IF;
     END IF;
     RETURN p_body;
 END

@@ -3,7 +3,8 @@
 -- (-D agencies, props, bookings, nclients, daybase, runid, n=0). Ids follow bench/seed.sql.
 -- POST /api/v1/bookings with an Idempotency-Key: two statements, each its own transaction (migration 0020). The
 -- first admits the caller and claims the key (app_admit_and_claim_key), committed before the action; the second
--- is the create without a key's (app_create_booking), whose answer app_keep_answer records on the key.
+-- is the create without a key's (app_create_booking, in the claim's agency), whose answer app_keep_answer records on
+-- the key.
 \set n :n + 1
 \set total :agencies * :props
 \set seq :n * :nclients + :client_id
@@ -12,8 +13,8 @@
 \set j 1 + :pidx % :props
 \set night :daybase + :seq / :total
 SELECT * FROM app_admit_and_claim_key(md5('user-admin-' || :a)::uuid, NULL::uuid, '{admin,manager}', 'bench-pg-' || :runid || '-' || :seq,
-    'POST', '/api/v1/bookings', md5(:seq::text) || md5(:runid::text), 86400, 60);
+    'POST', '/api/v1/bookings', md5(:seq::text) || md5(:runid::text), 86400, 60, 1450);
 SELECT app_keep_answer(md5('user-admin-' || :a)::uuid, 'bench-pg-' || :runid || '-' || :seq, 201, app_create_booking(md5('user-admin-' || :a)::uuid,
-    NULL::uuid, '{admin,manager}', md5('property-' || :a || '-' || :j)::uuid,
+    md5('agency-' || :a)::uuid, '{admin,manager}', md5('property-' || :a || '-' || :j)::uuid,
     'Bench Guest ' || :seq, 'bench' || :seq || '@example.com', (date '2100-01-01' + :night::int), (date '2100-01-01' + :night::int + 1),
     2, 'direct', 12000, 'EUR', NULL::text, 1450));

@@ -16,9 +16,9 @@ public enum Idempotency {
 
     /// Admits the caller and claims the key, committed before the action runs; replays or refuses when the key is
     /// taken. With an `entry` (`TenantEntry`: an endpoint without a feature, a valid key) both happen first in one
-    /// statement, and the action first tries `inOneStatement`, which records its answer in its own statement
-    /// (`IdempotencyClaim.answeredInItsStatement`). Otherwise, or when that statement left it to them, `admit` runs in the
-    /// transaction of `scope` that claims the key, and `handler` runs the action.
+    /// statement, and then the action first tries `inOneStatement`, which records its answer in its own statement
+    /// (`IdempotencyClaim.answeredInItsStatement`). Otherwise `admit` runs in the transaction of `scope` that
+    /// claims the key; and when no statement answered, `handler` runs the action.
     static func run(
         key: String,
         call: Call,
@@ -30,7 +30,7 @@ public enum Idempotency {
     ) async throws -> Reply {
         let method = call.request.method.rawValue
         let path = call.request.uri.path
-        let request = IdempotencyRepository.Claim(
+        let request = IdempotencyRepository.KeyedRequest(
             key: key,
             method: method,
             path: path,
@@ -40,10 +40,14 @@ public enum Idempotency {
 
         let caller: Caller
         let held: IdempotencyRepository.Held
+        // The action's one statement follows only a claim made in one: a caller the claim's statement did not
+        // admit would not be admitted by the action's either.
+        var actionEntry: TenantEntry?
         if let entry, isValid(key),
             let admitted = try await entry.run({ conn in try await IdempotencyRepository.claim(conn, entering: entry, request) })
         {
             (caller, held) = admitted
+            actionEntry = entry
         } else {
             (caller, held) = try await db.transaction(scope) { conn in
                 let caller = try await admit(RequestTransaction(connection: conn, scope: scope))
@@ -52,6 +56,8 @@ public enum Idempotency {
                 return (caller, try await IdempotencyRepository.claim(conn, agency: caller.agencyId, user: caller.userId, request))
             }
         }
+        // Not claimed and no row found (deleted between the claim and its look-up): the request runs, as it did
+        // before the key was kept at all; its answer is then stored nowhere.
         if !held.claimed, let hash = held.requestHash {
             guard hash == request.hash else { throw APIError(.idempotencyKeyMismatch) }
             guard let reply = held.reply else { throw APIError(.idempotencyRequestInProgress, headers: [.retryAfter: "1"]) }
@@ -61,7 +67,7 @@ public enum Idempotency {
         let claim = IdempotencyClaim(agencyId: caller.agencyId, userId: caller.userId, key: key)
         let reply: Reply
         do {
-            if let entry, let inOneStatement, let answered = try await inOneStatement(call, entry.answering(claim)) {
+            if let actionEntry, let inOneStatement, let answered = try await inOneStatement(call, actionEntry.answering(claim)) {
                 reply = answered
             } else {
                 reply = try await handler(caller, claim)

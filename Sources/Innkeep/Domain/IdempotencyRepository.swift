@@ -26,13 +26,13 @@ enum IdempotencyRepository {
         }
     }
 
-    /// What the request holding a key is.
-    struct Claim: Sendable {
+    /// The request that claims a key: the key, and what makes "the same request".
+    struct KeyedRequest: Sendable {
         let key: String, method: String, path: String, hash: String
     }
 
     /// Claims the key in the request's transaction, after its caller was admitted (`app_claim_key`, migration 0020).
-    static func claim(_ conn: PostgresConnection, agency: UUID, user: UUID, _ c: Claim) async throws -> Held {
+    static func claim(_ conn: PostgresConnection, agency: UUID, user: UUID, _ c: KeyedRequest) async throws -> Held {
         try await Held(
             conn.run(
                 """
@@ -44,12 +44,13 @@ enum IdempotencyRepository {
     }
 
     /// Admits the caller and claims the key in one statement (`app_admit_and_claim_key`, `TenantEntry`): the
-    /// admitted caller and what the claim found. Raises IK403 for a caller `app_admit` refuses.
-    static func claim(_ conn: PostgresConnection, entering entry: TenantEntry, _ c: Claim) async throws -> (Caller, Held) {
+    /// admitted caller and what the claim found. Raises IK403 for a caller `app_admit` refuses, and 57014 (nothing
+    /// claimed) when it ran past the entry's budget, when the caller was answered 503.
+    static func claim(_ conn: PostgresConnection, entering entry: TenantEntry, _ c: KeyedRequest) async throws -> (Caller, Held) {
         let row = try await conn.run(
             """
             SELECT * FROM app_admit_and_claim_key(\(entry.userId), \(entry.agency)::uuid, \(entry.roles), \(c.key), \(c.method),
-                \(c.path), \(c.hash), \(Idempotency.lifetime)::int, \(Idempotency.abandonedAfterSeconds)::int)
+                \(c.path), \(c.hash), \(Idempotency.lifetime)::int, \(Idempotency.abandonedAfterSeconds)::int, \(entry.budgetMilliseconds)::int)
             """
         ).collect()[0]
         let (agency, role, claimed, hash, status, body) = try row.decode((UUID, String, Bool, String?, Int?, ByteBuffer?).self)

@@ -2,8 +2,9 @@ import Foundation
 import Hummingbird
 import PostgresNIO
 
-/// A tenant request that admits its caller and answers in one statement (issue 17, migrations 0016–0019): what
-/// a hot list, a booking create or a calendar gets before its caller's membership is known. Its statement calls
+/// A tenant request that admits its caller and answers in one statement (issue 17, migrations 0016–0020): what
+/// a hot list, a booking create, a calendar or the claim of an `Idempotency-Key` gets before its caller's
+/// membership is known. Its statement calls
 /// a SQL function that runs `app_admit` (the settings row-level security reads, set only for a member of the agency
 /// with one of the endpoint's roles) and then the query or the write, so the request costs one round trip
 /// instead of four or five (BEGIN, `app_enter_request`, the work, COMMIT).
@@ -23,13 +24,19 @@ struct TenantEntry: Sendable {
     let roles: [String]
     let services: AppServices
     /// When the first try began: `run` measures its quarter of the deadline from here.
-    let started = ContinuousClock.now
+    private(set) var started = ContinuousClock.now
     /// The claimed `Idempotency-Key` whose answer the statement records (`app_keep_answer`); nil without a key.
     private(set) var claim: IdempotencyClaim?
 
     /// A little before the statement's own deadline (which starts when `run` asks for a connection): what a
-    /// write in one statement must end by (`BookingRepository.create(_:entering:…)`).
+    /// write in one statement must end by.
     var due: ContinuousClock.Instant { started + services.db.deadline }
+
+    /// What is left until `due`, less a margin for the statement's way to Postgres and its commit: the time a
+    /// statement that writes may run (`p_budget_ms`). A statement that is its own transaction commits when it
+    /// ends, even after the API answered 503 at its deadline, so the SQL function raises 57014 (nothing written)
+    /// when it ran longer, on Postgres's own clock (`app_create_booking`, `app_admit_and_claim_key`).
+    var budgetMilliseconds: Int { max(0, Int((due - .now) / .milliseconds(1)) - 50) }
 
     /// Nil when the header is there but not a UUID. `agency`: `Authenticator.headerAgency` of the request, read
     /// once by `RouteBuilder.tenant`; `roles`: the endpoint's, spelled once per route, not per request.
@@ -41,10 +48,13 @@ struct TenantEntry: Sendable {
         self.services = services
     }
 
-    /// The same entry for an action whose statement records its answer on `claim`.
+    /// The same entry for the action after its key's claim (a statement of its own, committed), whose statement
+    /// records its answer on `claim`. Its time starts now, as the full path's action transaction gets a deadline
+    /// of its own after the claim's.
     func answering(_ claim: IdempotencyClaim) -> TenantEntry {
         var entry = self
         entry.claim = claim
+        entry.started = .now
         return entry
     }
 
@@ -56,9 +66,9 @@ struct TenantEntry: Sendable {
     /// `DATABASE_UNAVAILABLE` instead, and the request ends within 1.25 deadlines (SPEC §6: 503 in under 2 s).
     func run<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T? {
         do {
-            let reply = try await services.db.statement(body)
+            let answer = try await services.db.statement(body)
             services.metrics.oneStatementRequest(answered: true)
-            return reply
+            return answer
         } catch let error where Self.fullPathAnswers.contains(where: { isPostgresError(error, state: $0) }) {
             services.metrics.oneStatementRequest(answered: false)
             guard ContinuousClock.now - started < services.db.deadline / 4 else { throw DatabaseUnavailable(underlying: error) }

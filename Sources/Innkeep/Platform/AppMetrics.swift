@@ -17,11 +17,12 @@ public final class AppMetrics: Sendable {
         let route: String, method: String, status: Int
     }
 
-    /// Tenant requests that tried one statement (`TenantEntry`): answered by it, or sent the full way.
+    /// Tenant statements that tried to answer at once (`TenantEntry`): answered, or sent the full way.
     private let oneStatementRequests: (answered: Counter, fullPath: Counter)
 
     public init() {
-        let help = "Tenant statements (lists, creates, key claims, calendars, availability) that tried to admit the caller and answer at once, by outcome."
+        let help =
+            "Tenant statements (lists, creates, key claims, calendars, availability) that tried to admit the caller and answer at once, by outcome."
         oneStatementRequests = (
             Self.counter(registry, "one_statement_requests_total", help, [("outcome", "answered")]),
             Self.counter(registry, "one_statement_requests_total", help, [("outcome", "full_path")])

@@ -58,6 +58,33 @@ import Glibc
         )
     }
 
+    /// The same for the claim of an `Idempotency-Key`: keys listed in `hardening_test_slow` opt in.
+    static func installSlowClaimTrigger() async throws {
+        try await installSlowTriggers()
+        let conn = try await PostgresConnection.open(TestEnv.ownerURL(SharedDatabase.name), logger: TestEnv.logger)
+        defer { Task { try? await conn.close() } }
+        try await conn.run(
+            PostgresQuery(
+                unsafeSQL: """
+                    CREATE OR REPLACE FUNCTION hardening_test_sleep_key() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
+                    BEGIN
+                        IF EXISTS (SELECT 1 FROM hardening_test_slow WHERE guest_name = NEW.key) THEN PERFORM pg_sleep(2); END IF;
+                        RETURN NEW;
+                    END $$
+                    """
+            )
+        )
+        try await conn.run(PostgresQuery(unsafeSQL: "DROP TRIGGER IF EXISTS hardening_test_slow_claim ON idempotency_keys"))
+        try await conn.run(
+            PostgresQuery(
+                unsafeSQL: """
+                    CREATE TRIGGER hardening_test_slow_claim BEFORE INSERT ON idempotency_keys FOR EACH ROW
+                    WHEN (NEW.key LIKE 'slow-claim-%') EXECUTE FUNCTION hardening_test_sleep_key()
+                    """
+            )
+        )
+    }
+
     static func slow(_ guest: String, _ on: Bool) async throws {
         let conn = try await PostgresConnection.open(TestEnv.ownerURL(SharedDatabase.name), logger: TestEnv.logger)
         defer { Task { try? await conn.close() } }
@@ -139,6 +166,34 @@ import Glibc
                 }
                 #expect(retry.status == .created, "\(retry.raw)")
                 #expect(try await api.bookings(agency, property: property).filter { $0["guest_name"] == .string(guest) }.count == 1)
+            }
+        }
+    }
+
+    /// The claim of a key is a statement of its own (migration 0020), which commits when it ends: one that ends
+    /// after the API answered 503 must claim nothing, or the retries of the next minute would meet the key "in
+    /// progress" instead of running.
+    @Test func aClaimThatOutlivesItsDeadlineHoldsNoKey() async throws {
+        try await HeavyLoad.exclusive {
+            try await Self.installSlowClaimTrigger()
+            let key = "slow-claim-\(UUID())"
+            try await Self.slow(key, true)
+            try await withApp(databaseDeadline: TestEnv.productionDeadline) { api in
+                let agency = try await api.makeAgency()
+                let property = try await api.createProperty(agency)
+                let body = Self.booking(property, "claim-\(UUID())", day: Int.random(in: 600..<900))
+                let headers: HTTPFields = [HTTPField.Name("Idempotency-Key")!: key]
+                let (failed, took) = try await timed {
+                    try await api.send(.post, "/api/v1/bookings", token: agency.admin.token, json: body, headers: headers)
+                }
+                #expect(failed.errorCode == "DATABASE_UNAVAILABLE", "\(failed.raw)")
+                #expect(took < .seconds(2), "the 503 took \(took)")
+                try await Self.slow(key, false)
+                try await Task.sleep(for: .seconds(2))  // the slow claim's statement ends meanwhile
+                #expect(try await api.idempotencyRow(agency.id, key) == nil, "a claim committed after its request's 503")
+                let retry = try await api.send(.post, "/api/v1/bookings", token: agency.admin.token, json: body, headers: headers)
+                #expect(retry.status == .created, "\(retry.raw)")
+                #expect(retry.headers[HTTPField.Name("Idempotent-Replayed")!] == nil)
             }
         }
     }

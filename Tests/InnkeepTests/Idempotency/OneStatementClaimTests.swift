@@ -118,6 +118,32 @@ import Testing
         }
     }
 
+    /// `app_keep_answer` refuses to let a booking be written whose key cannot hold its answer: the statement fails
+    /// with IK422 (the full path answers) and writes nothing.
+    @Test func aCreateWhoseKeyIsGoneWritesNothing() async throws {
+        try await withApp { api in
+            let a = try await api.makeAgency()
+            let property = try await api.createProperty(a)
+            let user = a.admin.id
+            var failure: (any Error)?
+            do {
+                _ = try await api.services.db.statement { conn in
+                    try await conn.run(
+                        """
+                        SELECT app_keep_answer(\(user), 'no-such-key', 201, app_create_booking(\(user), \(a.id), '{admin,manager}',
+                            \(property), 'Gone', NULL, date '2033-01-01', date '2033-01-03', 2, 'direct', NULL, NULL, NULL, 1000))
+                        """
+                    ).collect()
+                }
+            } catch {
+                failure = error
+            }
+            #expect(failure.map { isPostgresError($0, state: TenantEntry.notCreated) } == true, "\(String(describing: failure))")
+            #expect(try await api.bookings(a, property: property).isEmpty)
+            #expect(try await api.auditEntries(a, "action=booking.create").isEmpty)
+        }
+    }
+
     /// A caller `app_admit` refuses, a malformed `X-Agency-Id`, an over-long key and an endpoint behind a feature
     /// go the full way as before, and claim nothing they may not.
     @Test func whatTheClaimsStatementDoesNotTakeGoesTheFullWay() async throws {

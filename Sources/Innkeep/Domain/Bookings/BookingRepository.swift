@@ -74,17 +74,16 @@ public enum BookingRepository {
     /// statement (`app_create_booking`, migration 0018), as `BookingController.create` writes them; the
     /// booking's JSON. Raises IK422 (`TenantEntry.notCreated`) for a booking the full path would refuse, and
     /// 57014 (nothing written) when it ends past `entry.due`, when the caller was answered 503. With a claimed
-    /// `Idempotency-Key` (`entry.claim`), the same statement records the answer, 201 and the JSON, on the key
-    /// (`app_keep_answer`, migration 0020).
+    /// `Idempotency-Key` (`entry.claim`), the booking goes to the claim's agency and the same statement records
+    /// the answer, 201 and the JSON, on the key (`app_keep_answer`, migration 0020; IK422 if the key is gone).
     static func create(_ conn: PostgresConnection, entering entry: TenantEntry, _ n: New) async throws -> String {
-        // What is left of the deadline, less a margin for the statement's way to Postgres and its commit.
-        let budget = max(0, Int((entry.due - .now) / .milliseconds(1)) - 50)
+        let agency = entry.claim?.agencyId ?? entry.agency
         let booking = try await conn.run(
             """
-            SELECT app_keep_answer(\(entry.userId), \(entry.claim?.key)::text, 201, app_create_booking(\(entry.userId), \(entry.agency)::uuid,
+            SELECT app_keep_answer(\(entry.userId), \(entry.claim?.key)::text, 201, app_create_booking(\(entry.userId), \(agency)::uuid,
                 \(entry.roles), \(n.propertyId), \(n.guestName), \(n.guestEmail)::text, \(n.stay.start.description)::date,
                 \(n.stay.end.description)::date, \(n.guests)::int, \(n.source.rawValue), \(n.totalAmountCents)::int8, \(n.currency)::text,
-                \(n.notes)::text, \(budget)::int))
+                \(n.notes)::text, \(entry.budgetMilliseconds)::int))
             """
         ).collect()[0].decode(String.self)
         entry.claim?.answeredInItsStatement()
