@@ -15,7 +15,8 @@ import Glibc
 /// that committed is never repeated by its retry.
 @Suite(.serialized) struct IdempotencyFaultTests {
     /// Makes chosen statements slow in the shared test database, as a failing database would: a BEFORE INSERT
-    /// trigger (the handler overruns its deadline) and a deferred one (the COMMIT overruns it). Guest names opt in.
+    /// trigger (the handler overruns its deadline) and a deferred one (the COMMIT overruns it) on bookings, whose
+    /// guest names opt in, and a BEFORE INSERT trigger on the claim of an `Idempotency-Key`, whose keys opt in.
     static func installSlowTriggers() async throws {
         try await SharedDatabase.shared.prepare()
         let conn = try await PostgresConnection.open(TestEnv.ownerURL(SharedDatabase.name), logger: TestEnv.logger)
@@ -31,8 +32,10 @@ import Glibc
             PostgresQuery(
                 unsafeSQL: """
                     CREATE OR REPLACE FUNCTION hardening_test_sleep() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
-                    BEGIN
-                        IF EXISTS (SELECT 1 FROM hardening_test_slow WHERE guest_name = NEW.guest_name) THEN PERFORM pg_sleep(2); END IF;
+                    BEGIN  -- TG_ARGV[0]: the column of the new row that opts in
+                        IF EXISTS (SELECT 1 FROM hardening_test_slow WHERE guest_name = to_jsonb(NEW) ->> TG_ARGV[0]) THEN
+                            PERFORM pg_sleep(2);
+                        END IF;
                         RETURN NEW;
                     END $$
                     """
@@ -43,7 +46,7 @@ import Glibc
             PostgresQuery(
                 unsafeSQL: """
                     CREATE TRIGGER hardening_test_slow_insert BEFORE INSERT ON bookings FOR EACH ROW
-                    WHEN (NEW.guest_name LIKE 'slow-insert-%') EXECUTE FUNCTION hardening_test_sleep()
+                    WHEN (NEW.guest_name LIKE 'slow-insert-%') EXECUTE FUNCTION hardening_test_sleep('guest_name')
                     """
             )
         )
@@ -52,25 +55,7 @@ import Glibc
             PostgresQuery(
                 unsafeSQL: """
                     CREATE CONSTRAINT TRIGGER hardening_test_slow_commit AFTER INSERT ON bookings DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
-                    WHEN (NEW.guest_name LIKE 'slow-commit-%') EXECUTE FUNCTION hardening_test_sleep()
-                    """
-            )
-        )
-    }
-
-    /// The same for the claim of an `Idempotency-Key`: keys listed in `hardening_test_slow` opt in.
-    static func installSlowClaimTrigger() async throws {
-        try await installSlowTriggers()
-        let conn = try await PostgresConnection.open(TestEnv.ownerURL(SharedDatabase.name), logger: TestEnv.logger)
-        defer { Task { try? await conn.close() } }
-        try await conn.run(
-            PostgresQuery(
-                unsafeSQL: """
-                    CREATE OR REPLACE FUNCTION hardening_test_sleep_key() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
-                    BEGIN
-                        IF EXISTS (SELECT 1 FROM hardening_test_slow WHERE guest_name = NEW.key) THEN PERFORM pg_sleep(2); END IF;
-                        RETURN NEW;
-                    END $$
+                    WHEN (NEW.guest_name LIKE 'slow-commit-%') EXECUTE FUNCTION hardening_test_sleep('guest_name')
                     """
             )
         )
@@ -79,7 +64,7 @@ import Glibc
             PostgresQuery(
                 unsafeSQL: """
                     CREATE TRIGGER hardening_test_slow_claim BEFORE INSERT ON idempotency_keys FOR EACH ROW
-                    WHEN (NEW.key LIKE 'slow-claim-%') EXECUTE FUNCTION hardening_test_sleep_key()
+                    WHEN (NEW.key LIKE 'slow-claim-%') EXECUTE FUNCTION hardening_test_sleep('key')
                     """
             )
         )
@@ -175,7 +160,7 @@ import Glibc
     /// progress" instead of running.
     @Test func aClaimThatOutlivesItsDeadlineHoldsNoKey() async throws {
         try await HeavyLoad.exclusive {
-            try await Self.installSlowClaimTrigger()
+            try await Self.installSlowTriggers()
             let key = "slow-claim-\(UUID())"
             try await Self.slow(key, true)
             try await withApp(databaseDeadline: TestEnv.productionDeadline) { api in
