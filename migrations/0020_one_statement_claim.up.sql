@@ -72,7 +72,7 @@ $$;
 -- SELECT app_keep_answer(user, key, 201, app_create_booking(...)) evaluates the create first (a function's
 -- arguments come before its call), whose app_admit set app.agency_id, the claim's agency. Returns p_body
 -- unchanged; a NULL p_key (a create without a key) records nothing. A key that is not there raises IK422, so the
--- statement writes nothing and the full path answers: never a booking whose key does not hold its answer.
+-- statement writes nothing and the full path answers, as for any key whose row the claim could not find.
 CREATE FUNCTION app_keep_answer(p_user uuid, p_key text, p_status integer, p_body text)
     RETURNS text
     LANGUAGE plpgsql VOLATILE

@@ -119,28 +119,32 @@ import Testing
     }
 
     /// `app_keep_answer` refuses to let a booking be written whose key cannot hold its answer: the statement fails
-    /// with IK422 (the full path answers) and writes nothing.
+    /// with IK422 (the full path answers) and writes nothing. The same statement without a key writes the booking,
+    /// so the refusal is the key's.
     @Test func aCreateWhoseKeyIsGoneWritesNothing() async throws {
         try await withApp { api in
             let a = try await api.makeAgency()
             let property = try await api.createProperty(a)
             let user = a.admin.id
-            var failure: (any Error)?
-            do {
-                _ = try await api.services.db.statement { conn in
+            @Sendable func create(key: String?) async throws -> String {
+                try await api.services.db.statement { conn in
                     try await conn.run(
                         """
-                        SELECT app_keep_answer(\(user), 'no-such-key', 201, app_create_booking(\(user), \(a.id), '{admin,manager}',
+                        SELECT app_keep_answer(\(user), \(key)::text, 201, app_create_booking(\(user), \(a.id), '{admin,manager}',
                             \(property), 'Gone', NULL, date '2033-01-01', date '2033-01-03', 2, 'direct', NULL, NULL, NULL, 1000))
                         """
-                    ).collect()
+                    ).collect()[0].decode(String.self)
                 }
-            } catch {
-                failure = error
             }
+            var failure: (any Error)?
+            do { _ = try await create(key: "no-such-key") } catch { failure = error }
             #expect(failure.map { isPostgresError($0, state: TenantEntry.notCreated) } == true, "\(String(describing: failure))")
             #expect(try await api.bookings(a, property: property).isEmpty)
             #expect(try await api.auditEntries(a, "action=booking.create").isEmpty)
+
+            let written = try await create(key: nil)
+            #expect(JSONValue.parse(Array(written.utf8))?["guest_name"] == "Gone")
+            #expect(try await api.bookings(a, property: property).count == 1)
         }
     }
 
