@@ -98,9 +98,14 @@ struct RouteBuilder {
             let entry =
                 triesOneStatement ? TenantEntry(call.request, agency: headerAgency, userId: userId, roles: entryRoles, services: services) : nil
             if endpoint.idempotent, let key = call.request.headers[.idempotencyKey] {
-                return try await Idempotency.run(key: key, call: call, scope: scope, entry: entry, admit: admitted, inOneStatement: inOneStatement) {
-                    caller,
-                    claim in
+                return try await Idempotency.run(
+                    key: key,
+                    call: call,
+                    scope: scope,
+                    entry: entry,
+                    admit: admitted,
+                    inOneStatement: inOneStatement
+                ) { caller, claim in
                     try await handler(call.request, call.admit(caller, idempotency: claim))
                 }
             }

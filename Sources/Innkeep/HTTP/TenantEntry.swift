@@ -4,10 +4,10 @@ import PostgresNIO
 
 /// A tenant request that admits its caller and answers in one statement (issue 17, migrations 0016–0020): what
 /// a hot list, a booking create, a calendar or the claim of an `Idempotency-Key` gets before its caller's
-/// membership is known. Its statement calls
-/// a SQL function that runs `app_admit` (the settings row-level security reads, set only for a member of the agency
-/// with one of the endpoint's roles) and then the query or the write, so the request costs one round trip
-/// instead of four or five (BEGIN, `app_enter_request`, the work, COMMIT).
+/// membership is known. Its statement calls a SQL function that runs `app_admit` (the settings row-level
+/// security reads, set only for a member of the agency with one of the endpoint's roles) and then the query or
+/// the write, so the request costs one round trip instead of four or five (BEGIN, `app_enter_request`, the
+/// work, COMMIT).
 ///
 /// Anything else goes the full way (`RouteBuilder.tenant`), which writes the exact answer: a caller the
 /// function does not admit (SQLSTATE IK403: not a member, several agencies without `X-Agency-Id`, a role
