@@ -28,15 +28,12 @@ struct TenantEntry: Sendable {
     /// The claimed `Idempotency-Key` whose answer the statement records (`app_keep_answer`); nil without a key.
     private(set) var claim: IdempotencyClaim?
 
-    /// A little before the statement's own deadline (which starts when `run` asks for a connection): what a
-    /// write in one statement must end by.
-    var due: ContinuousClock.Instant { started + services.db.deadline }
-
-    /// What is left until `due`, less a margin for the statement's way to Postgres and its commit: the time a
-    /// statement that writes may run (`p_budget_ms`). A statement that is its own transaction commits when it
-    /// ends, even after the API answered 503 at its deadline, so the SQL function raises 57014 (nothing written)
-    /// when it ran longer, on Postgres's own clock (`app_create_booking`, `app_admit_and_claim_key`).
-    var budgetMilliseconds: Int { max(0, Int((due - .now) / .milliseconds(1)) - 50) }
+    /// What is left of the deadline counted from `started` (a little before the statement's own, which starts
+    /// when `run` asks for a connection), less a margin for the statement's way to Postgres and its commit: the
+    /// time a statement that writes may run (`p_budget_ms`). A statement that is its own transaction commits when
+    /// it ends, even after the API answered 503 at its deadline, so the SQL function raises 57014 (nothing
+    /// written) when it ran longer, on Postgres's own clock (`app_create_booking`, `app_admit_and_claim_key`).
+    var budgetMilliseconds: Int { max(0, Int((started + services.db.deadline - .now) / .milliseconds(1)) - 50) }
 
     /// Nil when the header is there but not a UUID. `agency`: `Authenticator.headerAgency` of the request, read
     /// once by `RouteBuilder.tenant`; `roles`: the endpoint's, spelled once per route, not per request.

@@ -10,8 +10,9 @@ import Testing
 /// booking (`app_keep_answer`): two statements for the happy path. Everything the statements do not take goes the
 /// full way and answers as before.
 @Suite struct OneStatementClaimTests {
-    static func count(_ api: APIClient, _ outcome: String) -> Int { OneStatementReadTests.count(api, outcome) }
-    static func counts(_ api: APIClient) -> (answered: Int, fullPath: Int) { (count(api, "answered"), count(api, "full_path")) }
+    static func counts(_ api: APIClient) -> (answered: Int, fullPath: Int) {
+        (OneStatementReadTests.count(api, "answered"), OneStatementReadTests.count(api, "full_path"))
+    }
 
     /// The key's stored answer, and whether it was written by the transaction that wrote `row` (a booking or a
     /// property): the same `xmin`.

@@ -73,7 +73,7 @@ public enum BookingRepository {
     /// Admits the caller and writes a new booking, its audit row and its `booking.created` event in one
     /// statement (`app_create_booking`, migration 0018), as `BookingController.create` writes them; the
     /// booking's JSON. Raises IK422 (`TenantEntry.notCreated`) for a booking the full path would refuse, and
-    /// 57014 (nothing written) when it ends past `entry.due`, when the caller was answered 503. With a claimed
+    /// 57014 (nothing written) when it runs past `entry.budgetMilliseconds`, when the caller was answered 503. With a claimed
     /// `Idempotency-Key` (`entry.claim`), the booking goes to the claim's agency and the same statement records
     /// the answer, 201 and the JSON, on the key (`app_keep_answer`, migration 0020; IK422 if the key is gone).
     static func create(_ conn: PostgresConnection, entering entry: TenantEntry, _ n: New) async throws -> String {
