@@ -329,7 +329,8 @@ import Testing
     }
 
     /// A create that loses a race on `occupancy_no_overlap` (the other booking commits while this statement waits
-    /// on its row) fails with 23P01, writes nothing, and gets the full path's 409 naming the winner.
+    /// on its row) fails with 23P01, writes nothing, and gets the full path's 409 naming the winner, also when
+    /// it waited longer than the quarter of the deadline after which another refusal answers 503.
     @Test func aCreateThatLosesARaceGetsTheFullPathsConflict() async throws {
         try await withApp { api in
             let a = try await api.makeAgency()
@@ -363,6 +364,7 @@ import Testing
                 if !waited { try await Task.sleep(for: .milliseconds(25)) }
             }
             #expect(waited)
+            try await Task.sleep(for: api.services.db.deadline * 0.3)  // the holder itself must end within its deadline
             releaseSignal.finish()
             try await held
             let r = try await loser
