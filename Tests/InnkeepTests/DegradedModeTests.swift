@@ -43,7 +43,8 @@ import Testing
                     port: pg,
                     redisPort: redis,
                     logger: logs.logger(),
-                    databaseDeadline: TestEnv.productionDeadline
+                    databaseDeadline: TestEnv.productionDeadline,
+                    fixedDatabasePool: true
                 ) { api in
                     let token = agency.admin.token
                     let booking: JSONValue = [

@@ -941,3 +941,32 @@ import Testing
         #expect(Self.eventLoopThreads(three.pid) == 3)
     }
 }
+
+/// The server's pool keeps all its connections open (PostgresNIO's minimum is its maximum): a connection going back
+/// to a pool above its minimum arms an idle timer that lingers on the event loop (docs/benchmarks.md, eighth pass).
+/// The tests' apps open theirs on demand.
+@Suite struct FixedPoolTests {
+    /// This database's sessions of the runtime role, the asking one included.
+    static func sessions(_ api: APIClient) async throws -> Int {
+        try await api.services.db.statement { conn in
+            try await conn.run("SELECT count(*)::int FROM pg_stat_activity WHERE datname = current_database()").collect()[0].decode(Int.self)
+        }
+    }
+
+    @Test func theServersPoolOpensAllItsConnectionsAndTheTestsPoolOnlyWhatItUses() async throws {
+        let database = "innkeep_fixed_pool"
+        try await TestEnv.prepareDatabase(database)
+        // First the tests' pool, in a database no other session uses: one statement, one connection.
+        let onDemand = try await withApp(database: database) { api in try await Self.sessions(api) }
+        #expect(onDemand == 1)
+        try await withApp(database: database, fixedDatabasePool: true) { api in
+            let size = api.services.db.maximumConnections
+            var open = 0
+            for _ in 0..<100 where open != size {
+                open = try await Self.sessions(api)
+                if open != size { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            #expect(open == size, "the pool opened \(open) of \(size)")
+        }
+    }
+}
