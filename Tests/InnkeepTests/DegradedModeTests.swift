@@ -43,8 +43,7 @@ import Testing
                     port: pg,
                     redisPort: redis,
                     logger: logs.logger(),
-                    databaseDeadline: TestEnv.productionDeadline,
-                    fixedDatabasePool: true
+                    databaseDeadline: TestEnv.productionDeadline
                 ) { api in
                     let token = agency.admin.token
                     let booking: JSONValue = [

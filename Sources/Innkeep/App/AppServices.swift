@@ -27,8 +27,6 @@ public struct AppServices: Sendable {
     /// - Parameters:
     ///   - databaseDeadline: how long a request may wait for the database before 503 (SPEC §6 wants < 2 s);
     ///     tests that do not measure degraded mode lengthen it, since dozens of them share two cores.
-    ///   - fixedDatabasePool: keep the pool's connections open (`Database.init`); the tests' many apps open theirs
-    ///     on demand.
     ///   - redisTimeout: how long a request's rate-limit call may wait for Redis; nil: `REDIS_TIMEOUT_MS`
     ///     (SPEC §14: ~50 ms). Tests lengthen it for the same reason.
     public init(
@@ -38,7 +36,6 @@ public struct AppServices: Sendable {
         passwords: PasswordHasher = PasswordHasher(),
         openAPIDocument: String? = OpenAPIDocument.loadDefault(),
         databasePoolSize: Int = 16,
-        fixedDatabasePool: Bool = true,
         databaseDeadline: Duration = .milliseconds(1500),
         redisTimeout: Duration? = nil
     ) throws {
@@ -48,13 +45,7 @@ public struct AppServices: Sendable {
         self.config = config
         self.logger = logger
         metrics = AppMetrics()
-        db = Database(
-            url: config.databaseURL,
-            logger: logger,
-            maximumConnections: databasePoolSize,
-            fixedSize: fixedDatabasePool,
-            deadline: databaseDeadline
-        )
+        db = Database(url: config.databaseURL, logger: logger, maximumConnections: databasePoolSize, deadline: databaseDeadline)
         func redisClient(timeout: Duration) throws -> RedisClient? {
             try config.redisURL.map { url in
                 var configuration = try RedisClient.Configuration(url: url)

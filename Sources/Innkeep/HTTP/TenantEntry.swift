@@ -58,11 +58,9 @@ struct TenantEntry: Sendable {
     /// Runs `body`'s one statement on its own (`Database.statement`: one statement is one transaction); nil
     /// when the function left the answer to the full path. Counted in `one_statement_requests_total`.
     ///
-    /// The full path gets a deadline of its own, so a statement that took long to fail (a wait for a connection,
-    /// a slow database) would stretch the request to twice the deadline: past a quarter of it, the answer is 503
+    /// The full path gets a deadline of its own, so a statement that took long to fail (a lock wait, a wait for
+    /// a connection) would stretch the request to twice the deadline: past a quarter of it, the answer is 503
     /// `DATABASE_UNAVAILABLE` instead, and the request ends within 1.25 deadlines (SPEC §6: 503 in under 2 s).
-    /// Not after a lost race: its statement waited on the winner's lock, which says nothing about the database
-    /// but that it answered, and the full path then only reads the winner for the 409 (or the 404).
     func run<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T? {
         do {
             let answer = try await services.db.statement(body)
@@ -70,10 +68,7 @@ struct TenantEntry: Sendable {
             return answer
         } catch let error where Self.fullPathAnswers.contains(where: { isPostgresError(error, state: $0) }) {
             services.metrics.oneStatementRequest(answered: false)
-            let lostRace = Self.lostRace.contains(where: { isPostgresError(error, state: $0) })
-            guard lostRace || ContinuousClock.now - started < services.db.deadline / 4 else {
-                throw DatabaseUnavailable(underlying: error)
-            }
+            guard ContinuousClock.now - started < services.db.deadline / 4 else { throw DatabaseUnavailable(underlying: error) }
             return nil
         }
     }
@@ -84,9 +79,7 @@ struct TenantEntry: Sendable {
     static let notCreated = "IK422"
     /// What `app_property_calendar` raises for a property the caller may not see: the full path writes the 404.
     static let notFound = "IK404"
-    /// A create that lost a race: the other booking's nights, or a property deleted meanwhile. The full path
-    /// answers 409 or 404.
-    static let lostRace = [SQLState.exclusionViolation, SQLState.foreignKeyViolation]
-    /// The states after which the full path answers: a statement that fails writes nothing.
-    static let fullPathAnswers = [notAdmitted, notCreated, notFound] + lostRace
+    /// The states after which the full path answers: a statement that fails writes nothing. A create that lost
+    /// a race (the other booking's nights, or a deleted property) gets the full path's 409 or 404.
+    static let fullPathAnswers = [notAdmitted, notCreated, notFound, SQLState.exclusionViolation, SQLState.foreignKeyViolation]
 }

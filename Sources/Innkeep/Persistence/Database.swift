@@ -20,17 +20,8 @@ public struct Database: Sendable, Service {
     public let maximumConnections: Int
     private let running = InFlightCounter()
 
-    /// - fixedSize: keep all `maximumConnections` open, as a server's pool should (see `configuration`); false
-    ///   opens them on demand and closes them after a minute idle, for the tests' many short-lived apps.
-    public init(
-        url: PostgresURL,
-        logger: Logger,
-        maximumConnections: Int = 16,
-        fixedSize: Bool = true,
-        deadline: Duration = .milliseconds(1500)
-    ) {
-        let configuration = Self.configuration(url, maximumConnections: maximumConnections, fixedSize: fixedSize)
-        self.pool = PoolKeeper(url: url, configuration: configuration, logger: logger)
+    public init(url: PostgresURL, logger: Logger, maximumConnections: Int = 16, deadline: Duration = .milliseconds(1500)) {
+        self.pool = PoolKeeper(url: url, configuration: Self.configuration(url, maximumConnections: maximumConnections), logger: logger)
         self.logger = logger
         self.deadline = deadline
         self.maximumConnections = maximumConnections
@@ -44,7 +35,7 @@ public struct Database: Sendable, Service {
     /// Transactions running now (a pool gauge for /metrics).
     public var inFlight: Int { running.value.load(ordering: .relaxed) }
 
-    static func configuration(_ url: PostgresURL, maximumConnections: Int, fixedSize: Bool) -> PostgresClient.Configuration {
+    static func configuration(_ url: PostgresURL, maximumConnections: Int) -> PostgresClient.Configuration {
         var config = PostgresClient.Configuration(
             host: url.host,
             port: url.port,
@@ -55,11 +46,6 @@ public struct Database: Sendable, Service {
         )
         config.options.connectTimeout = .seconds(1)
         config.options.maximumConnections = maximumConnections
-        // A fixed pool: PostgresNIO arms an idle-timeout timer (a task sleeping 60 s) every time a connection above
-        // the minimum goes back to the pool, and the next lease cancels it; a cancelled sleep stays queued on the
-        // event loop for its 60 s. That cost every request about a third of its CPU (docs/benchmarks.md, eighth
-        // pass). The connections are opened at start and reopened if one is closed.
-        if fixedSize { config.options.minimumConnections = maximumConnections }
         // No keep-alive pings: an idle connection is closed after the idle timeout (60 s) anyway, well before a
         // NAT or load balancer drops a silent one (minutes), and a server that closes it is seen at once. The
         // ping's timer was armed on every release of a connection and, once cancelled by the next lease, held

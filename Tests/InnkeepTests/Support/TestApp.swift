@@ -44,8 +44,7 @@ struct APIClient: Sendable {
     }
 }
 
-/// Builds the real application against the shared test database (or another one) and runs `body`. Its pool
-/// opens connections on demand unless `fixedDatabasePool` (the server's own pool, which keeps them open).
+/// Builds the real application against the shared test database (or another one) and runs `body`.
 func withApp<T: Sendable>(
     database: String = SharedDatabase.name,
     port: Int = TestEnv.pgPort,
@@ -54,7 +53,6 @@ func withApp<T: Sendable>(
     logger: Logger = TestEnv.logger,
     databaseDeadline: Duration = TestEnv.functionalDeadline,
     redisTimeout: Duration = .seconds(1),
-    fixedDatabasePool: Bool = false,
     _ body: @Sendable (APIClient) async throws -> T
 ) async throws -> T {
     if database == SharedDatabase.name, port == TestEnv.pgPort { try await SharedDatabase.shared.prepare() }
@@ -65,7 +63,6 @@ func withApp<T: Sendable>(
         migrations: try Migration.load(from: TestEnv.migrationsDir),
         passwords: TestPasswords.hasher,
         databasePoolSize: 8,
-        fixedDatabasePool: fixedDatabasePool,
         databaseDeadline: databaseDeadline,
         redisTimeout: redisTimeout
     )

@@ -149,7 +149,7 @@ import Testing
         let config = try AppConfig(environment: base)
         let d = WebhookDispatcher(
             config: config,
-            db: Database(url: config.databaseURL, logger: TestEnv.logger, fixedSize: false),
+            db: Database(url: config.databaseURL, logger: TestEnv.logger),
             logger: TestEnv.logger,
             metrics: AppMetrics()
         )
