@@ -44,8 +44,8 @@ public func withDeadline<T: Sendable>(
                 do { finish(.success(try await operation())) } catch { finish(.failure(error)) }
             }
             work.withLockedValue { $0 = (op, timer) }
-            // The operation may have finished before the tasks were recorded.
-            if box.withLockedValue({ $0 == nil }) { cancel() }
+            // The operation may have finished, or the caller been cancelled, before the tasks were recorded.
+            if box.withLockedValue({ $0 == nil }) || Task.isCancelled { cancel() }
         }
     } onCancel: {
         cancel()
