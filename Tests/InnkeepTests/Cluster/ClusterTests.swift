@@ -172,7 +172,13 @@ func runClusterScript(_ args: [String]) async throws -> (status: Int32, output: 
                 return try await group.reduce(into: []) { $0.append($1) }
             }
             #expect(answers.filter { $0.status == 201 }.count == 1, "\(answers.map(\.status))")
-            #expect(answers.filter { $0.status == 409 }.count == 31, "\(answers.map { "\($0.status) \($0.raw)" })")
+            // A loser waits on the winner's row. With seven processes on two cores that wait can pass a quarter of the
+            // database deadline, after which the API answers 503 rather than start the full path's own deadline
+            // (TenantEntry.run, SPEC §6). Either way it booked nothing.
+            let losers = answers.filter { $0.status != 201 }
+            let codes = losers.map { $0["error"]?["code"]?.stringValue ?? "\($0.status)" }
+            #expect(Set(codes).isSubset(of: ["BOOKING_CONFLICT", "DATABASE_UNAVAILABLE"]), "\(answers.map { "\($0.status) \($0.raw)" })")
+            #expect(codes.contains("BOOKING_CONFLICT"))
             let processes = Set(answers.map(\.upstream))
             #expect(processes.count >= 2, "every request went to one process: \(processes)")
             #expect(!processes.contains("direct"))
