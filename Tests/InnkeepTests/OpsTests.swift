@@ -174,6 +174,10 @@ import Testing
                 #expect(text.contains("db_up 1"))
                 #expect(text.contains("worker_up"))
                 #expect(text.contains("db_transactions_in_flight"))
+                // This request's own transactions opened at least one connection, and never more than the pool's size.
+                let open = text.split(separator: "\n").first { $0.hasPrefix("db_pool_open_connections ") }
+                let count = open.flatMap { Double($0.split(separator: " ").last ?? "") }
+                #expect(count.map { $0 >= 1 && $0 <= Double(api.services.db.maximumConnections) } == true, "\(open ?? "none")")
                 OpsTests.expectNoSecrets([r])
             }
         }

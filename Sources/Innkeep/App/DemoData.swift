@@ -14,7 +14,7 @@ public enum DemoData {
         let hasher = PasswordHasher(cost: 10)
         return try await withThrowingTaskGroup(of: String?.self) { group in
             group.addTask {
-                try await db.run()
+                await db.run()
                 return nil
             }
             defer { group.cancelAll() }

@@ -87,7 +87,7 @@ public enum Runner {
 
 extension Runner {
     /// Opens and closes one connection: a TLS or login misconfiguration stops the process with one line
-    /// (a pool would retry it forever); a server that is merely down is left to the pool's retries.
+    /// (a pool would retry it forever); a server that is merely down is left to the pool, which connects on demand.
     static func checkConnection(_ url: PostgresURL, logger: Logger) async throws {
         do {
             let conn = try await PostgresConnection.open(url, logger: logger, connectTimeout: .seconds(5))

@@ -55,6 +55,9 @@ struct OpsController {
         services.metrics.gauge("worker_up", "1 when a worker heartbeat is fresh.").set(Double(facts?.workerFresh == true ? 1 : 0))
         services.metrics.gauge("db_pool_max_connections", "The API's connection pool size.").set(Double(services.db.maximumConnections))
         services.metrics.gauge("db_transactions_in_flight", "Database transactions running now.").set(Double(services.db.inFlight))
+        services.metrics.gauge("db_pool_open_connections", "Connections this process holds open to the database now.").set(
+            Double(services.db.openConnections)
+        )
         // The webhook queue across every agency (a platform figure, read in the worker's scope).
         if let (due, depth, oldest) = try? await services.db.transaction(.worker, { conn in try await WebhookDeliveryRepository.queueStats(conn) }) {
             services.metrics.gauge("webhook_queue_depth", "Webhook deliveries waiting: due now or scheduled for a retry.").set(Double(depth))

@@ -11,9 +11,7 @@ import Synchronization
 ///
 /// It is a `Service`: run it (in the application's or worker's service group) for as long as it is used.
 public struct Database: Sendable, Service {
-    private let pool: PoolKeeper
-    /// The connection pool in use now (it is replaced after an outage, see `PoolKeeper`).
-    public var client: PostgresClient { pool.client }
+    private let pool: ConnectionPool
     let logger: Logger
     /// The longest a request waits for the database, pool lease included (SPEC §6: 503 within 2 s).
     let deadline: Duration
@@ -21,44 +19,37 @@ public struct Database: Sendable, Service {
     private let running = InFlightCounter()
 
     public init(url: PostgresURL, logger: Logger, maximumConnections: Int = 16, deadline: Duration = .milliseconds(1500)) {
-        self.pool = PoolKeeper(url: url, configuration: Self.configuration(url, maximumConnections: maximumConnections), logger: logger)
+        self.pool = ConnectionPool(maximum: maximumConnections, logger: logger) {
+            try await PostgresConnection.open(
+                url,
+                logger: logger,
+                connectTimeout: .seconds(1),
+                startupParameters: Self.startupParameters,
+                on: PostgresConnection.defaultEventLoopGroup.next()
+            )
+        }
         self.logger = logger
         self.deadline = deadline
         self.maximumConnections = maximumConnections
     }
 
-    /// Runs the connection pool (and any that replaces it) until cancelled or shut down gracefully.
-    public func run() async throws {
+    /// Runs the connection pool (its idle sweep) until cancelled or shut down gracefully.
+    public func run() async {
         await pool.run()
     }
 
     /// Transactions running now (a pool gauge for /metrics).
     public var inFlight: Int { running.value.load(ordering: .relaxed) }
+    /// Connections open or being opened now, idle or leased (a pool gauge for /metrics).
+    public var openConnections: Int { pool.openCount }
 
-    static func configuration(_ url: PostgresURL, maximumConnections: Int) -> PostgresClient.Configuration {
-        var config = PostgresClient.Configuration(
-            host: url.host,
-            port: url.port,
-            username: url.user,
-            password: url.password,
-            database: url.database,
-            tls: url.clientTLS
-        )
-        config.options.connectTimeout = .seconds(1)
-        config.options.maximumConnections = maximumConnections
-        // No keep-alive pings: an idle connection is closed after the idle timeout (60 s) anyway, well before a
-        // NAT or load balancer drops a silent one (minutes), and a server that closes it is seen at once. The
-        // ping's timer was armed on every release of a connection and, once cancelled by the next lease, held
-        // its memory for the 30 s it would have slept (docs/benchmarks.md "RSS", issue 17).
-        config.options.keepAliveBehavior = nil
+    /// Every pooled connection's session settings.
+    static let startupParameters = [
+        ("application_name", "innkeep"),
         // A cancelled request must not leave a transaction holding locks.
-        config.options.additionalStartupParameters = [
-            ("application_name", "innkeep"),
-            ("statement_timeout", "5000"),
-            ("idle_in_transaction_session_timeout", "5000"),
-        ]
-        return config
-    }
+        ("statement_timeout", "5000"),
+        ("idle_in_transaction_session_timeout", "5000"),
+    ]
 
     /// Who the queries run for: the settings row-level security reads.
     public struct Scope: Sendable {
@@ -105,7 +96,8 @@ public struct Database: Sendable, Service {
                 try await conn.query("COMMIT", logger: logger)
                 return result
             } catch {
-                _ = try? await conn.query("ROLLBACK", logger: logger)
+                // A connection whose transaction did not end must not be leased again (to another agency).
+                do { try await conn.query("ROLLBACK", logger: logger) } catch { try? await conn.close() }
                 throw error
             }
         }
@@ -122,23 +114,11 @@ public struct Database: Sendable, Service {
     /// A pooled connection for `body`, within the deadline (lease included); counted in `inFlight`.
     private func leased<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         let pool = pool
-        let client = pool.client
-        let leased = Flag()
         running.value.add(1, ordering: .relaxed)
         defer { running.value.subtract(1, ordering: .relaxed) }
         do {
-            return try await withDeadline(deadline) {
-                try await client.withConnection { conn in
-                    leased.set()
-                    pool.leased()
-                    defer { pool.released() }
-                    return try await body(conn)
-                }
-            }
+            return try await withDeadline(deadline) { try await pool.withConnection(body) }
         } catch let error where Self.isUnavailable(error) {
-            // No connection at all (as opposed to a query that failed on one): the pool may be
-            // backing off from a database that is already back.
-            if !leased.isSet { pool.leaseFailed() }
             throw DatabaseUnavailable(underlying: error)
         }
     }
@@ -167,7 +147,7 @@ public struct Database: Sendable, Service {
     public func ping() async -> Bool {
         let logger = logger
         do {
-            try await statement { conn in try await conn.query("SELECT 1", logger: logger) }
+            _ = try await statement { conn in try await conn.query("SELECT 1", logger: logger) }
             return true
         } catch {
             return false
@@ -189,8 +169,7 @@ public struct Database: Sendable, Service {
                 return false
             }
         }
-        if error is ChannelError || error is IOError { return true }
-        return "\(type(of: error))".contains("ConnectionPoolError")
+        return error is ChannelError || error is IOError || error is DatabaseConnectError || error is ConnectionPool.PoolClosed
     }
 }
 

@@ -24,13 +24,7 @@ extension PostgresURL {
         return tls
     }
 
-    /// The pool's TLS setting.
-    var clientTLS: PostgresClient.Configuration.TLS {
-        guard let tls = tlsConfiguration else { return .disable }
-        return sslMode == .prefer ? .prefer(tls) : .require(tls)
-    }
-
-    /// A single connection's TLS setting (it needs a context, which reads `sslrootcert`).
+    /// A connection's TLS setting (it needs a context, which reads `sslrootcert`).
     func connectionTLS() throws -> PostgresConnection.Configuration.TLS {
         guard let tls = tlsConfiguration else { return .disable }
         let context = try NIOSSLContext(configuration: tls)
@@ -110,9 +104,15 @@ public struct DatabaseConnectError: Error, CustomStringConvertible {
 }
 
 extension PostgresConnection {
-    /// Opens one connection (for migrations, `db init` and the start-up checks, outside the pool) with the URL's
-    /// `sslmode`; any failure is a `DatabaseConnectError`.
-    public static func open(_ url: PostgresURL, logger: Logger, connectTimeout: TimeAmount = .seconds(10)) async throws -> PostgresConnection {
+    /// Opens one connection (for the pool, migrations, `db init` and the start-up checks) with the URL's `sslmode`;
+    /// any failure is a `DatabaseConnectError`.
+    public static func open(
+        _ url: PostgresURL,
+        logger: Logger,
+        connectTimeout: TimeAmount = .seconds(10),
+        startupParameters: [(String, String)] = [],
+        on eventLoop: any EventLoop = PostgresConnection.defaultEventLoopGroup.any()
+    ) async throws -> PostgresConnection {
         do {
             var config = PostgresConnection.Configuration(
                 host: url.host,
@@ -123,7 +123,8 @@ extension PostgresConnection {
                 tls: try url.connectionTLS()
             )
             config.options.connectTimeout = connectTimeout
-            return try await PostgresConnection.connect(configuration: config, id: 1, logger: logger)
+            config.options.additionalStartupParameters = startupParameters
+            return try await PostgresConnection.connect(on: eventLoop, configuration: config, id: 1, logger: logger)
         } catch {
             throw DatabaseConnectError(url: url, error: error)
         }

@@ -1,0 +1,172 @@
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import PostgresNIO
+import Testing
+
+@testable import Innkeep
+
+/// The API's connection pool against the real test Postgres: it never opens more than its maximum, drops
+/// connections the server closed, closes idle ones, lets a cancelled lease go, and refuses leases once shut down.
+/// Each pool names its connections (`application_name`), so `pg_stat_activity` counts exactly its own.
+@Suite struct ConnectionPoolTests {
+    static func pool(_ maximum: Int, name: String) async throws -> ConnectionPool {
+        try await SharedDatabase.shared.prepare()
+        let url = TestEnv.runtimeURL(SharedDatabase.name)
+        return ConnectionPool(maximum: maximum, logger: TestEnv.logger) {
+            try await PostgresConnection.open(
+                url,
+                logger: TestEnv.logger,
+                connectTimeout: .seconds(5),
+                startupParameters: [("application_name", name)]
+            )
+        }
+    }
+
+    /// Runs `body` with a new pool running, then shuts the pool down (a connection must be closed before it is freed).
+    static func withPool<T: Sendable>(_ maximum: Int, name: String = uniqueName(), _ body: (ConnectionPool) async throws -> T) async throws -> T {
+        let pool = try await pool(maximum, name: name)
+        let running = Task { await pool.run() }
+        do {
+            let result = try await body(pool)
+            running.cancel()
+            await running.value
+            return result
+        } catch {
+            running.cancel()
+            await running.value
+            throw error
+        }
+    }
+
+    /// The server's count of this pool's connections, seen from a superuser connection.
+    static func serverCount(_ name: String) async throws -> Int {
+        let admin = try await PostgresConnection.open(TestEnv.adminURL(), logger: TestEnv.logger)
+        defer { Task { try? await admin.close() } }
+        let rows = try await admin.query("SELECT count(*)::int FROM pg_stat_activity WHERE application_name = \(name)", logger: TestEnv.logger)
+        var count = 0
+        for try await c in rows.decode(Int.self) { count = c }
+        return count
+    }
+
+    /// The server's count once it equals `expected`, or after 2 s: a closed session leaves `pg_stat_activity` shortly after.
+    static func serverCount(_ name: String, settlingAt expected: Int) async throws -> Int {
+        var count = try await serverCount(name)
+        for _ in 0..<100 where count != expected {
+            try await Task.sleep(for: .milliseconds(20))
+            count = try await serverCount(name)
+        }
+        return count
+    }
+
+    /// The connection's server process id, read after sleeping `seconds` on it.
+    static func pid(_ connection: PostgresConnection, after seconds: Double = 0) async throws -> Int {
+        var pid = 0
+        let rows = try await connection.query("SELECT pg_backend_pid() FROM pg_sleep(\(seconds))", logger: TestEnv.logger)
+        for try await p in rows.decode(Int32.self) { pid = Int(p) }
+        return pid
+    }
+
+    static func uniqueName() -> String { "pool-test-\(UUID().uuidString.prefix(8).lowercased())" }
+
+    @Test func manyConcurrentLeasesShareAtMostTheMaximum() async throws {
+        let name = Self.uniqueName()
+        try await Self.withPool(3, name: name) { pool in
+            let busiest = NIOLockedValueBox((now: 0, most: 0))
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<24 {
+                    group.addTask {
+                        try await pool.withConnection { conn in
+                            busiest.withLockedValue { b in
+                                b.now += 1
+                                b.most = max(b.most, b.now)
+                            }
+                            try await conn.query("SELECT pg_sleep(0.02)", logger: TestEnv.logger)
+                            busiest.withLockedValue { $0.now -= 1 }
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            #expect(busiest.withLockedValue { $0.most } == 3)
+            #expect(pool.openCount == 3)
+            #expect(try await Self.serverCount(name) == 3)
+        }
+    }
+
+    @Test func aConnectionTheServerClosedIsNeverLeasedAgain() async throws {
+        let name = Self.uniqueName()
+        try await Self.withPool(1, name: name) { pool in
+            let first = try await pool.withConnection { conn in try await Self.pid(conn) }
+            let admin = try await PostgresConnection.open(TestEnv.adminURL(), logger: TestEnv.logger)
+            try await admin.query("SELECT pg_terminate_backend(\(Int32(first)))", logger: TestEnv.logger)
+            try await admin.close()
+            #expect(try await Self.serverCount(name, settlingAt: 0) == 0)
+            try await Task.sleep(for: .milliseconds(50))  // for the client to see its socket closed
+            let second = try await pool.withConnection { conn in try await Self.pid(conn) }
+            #expect(second != first)
+            #expect(pool.openCount == 1)
+        }
+    }
+
+    @Test func theSweepClosesOnlyConnectionsIdleLongerThanTheLimit() async throws {
+        let name = Self.uniqueName()
+        try await Self.withPool(2, name: name) { pool in
+            async let a = pool.withConnection { conn in try await Self.pid(conn, after: 0.05) }
+            async let b = pool.withConnection { conn in try await Self.pid(conn, after: 0.05) }
+            let pids = try await (a, b)
+            #expect(pids.0 != pids.1)
+            #expect(pool.openCount == 2)
+            pool.sweep()
+            #expect(pool.openCount == 2)
+            pool.sweep(now: .now + ConnectionPool.idleLimit + .seconds(1))
+            #expect(pool.openCount == 0)
+            #expect(try await Self.serverCount(name, settlingAt: 0) == 0)
+            // It opens again on demand.
+            #expect(try await pool.withConnection { conn in try await Self.pid(conn) } > 0)
+            #expect(pool.openCount == 1)
+        }
+    }
+
+    @Test func aCancelledWaiterLeavesTheQueue() async throws {
+        try await Self.withPool(1) { pool in
+            let release = AsyncStream<Void>.makeStream()
+            let holding = Task { try await pool.withConnection { _ in for await _ in release.stream {} } }
+            while pool.openCount == 0 { try await Task.sleep(for: .milliseconds(5)) }
+            let waiting = Task { try await pool.withConnection { conn in try await Self.pid(conn) } }
+            try await Task.sleep(for: .milliseconds(50))
+            waiting.cancel()
+            await #expect(throws: CancellationError.self) { try await waiting.value }
+            release.continuation.finish()
+            try await holding.value
+            // The one connection went back to the pool, not to the cancelled waiter.
+            #expect(try await pool.withConnection { conn in try await Self.pid(conn) } > 0)
+            #expect(pool.openCount == 1)
+        }
+    }
+
+    @Test func aShutDownPoolClosesItsConnectionsAndRefusesLeases() async throws {
+        let name = Self.uniqueName()
+        let pool = try await Self.pool(2, name: name)
+        _ = try await pool.withConnection { conn in try await Self.pid(conn) }
+        #expect(try await Self.serverCount(name) == 1)
+        let running = Task { await pool.run() }
+        try await Task.sleep(for: .milliseconds(20))
+        running.cancel()
+        await running.value
+        #expect(pool.openCount == 0)
+        #expect(try await Self.serverCount(name, settlingAt: 0) == 0)
+        await #expect(throws: ConnectionPool.PoolClosed.self) { try await pool.withConnection { _ in } }
+    }
+
+    @Test func aFailedOpenFreesItsSlot() async throws {
+        let url = TestEnv.runtimeURL("no_such_database_here")
+        let pool = ConnectionPool(maximum: 1, logger: TestEnv.logger) {
+            try await PostgresConnection.open(url, logger: TestEnv.logger, connectTimeout: .seconds(5))
+        }
+        for _ in 0..<3 {
+            await #expect(throws: DatabaseConnectError.self) { try await pool.withConnection { _ in } }
+        }
+        #expect(pool.openCount == 0)
+    }
+}
