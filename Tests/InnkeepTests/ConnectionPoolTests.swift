@@ -9,7 +9,7 @@ import Testing
 /// The API's connection pool against the real test Postgres: it never opens more than its maximum, drops
 /// connections the server closed, closes idle ones, lets a cancelled lease go, and refuses leases once shut down.
 /// Each pool names its connections (`application_name`), so `pg_stat_activity` counts exactly its own.
-@Suite struct ConnectionPoolTests {
+@Suite(.timeLimit(.minutes(1))) struct ConnectionPoolTests {
     static func pool(_ maximum: Int, name: String) async throws -> ConnectionPool {
         try await SharedDatabase.shared.prepare()
         let url = TestEnv.runtimeURL(SharedDatabase.name)
@@ -67,6 +67,15 @@ import Testing
         return pid
     }
 
+    /// Polls `condition` every 5 ms until it holds; throws after 5 s.
+    static func until(_ condition: @Sendable () -> Bool) async throws {
+        for _ in 0..<1000 {
+            if condition() { return }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        throw TestFailure("a condition did not come true within 5 s")
+    }
+
     static func uniqueName() -> String { "pool-test-\(UUID().uuidString.prefix(8).lowercased())" }
 
     @Test func manyConcurrentLeasesShareAtMostTheMaximum() async throws {
@@ -81,7 +90,9 @@ import Testing
                                 b.now += 1
                                 b.most = max(b.most, b.now)
                             }
-                            try await conn.query("SELECT pg_sleep(0.02)", logger: TestEnv.logger)
+                            // The first leases hold on until three are held at once, so all three slots get used.
+                            try await Self.until { busiest.withLockedValue { $0.most } == 3 }
+                            try await conn.query("SELECT pg_sleep(0.01)", logger: TestEnv.logger)
                             busiest.withLockedValue { $0.now -= 1 }
                         }
                     }
@@ -97,12 +108,11 @@ import Testing
     @Test func aConnectionTheServerClosedIsNeverLeasedAgain() async throws {
         let name = Self.uniqueName()
         try await Self.withPool(1, name: name) { pool in
-            let first = try await pool.withConnection { conn in try await Self.pid(conn) }
+            let (first, connection) = try await pool.withConnection { conn in (try await Self.pid(conn), conn) }
             let admin = try await PostgresConnection.open(TestEnv.adminURL(), logger: TestEnv.logger)
             try await admin.query("SELECT pg_terminate_backend(\(Int32(first)))", logger: TestEnv.logger)
             try await admin.close()
-            #expect(try await Self.serverCount(name, settlingAt: 0) == 0)
-            try await Task.sleep(for: .milliseconds(50))  // for the client to see its socket closed
+            try await Self.until { connection.isClosed }
             let second = try await pool.withConnection { conn in try await Self.pid(conn) }
             #expect(second != first)
             #expect(pool.openCount == 1)
@@ -112,8 +122,15 @@ import Testing
     @Test func theSweepClosesOnlyConnectionsIdleLongerThanTheLimit() async throws {
         let name = Self.uniqueName()
         try await Self.withPool(2, name: name) { pool in
-            async let a = pool.withConnection { conn in try await Self.pid(conn, after: 0.05) }
-            async let b = pool.withConnection { conn in try await Self.pid(conn, after: 0.05) }
+            // Each lease holds its connection until both have one, so two are opened.
+            let held = NIOLockedValueBox(0)
+            @Sendable func holdingBoth(_ conn: PostgresConnection) async throws -> Int {
+                held.withLockedValue { $0 += 1 }
+                try await Self.until { held.withLockedValue { $0 } == 2 }
+                return try await Self.pid(conn)
+            }
+            async let a = pool.withConnection(holdingBoth)
+            async let b = pool.withConnection(holdingBoth)
             let pids = try await (a, b)
             #expect(pids.0 != pids.1)
             #expect(pool.openCount == 2)
@@ -131,16 +148,23 @@ import Testing
     @Test func aCancelledWaiterLeavesTheQueue() async throws {
         try await Self.withPool(1) { pool in
             let release = AsyncStream<Void>.makeStream()
-            let holding = Task { try await pool.withConnection { _ in for await _ in release.stream {} } }
-            while pool.openCount == 0 { try await Task.sleep(for: .milliseconds(5)) }
+            let holding = Task {
+                try await pool.withConnection { conn in
+                    let pid = try await Self.pid(conn)
+                    for await _ in release.stream {}
+                    return pid
+                }
+            }
+            try await Self.until { pool.openCount == 1 }
             let waiting = Task { try await pool.withConnection { conn in try await Self.pid(conn) } }
-            try await Task.sleep(for: .milliseconds(50))
+            try await Self.until { pool.waitingCount == 1 }
             waiting.cancel()
             await #expect(throws: CancellationError.self) { try await waiting.value }
+            #expect(pool.waitingCount == 0)
             release.continuation.finish()
-            try await holding.value
-            // The one connection went back to the pool, not to the cancelled waiter.
-            #expect(try await pool.withConnection { conn in try await Self.pid(conn) } > 0)
+            let held = try await holding.value
+            // The one connection went back to the pool (the next lease gets it), not to the cancelled waiter.
+            #expect(try await pool.withConnection { conn in try await Self.pid(conn) } == held)
             #expect(pool.openCount == 1)
         }
     }

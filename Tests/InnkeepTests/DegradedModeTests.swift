@@ -57,14 +57,18 @@ import Testing
                     // Eight more clients list properties all along, so the outage and the recovery happen with
                     // leases waiting for the pool's eight connections (the case a pool must not trap on).
                     let load = StatusTally()
+                    defer { load.stop() }  // also when an expectation below throws
                     let loading = Task {
                         await withTaskGroup(of: Void.self) { group in
                             for _ in 0..<8 {
                                 group.addTask {
-                                    // Not cancelled: a cancelled in-process request is answered 500 (its handler was cancelled).
+                                    // Stopped, not cancelled: a cancelled request's answer says nothing about the outage.
                                     while !load.stopped {
-                                        guard let r = try? await api.send(.get, "/api/v1/properties", token: token) else { continue }
-                                        load.add(r)
+                                        do {
+                                            load.add(try await api.send(.get, "/api/v1/properties", token: token))
+                                        } catch {
+                                            load.add(error)
+                                        }
                                     }
                                 }
                             }
@@ -411,6 +415,8 @@ final class StatusTally: Sendable {
             if !expected { state.other.append("\(r.status.code) \(r.raw.prefix(200))") }
         }
     }
+
+    func add(_ error: any Error) { state.withLock { $0.other.append("thrown: \(error)") } }
 
     func count(of status: HTTPResponse.Status) -> Int { state.withLock { $0.counts[status.code] ?? 0 } }
     var other: [String] { state.withLock { $0.other } }

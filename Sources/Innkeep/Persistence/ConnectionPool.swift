@@ -86,6 +86,12 @@ final class ConnectionPool: Sendable {
 
     /// Connections open or being opened now (idle and leased).
     var openCount: Int { state.withLock { $0.slots } }
+    /// Leases waiting for a connection now.
+    var waitingCount: Int { state.withLock { $0.waiters.count } }
+
+    deinit {
+        for idle in state.withLock({ $0.idle }) { Self.close(idle.connection) }
+    }
 
     /// Runs `body` on a leased connection and releases it after; a connection the server or `body`
     /// closed is dropped, never given out again.
@@ -142,6 +148,8 @@ final class ConnectionPool: Sendable {
     /// Opens a connection in a slot this lease holds; on failure the slot passes on (to a waiter, who tries again).
     private func openConnection() async throws -> PostgresConnection {
         do {
+            // A lease given a slot after its deadline passes it on rather than connect for nobody.
+            try Task.checkCancellation()
             let connection = try await open()
             let recovered = state.withLock { state in
                 defer { state.failing = false }

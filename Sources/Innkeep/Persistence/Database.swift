@@ -118,7 +118,8 @@ public struct Database: Sendable, Service {
         defer { running.value.subtract(1, ordering: .relaxed) }
         do {
             return try await withDeadline(deadline) { try await pool.withConnection(body) }
-        } catch let error where Self.isUnavailable(error) {
+        } catch let error where Self.isUnavailable(error) || error is CancellationError {
+            // A caller cancelled while it waited for a connection is answered as one that got none, not as a 500.
             throw DatabaseUnavailable(underlying: error)
         }
     }
