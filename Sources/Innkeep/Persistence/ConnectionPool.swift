@@ -45,7 +45,10 @@ final class ConnectionPool: Sendable {
         var waiters = CircularBuffer<Waiter>()
         var nextWaiter = 0
         var closed = false
+        /// Whether the last open that ended failed (an outage), and how many opens have succeeded: a failure
+        /// that began before a success ended is stale, and neither starts an outage nor logs one.
         var failing = false
+        var opened = 0
 
         /// A connection, a slot, or nil (wait). Drops idle connections the server has closed.
         mutating func take() -> Grant? {
@@ -147,22 +150,28 @@ final class ConnectionPool: Sendable {
 
     /// Opens a connection in a slot this lease holds; on failure the slot passes on (to a waiter, who tries again).
     private func openConnection() async throws -> PostgresConnection {
+        let openedBefore = state.withLock { $0.opened }
         do {
             // A lease given a slot after its deadline passes it on rather than connect for nobody.
             try Task.checkCancellation()
             let connection = try await open()
             let recovered = state.withLock { state in
-                defer { state.failing = false }
+                defer {
+                    state.failing = false
+                    state.opened += 1
+                }
                 return state.failing
             }
             if recovered { logger.notice("database connections open again") }
             return connection
         } catch {
-            // A lease cancelled (past its deadline) while it opened says nothing about the database.
+            // A lease cancelled (past its deadline) while it opened says nothing about the database; nor does a
+            // connect that began before another succeeded (refused while the server was still starting).
             let cancelled = Task.isCancelled
             let (waiter, first) = state.withLock { state in
-                defer { state.failing = state.failing || !cancelled }
-                return (state.freeSlot(), !state.failing && !cancelled)
+                let news = !cancelled && state.opened == openedBefore
+                defer { state.failing = state.failing || news }
+                return (state.freeSlot(), news && !state.failing)
             }
             waiter?.continuation.resume(returning: .open)
             if first { logger.warning("cannot open a database connection", metadata: ["error": "\(error)"]) }
