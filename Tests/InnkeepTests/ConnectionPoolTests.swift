@@ -7,7 +7,8 @@ import Testing
 @testable import Innkeep
 
 /// The API's connection pool against the real test Postgres: it never opens more than its maximum, drops
-/// connections the server closed, closes idle ones, lets a cancelled lease go, and refuses leases once shut down.
+/// connections the server closed, closes idle ones, lets a cancelled lease go, refuses leases once shut down, and
+/// tries a failed connect again until the caller's deadline (but not a wrong password).
 /// Each pool names its connections (`application_name`), so `pg_stat_activity` counts exactly its own.
 @Suite(.timeLimit(.minutes(1))) struct ConnectionPoolTests {
     static func pool(_ maximum: Int, name: String) async throws -> ConnectionPool {
@@ -183,14 +184,54 @@ import Testing
         await #expect(throws: ConnectionPool.PoolClosed.self) { try await pool.withConnection { _ in } }
     }
 
-    @Test func aFailedOpenFreesItsSlot() async throws {
-        let url = TestEnv.runtimeURL("no_such_database_here")
+    @Test func aFailedOpenIsTriedAgainWithinTheDeadline() async throws {
+        try await SharedDatabase.shared.prepare()
+        let url = TestEnv.runtimeURL(SharedDatabase.name)
+        let attempts = NIOLockedValueBox(0)
         let pool = ConnectionPool(maximum: 1, logger: TestEnv.logger) {
-            try await PostgresConnection.open(url, logger: TestEnv.logger, connectTimeout: .seconds(5))
+            // The first two connects fail, as one that outlasts its timeout under load would.
+            let attempt = attempts.withLockedValue { a in
+                a += 1
+                return a
+            }
+            guard attempt > 2 else { throw TestFailure("connect timed out") }
+            return try await PostgresConnection.open(url, logger: TestEnv.logger, connectTimeout: .seconds(5))
         }
-        for _ in 0..<3 {
-            await #expect(throws: DatabaseConnectError.self) { try await pool.withConnection { _ in } }
+        let pid = try await withDeadline(.seconds(5)) { try await pool.withConnection { conn in try await Self.pid(conn) } }
+        #expect(pid > 0)
+        #expect(attempts.withLockedValue { $0 } == 3)
+        #expect(pool.openCount == 1)
+        let running = Task { await pool.run() }
+        running.cancel()
+        await running.value
+    }
+
+    @Test func aLeaseGivesUpAtItsDeadlineAndFreesItsSlot() async throws {
+        let url = TestEnv.runtimeURL("no_such_database_here")
+        let attempts = NIOLockedValueBox(0)
+        let pool = ConnectionPool(maximum: 1, logger: TestEnv.logger) {
+            attempts.withLockedValue { $0 += 1 }
+            return try await PostgresConnection.open(url, logger: TestEnv.logger, connectTimeout: .seconds(5))
         }
+        await #expect(throws: DeadlineExceeded.self) {
+            try await withDeadline(.milliseconds(500)) { try await pool.withConnection { _ in } }
+        }
+        #expect(attempts.withLockedValue { $0 } >= 2)
+        // The cancelled lease gives its slot back.
+        try await Self.until { pool.openCount == 0 }
+    }
+
+    @Test func aMisconfigurationFailsAtOnce() async throws {
+        try await SharedDatabase.shared.prepare()
+        // A login the server refuses (SQLSTATE class 28; the test cluster trusts passwords, so an unknown role).
+        let url = PostgresURL("postgres://no_such_role_here:x@127.0.0.1:\(TestEnv.pgPort)/\(SharedDatabase.name)")!
+        let attempts = NIOLockedValueBox(0)
+        let pool = ConnectionPool(maximum: 1, logger: TestEnv.logger) {
+            attempts.withLockedValue { $0 += 1 }
+            return try await PostgresConnection.open(url, logger: TestEnv.logger, connectTimeout: .seconds(5))
+        }
+        await #expect(throws: DatabaseConnectError.self) { try await pool.withConnection { _ in } }
+        #expect(attempts.withLockedValue { $0 } == 1)
         #expect(pool.openCount == 0)
     }
 }

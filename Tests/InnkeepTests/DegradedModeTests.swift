@@ -15,7 +15,7 @@ import Testing
 @Suite struct DegradedModeTests {
     /// Postgres 54359 + Redis 63839 for the Postgres outage; Redis 63849 (with the shared Postgres) for the Redis one.
     static let outagePgPort = 54359, outageRedisPort = 63839, killedRedisPort = 63849
-    /// How long Postgres stays down: thousands of failed connects, and a 5 s recovery budget twice over.
+    /// How long Postgres stays down: several deadlines of failed connects, and the 5 s recovery budget twice over.
     static let outage: Duration = .seconds(Int(ProcessInfo.processInfo.environment["INNKEEP_OUTAGE_SECONDS"] ?? "") ?? 10)
 
     @Suite(.serialized) struct Outages {
@@ -41,7 +41,7 @@ import Testing
                     database: database,
                     port: pg,
                     redisPort: redis,
-                    // Answers come back as fast as a refused connect: the per-user limit is not what is tested here.
+                    // Nine clients at full speed (the 200s after the outage are fast): the per-user limit is tested elsewhere.
                     env: ["RATE_LIMIT_PER_MINUTE": "1000000"],
                     logger: logs.logger(),
                     databaseDeadline: TestEnv.productionDeadline

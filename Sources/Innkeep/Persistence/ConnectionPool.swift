@@ -15,9 +15,9 @@ import Synchronization
 /// - keeping its connections open (`minimumConnections`) could trap in a `precondition` when it
 ///   recovered from an outage with leases queued;
 /// - after an outage it retried on a growing backoff, which needed a probe and a pool swap to
-///   serve again within SPEC §6's 5 s. Here a lease that finds no connection opens one itself, so
-///   the first request after the database is back is served, and one during the outage fails as
-///   fast as the connect does (the caller's deadline bounds it).
+///   serve again within SPEC §6's 5 s. Here a lease that finds no connection opens one itself,
+///   trying every 100 ms until its caller's deadline, so the first request after the database is
+///   back is served.
 final class ConnectionPool: Sendable {
     typealias Open = @Sendable () async throws -> PostgresConnection
 
@@ -77,6 +77,7 @@ final class ConnectionPool: Sendable {
     private let open: Open
     private let logger: Logger
     static let idleLimit: Duration = .seconds(60)
+    static let retryPause: Duration = .milliseconds(100)
     static let sweepInterval: Duration = .seconds(10)
 
     init(maximum: Int, logger: Logger, open: @escaping Open) {
@@ -148,35 +149,55 @@ final class ConnectionPool: Sendable {
         }
     }
 
-    /// Opens a connection in a slot this lease holds; on failure the slot passes on (to a waiter, who tries again).
+    /// Opens a connection in a slot this lease holds, trying again every `retryPause` until it succeeds or the
+    /// caller's deadline cancels it (a connect under load can outlast its own timeout, and one during an outage
+    /// succeeds as soon as the database is back); a misconfiguration (TLS, login) fails at once. When it gives
+    /// up, the slot passes on to a waiter, or is given back.
     private func openConnection() async throws -> PostgresConnection {
-        let openedBefore = state.withLock { $0.opened }
         do {
-            // A lease given a slot after its deadline passes it on rather than connect for nobody.
-            try Task.checkCancellation()
-            let connection = try await open()
-            let recovered = state.withLock { state in
-                defer {
-                    state.failing = false
-                    state.opened += 1
+            while true {
+                // A lease given a slot after its deadline passes it on rather than connect for nobody.
+                try Task.checkCancellation()
+                let openedBefore = state.withLock { $0.opened }
+                do {
+                    let connection = try await open()
+                    opened()
+                    return connection
+                } catch {
+                    // A lease cancelled (past its deadline) while it opened says nothing about the database.
+                    if Task.isCancelled { throw error }
+                    failedToOpen(error, openedBefore: openedBefore)
+                    if (error as? DatabaseConnectError)?.isMisconfiguration == true { throw error }
                 }
-                return state.failing
+                try await Task.sleep(for: Self.retryPause)
             }
-            if recovered { logger.notice("database connections open again") }
-            return connection
         } catch {
-            // A lease cancelled (past its deadline) while it opened says nothing about the database; nor does a
-            // connect that began before another succeeded (refused while the server was still starting).
-            let cancelled = Task.isCancelled
-            let (waiter, first) = state.withLock { state in
-                let news = !cancelled && state.opened == openedBefore
-                defer { state.failing = state.failing || news }
-                return (state.freeSlot(), news && !state.failing)
-            }
+            let waiter = state.withLock { $0.freeSlot() }
             waiter?.continuation.resume(returning: .open)
-            if first { logger.warning("cannot open a database connection", metadata: ["error": "\(error)"]) }
             throw error
         }
+    }
+
+    private func opened() {
+        let recovered = state.withLock { state in
+            defer {
+                state.failing = false
+                state.opened += 1
+            }
+            return state.failing
+        }
+        if recovered { logger.notice("database connections open again") }
+    }
+
+    /// Logs the first failure of an outage. A connect that began before another succeeded (refused while the
+    /// server was still starting) is stale: it neither starts an outage nor logs one.
+    private func failedToOpen(_ error: any Error, openedBefore: Int) {
+        let first = state.withLock { state in
+            let news = state.opened == openedBefore
+            defer { state.failing = state.failing || news }
+            return news && !state.failing
+        }
+        if first { logger.warning("cannot open a database connection", metadata: ["error": "\(error)"]) }
     }
 
     private func release(_ connection: PostgresConnection) {
