@@ -206,17 +206,23 @@ import Testing
         await running.value
     }
 
-    @Test func aLeaseGivesUpAtItsDeadlineAndFreesItsSlot() async throws {
-        let url = TestEnv.runtimeURL("no_such_database_here")
+    @Test(arguments: [false, true])
+    func aLeaseGivesUpAtItsDeadlineAndFreesItsSlot(connectHangs: Bool) async throws {
         let attempts = NIOLockedValueBox(0)
-        let pool = ConnectionPool(maximum: 1, logger: TestEnv.logger) {
+        let pool = ConnectionPool(maximum: 1, logger: TestEnv.logger) { () async throws -> PostgresConnection in
             attempts.withLockedValue { $0 += 1 }
-            return try await PostgresConnection.open(url, logger: TestEnv.logger, connectTimeout: .seconds(5))
+            // A connect that fails at once (tried again every 100 ms), or one that never ends.
+            if connectHangs { try await Task.sleep(for: .seconds(60)) }
+            throw TestFailure("connect failed")
         }
         await #expect(throws: DeadlineExceeded.self) {
-            try await withDeadline(.milliseconds(500)) { try await pool.withConnection { _ in } }
+            try await withDeadline(.seconds(1)) { try await pool.withConnection { _ in } }
         }
-        #expect(attempts.withLockedValue { $0 } >= 2)
+        if connectHangs {
+            #expect(attempts.withLockedValue { $0 } == 1)
+        } else {
+            #expect(attempts.withLockedValue { $0 } >= 2)
+        }
         // The cancelled lease gives its slot back.
         try await Self.until { pool.openCount == 0 }
     }
@@ -230,7 +236,7 @@ import Testing
             attempts.withLockedValue { $0 += 1 }
             return try await PostgresConnection.open(url, logger: TestEnv.logger, connectTimeout: .seconds(5))
         }
-        await #expect(throws: DatabaseConnectError.self) { try await pool.withConnection { _ in } }
+        await #expect(throws: DatabaseConnectError.self) { try await withDeadline(.seconds(5)) { try await pool.withConnection { _ in } } }
         #expect(attempts.withLockedValue { $0 } == 1)
         #expect(pool.openCount == 0)
     }

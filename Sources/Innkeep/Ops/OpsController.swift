@@ -58,8 +58,11 @@ struct OpsController {
         services.metrics.gauge("db_pool_open_connections", "Connections this process holds open to the database now.").set(
             Double(services.db.openConnections)
         )
-        // The webhook queue across every agency (a platform figure, read in the worker's scope).
-        if let (due, depth, oldest) = try? await services.db.transaction(.worker, { conn in try await WebhookDeliveryRepository.queueStats(conn) }) {
+        // The webhook queue across every agency (a platform figure, read in the worker's scope); not asked of a
+        // database that did not answer just now, so a scrape during an outage waits for one deadline, not two.
+        if facts != nil,
+            let (due, depth, oldest) = try? await services.db.transaction(.worker, { conn in try await WebhookDeliveryRepository.queueStats(conn) })
+        {
             services.metrics.gauge("webhook_queue_depth", "Webhook deliveries waiting: due now or scheduled for a retry.").set(Double(depth))
             services.metrics.gauge("webhook_queue_due", "Webhook deliveries due now and not yet sent.").set(Double(due))
             services.metrics.gauge("webhook_oldest_due_age_seconds", "How long the oldest due webhook delivery has waited.").set(oldest)
