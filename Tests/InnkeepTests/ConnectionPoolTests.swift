@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
+import NIOPosix
 import PostgresNIO
 import Testing
 
@@ -11,7 +12,12 @@ import Testing
 /// tries a failed connect again until the caller's deadline (but not a wrong password).
 /// Each pool names its connections (`application_name`), so `pg_stat_activity` counts exactly its own.
 @Suite(.timeLimit(.minutes(1))) struct ConnectionPoolTests {
-    static func pool(_ maximum: Int, name: String) async throws -> ConnectionPool {
+    /// A pool that opens its connections on `loops`, in turn.
+    static func pool(
+        _ maximum: Int,
+        name: String,
+        loops: any EventLoopGroup = PostgresConnection.defaultEventLoopGroup
+    ) async throws -> ConnectionPool {
         try await SharedDatabase.shared.prepare()
         let url = TestEnv.runtimeURL(SharedDatabase.name)
         return ConnectionPool(maximum: maximum, logger: TestEnv.logger) {
@@ -19,14 +25,20 @@ import Testing
                 url,
                 logger: TestEnv.logger,
                 connectTimeout: .seconds(5),
-                startupParameters: [("application_name", name)]
+                startupParameters: [("application_name", name)],
+                on: loops.next()
             )
         }
     }
 
     /// Runs `body` with a new pool running, then shuts the pool down (a connection must be closed before it is freed).
-    static func withPool<T: Sendable>(_ maximum: Int, name: String = uniqueName(), _ body: (ConnectionPool) async throws -> T) async throws -> T {
-        let pool = try await pool(maximum, name: name)
+    static func withPool<T: Sendable>(
+        _ maximum: Int,
+        name: String = uniqueName(),
+        loops: any EventLoopGroup = PostgresConnection.defaultEventLoopGroup,
+        _ body: (ConnectionPool) async throws -> T
+    ) async throws -> T {
+        let pool = try await pool(maximum, name: name, loops: loops)
         let running = Task { await pool.run() }
         do {
             let result = try await body(pool)
@@ -104,6 +116,33 @@ import Testing
             #expect(pool.openCount == 3)
             #expect(try await Self.serverCount(name) == 3)
         }
+    }
+
+    @Test func aLeasePrefersAnIdleConnectionOnItsOwnEventLoop() async throws {
+        let loops = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        try await Self.withPool(2, loops: loops) { pool in
+            // Each lease holds its connection until both have one, so two are opened: one on each loop.
+            let held = NIOLockedValueBox(0)
+            @Sendable func holdingBoth(_ conn: PostgresConnection) async throws -> any EventLoop {
+                held.withLockedValue { $0 += 1 }
+                try await Self.until { held.withLockedValue { $0 } == 2 }
+                return conn.eventLoop
+            }
+            async let a = pool.withConnection(preferring: nil, holdingBoth)
+            async let b = pool.withConnection(preferring: nil, holdingBoth)
+            let (first, second) = try await (a, b)
+            #expect(first !== second)
+            // Whichever was released last, each lease gets the connection on the loop it prefers, twice over
+            // (so once against most-recent-first); without a preference, the most recent one.
+            for loop in [first, second, second, first] {
+                let got = try await pool.withConnection(preferring: loop) { conn in conn.eventLoop }
+                #expect(got === loop)
+            }
+            let mostRecent = try await pool.withConnection(preferring: nil) { conn in conn.eventLoop }
+            #expect(mostRecent === first)
+            #expect(pool.openCount == 2)
+        }
+        try await loops.shutdownGracefully()
     }
 
     @Test func aConnectionTheServerClosedIsNeverLeasedAgain() async throws {

@@ -1,11 +1,12 @@
 import Logging
 import NIOCore
+import NIOPosix
 import PostgresNIO
 import ServiceLifecycle
 import Synchronization
 
 /// At most `maximum` connections to PostgreSQL, opened when a lease finds none idle, reused
-/// most-recent-first, and closed after `idleLimit` unused.
+/// most-recent-first (on the lease's own event loop first), and closed after `idleLimit` unused.
 ///
 /// It replaces PostgresNIO's `PostgresClient` pool (issue 17) for three reasons:
 /// - that pool armed an idle timer on every release (a task, a task group and a `Task.sleep`
@@ -50,8 +51,14 @@ final class ConnectionPool: Sendable {
         var failing = false
         var opened = 0
 
-        /// A connection, a slot, or nil (wait). Drops idle connections the server has closed.
-        mutating func take() -> Grant? {
+        /// A connection, a slot, or nil (wait). Drops idle connections the server has closed. Takes the most recent
+        /// connection on `loop` if there is one, else the most recent.
+        mutating func take(preferring loop: (any EventLoop)?) -> Grant? {
+            if let loop, let index = idle.lastIndex(where: { $0.connection.eventLoop === loop }) {
+                let connection = idle.remove(at: index).connection
+                if !connection.isClosed { return .connection(connection) }
+                slots -= 1
+            }
             while let idle = idle.popLast() {
                 if !idle.connection.isClosed { return .connection(idle.connection) }
                 slots -= 1
@@ -98,32 +105,37 @@ final class ConnectionPool: Sendable {
     }
 
     /// Runs `body` on a leased connection and releases it after; a connection the server or `body`
-    /// closed is dropped, never given out again.
-    func withConnection<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
-        let connection = try await lease()
+    /// closed is dropped, never given out again. An idle connection on `loop` is preferred: by default the
+    /// caller's event loop (Swift tasks run on them, `EventLoopExecutor`), so the statement's answer resumes the
+    /// caller on its own thread instead of waking another one and hopping back.
+    func withConnection<T: Sendable>(
+        preferring loop: (any EventLoop)? = MultiThreadedEventLoopGroup.currentEventLoop,
+        _ body: (PostgresConnection) async throws -> T
+    ) async throws -> T {
+        let connection = try await lease(preferring: loop)
         defer { release(connection) }
         // A lease that waited past its caller's deadline was answered already: do not run its work.
         try Task.checkCancellation()
         return try await body(connection)
     }
 
-    private func lease() async throws -> PostgresConnection {
+    private func lease(preferring loop: (any EventLoop)?) async throws -> PostgresConnection {
         switch try state.withLock({ state -> Grant? in
             guard !state.closed else { throw PoolClosed() }
-            return state.take()
+            return state.take(preferring: loop)
         }) {
         case .connection(let connection): return connection
         case .open: return try await openConnection()
         case nil: break
         }
-        switch try await wait() {
+        switch try await wait(preferring: loop) {
         case .connection(let connection): return connection
         case .open: return try await openConnection()
         }
     }
 
     /// Waits, first come first served, until a release or a failed open hands over a connection or a slot.
-    private func wait() async throws -> Grant {
+    private func wait(preferring loop: (any EventLoop)?) async throws -> Grant {
         let id = state.withLock { state in
             defer { state.nextWaiter += 1 }
             return state.nextWaiter
@@ -134,7 +146,7 @@ final class ConnectionPool: Sendable {
                     if Task.isCancelled { return .failure(CancellationError()) }
                     if state.closed { return .failure(PoolClosed()) }
                     // A connection may have been released since the first look.
-                    if let grant = state.take() { return .success(grant) }
+                    if let grant = state.take(preferring: loop) { return .success(grant) }
                     state.waiters.append(Waiter(id: id, continuation: continuation))
                     return nil
                 }
