@@ -71,6 +71,11 @@ def markdown(results_path, a):
         return r["cpu_ticks"] / r["clk_tck"] * 1e6 / max(1, r["wrk"]["requests"])
     redis = {r["conns"]: r["rps"] for r in rows if r["kind"] == "redis"}
 
+    def switches(r):
+        # Absent from results written before the column existed.
+        n = r.get("context_switches")
+        return f"{n / max(1, r['wrk']['requests']):.2f}" if n is not None else "–"
+
     def rps(r):
         w = r["wrk"]
         return w["requests"] / w["duration_us"] * 1e6
@@ -90,7 +95,8 @@ def markdown(results_path, a):
     p(f"- Command: `{a.command}`")
     p(f"- Data set (1x): {a.size}; growth multiplies the agencies ({a.growth or 'none'}).")
     p(f"- Each run: {a.duration} s after a warm-up; wrk -t2 and pgbench -j2 -M extended as `innkeep_api` (RLS applies).")
-    p("- CPU µs/req = the server process's utime + stime (/proc/<pid>/stat) over the measured run ÷ the requests wrk counted.")
+    p("- CPU µs/req = the server process's utime + stime (/proc/<pid>/stat) over the measured run ÷ the requests wrk counted;"
+      " switches/req = its threads' context switches (/proc/<pid>/task/*/status) over the same run ÷ the same requests.")
     p("- same = pgbench of the statements the endpoint runs today; essential = BEGIN, one set_config, the query "
       "(or insert + audit), COMMIT (bench/pgbench/essential/). ratio = server req/s ÷ pgbench tx/s at the same concurrency.")
     p("")
@@ -99,8 +105,8 @@ def markdown(results_path, a):
     for k in wrk:
         if k[0] not in scenarios:
             scenarios.append(k[0])
-    p("| scenario | conns | req/s | p50 ms | p99 ms | CPU µs/req | same tx/s | ratio | essential tx/s | ratio | peak RSS MiB | errors |")
-    p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    p("| scenario | conns | req/s | p50 ms | p99 ms | CPU µs/req | switches/req | same tx/s | ratio | essential tx/s | ratio | peak RSS MiB | errors |")
+    p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for conns in conns_list:
         for s in scenarios:
             r = wrk.get((s, conns, 1))
@@ -112,7 +118,7 @@ def markdown(results_path, a):
             base = fmt(b["tps"]) if b else ("(ceiling)" if s == "health-live" else "–")
             eratio = f"{rps(r) / e['tps']:.2f}" if e else "–"
             ebase = fmt(e["tps"]) if e else "–"
-            p(f"| {s} | {conns} | {fmt(rps(r))} | {w['p50_us'] / 1000:.2f} | {w['p99_us'] / 1000:.2f} | {fmt(cpu_us(r))} | {base} | {ratio} | "
+            p(f"| {s} | {conns} | {fmt(rps(r))} | {w['p50_us'] / 1000:.2f} | {w['p99_us'] / 1000:.2f} | {fmt(cpu_us(r))} | {switches(r)} | {base} | {ratio} | "
               f"{ebase} | {eratio} | {r['rss_kib'] / 1024:.0f} | {errors(r)} |")
     if redis:
         p("")
