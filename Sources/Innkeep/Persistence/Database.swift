@@ -15,7 +15,8 @@ public struct Database: Sendable, Service {
     let logger: Logger
     /// The longest a request waits for the database, pool lease included (SPEC §6: 503 within 2 s).
     let deadline: Duration
-    public let maximumConnections: Int
+    /// The pool's size.
+    public var maximumConnections: Int { pool.maximum }
     private let running = InFlightCounter()
 
     public init(url: PostgresURL, logger: Logger, maximumConnections: Int = 16, deadline: Duration = .milliseconds(1500)) {
@@ -30,7 +31,6 @@ public struct Database: Sendable, Service {
         }
         self.logger = logger
         self.deadline = deadline
-        self.maximumConnections = maximumConnections
     }
 
     /// Runs the connection pool (its idle sweep) until cancelled or shut down gracefully.

@@ -82,8 +82,9 @@ final class LiveServer: @unchecked Sendable {
         return nil
     }
 
-    /// SIGKILL and reap, for cleanup (whatever the test did).
+    /// SIGKILL and reap, and delete the log, for cleanup (whatever the test did).
     func kill() {
+        defer { try? FileManager.default.removeItem(atPath: logPath) }
         guard exitStatus() == nil else { return }
         signal(SIGKILL)
         var status: Int32 = 0
