@@ -145,31 +145,54 @@ struct PropertyCalendar: JSONWritable {
     let entries: [CalendarEntry]
 
     func writeJSON(_ w: inout JSONWriter) {
+        let days = Self.holders(of: nights, in: entries)
         w.object { o in
-            o.field("days", array: nights.dates) { w, night in Self.writeDay(night, entries, &w) }
+            o.field("days", array: days.indices) { w, n in Self.writeDay(nights.start + n, days[n], entries, &w) }
             o.field("from", nights.start.description)
             o.field("property_id", propertyId)
             o.field("to", nights.end.description)
         }
     }
 
+    /// What holds one night: the first booking and the first block in `entries`' order (indices), and how many do.
+    struct Holders {
+        var booking: Int?
+        var block: Int?
+        var count = 0
+    }
+
+    /// Each night's holders, in one pass over the entries and their nights (not every entry for every night: a
+    /// 90-night calendar asked each entry 90 times).
+    static func holders(of nights: Nights, in entries: [CalendarEntry]) -> [Holders] {
+        var days = [Holders](repeating: Holders(), count: nights.count)
+        let first = nights.start.dayNumber
+        for (index, entry) in entries.enumerated() {
+            let isBooking = entry.bookingId != nil
+            let from = max(entry.nights.start.dayNumber - first, 0)
+            let to = min(entry.nights.end.dayNumber - first, days.count)
+            for n in from..<max(from, to) {
+                days[n].count += 1
+                if isBooking {
+                    if days[n].booking == nil { days[n].booking = index }
+                } else if days[n].block == nil {
+                    days[n].block = index
+                }
+            }
+        }
+        return days
+    }
+
     /// One night: booked when a confirmed booking holds it, else blocked when a block does; `conflict`
     /// when more than one booking or block claims it (only channel blocks can overlap, SPEC §12).
-    static func writeDay(_ night: CalendarDate, _ entries: [CalendarEntry], _ w: inout JSONWriter) {
-        var booking: CalendarEntry?
-        var block: CalendarEntry?
-        var holders = 0
-        for entry in entries where entry.nights.contains(night) {
-            holders += 1
-            if booking == nil, entry.bookingId != nil { booking = entry }
-            if block == nil, entry.blockId != nil { block = entry }
-        }
+    static func writeDay(_ night: CalendarDate, _ holders: Holders, _ entries: [CalendarEntry], _ w: inout JSONWriter) {
+        let booking = holders.booking.map { entries[$0] }
+        let block = holders.block.map { entries[$0] }
         let status = booking != nil ? "booked" : block != nil ? "blocked" : "available"
         w.object { o in
             o.field("block_id", block?.blockId)
             o.field("block_kind", block?.blockKind?.rawValue)
             o.field("booking_id", booking?.bookingId)
-            o.field("conflict", holders > 1)
+            o.field("conflict", holders.count > 1)
             o.field("date", night.description)
             o.field("status", status)
         }

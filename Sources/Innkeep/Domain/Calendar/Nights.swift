@@ -13,7 +13,4 @@ public struct Nights: Sendable, Hashable {
     public var count: Int { end - start }
 
     public func contains(_ night: CalendarDate) -> Bool { start <= night && night < end }
-
-    /// Every night, in order.
-    public var dates: [CalendarDate] { (0..<count).map { start + $0 } }
 }
