@@ -120,6 +120,7 @@ import Testing
 
     @Test func aLeasePrefersAnIdleConnectionOnItsOwnEventLoop() async throws {
         let loops = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        defer { Task { try? await loops.shutdownGracefully() } }
         try await Self.withPool(2, loops: loops) { pool in
             // Each lease holds its connection until both have one, so two are opened: one on each loop.
             let held = NIOLockedValueBox(0)
@@ -142,7 +143,6 @@ import Testing
             #expect(mostRecent === first)
             #expect(pool.openCount == 2)
         }
-        try await loops.shutdownGracefully()
     }
 
     @Test func aConnectionTheServerClosedIsNeverLeasedAgain() async throws {

@@ -39,7 +39,8 @@ final class ConnectionPool: Sendable {
     }
 
     private struct State {
-        /// Most recently released last: leases take from the end, the sweep closes from the front.
+        /// Most recently released last: leases take from the end (the last on their own loop first), the sweep
+        /// closes from the front.
         var idle: [Idle] = []
         /// Connections open, being opened, or leased: never more than `maximum`.
         var slots = 0
