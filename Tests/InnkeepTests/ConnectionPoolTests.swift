@@ -89,6 +89,22 @@ import Testing
         throw TestFailure("a condition did not come true within 5 s")
     }
 
+    /// Two leases that each hold their connection until both have one, so two connections are open: `read` of each.
+    static func twoAtOnce<T: Sendable>(
+        _ pool: ConnectionPool,
+        _ read: @escaping @Sendable (PostgresConnection) async throws -> T
+    ) async throws -> (T, T) {
+        let held = NIOLockedValueBox(0)
+        @Sendable func holdingBoth(_ conn: PostgresConnection) async throws -> T {
+            held.withLockedValue { $0 += 1 }
+            try await until { held.withLockedValue { $0 } == 2 }
+            return try await read(conn)
+        }
+        async let a = pool.withConnection(preferring: nil, holdingBoth)
+        async let b = pool.withConnection(preferring: nil, holdingBoth)
+        return try await (a, b)
+    }
+
     static func uniqueName() -> String { "pool-test-\(UUID().uuidString.prefix(8).lowercased())" }
 
     @Test func manyConcurrentLeasesShareAtMostTheMaximum() async throws {
@@ -122,16 +138,8 @@ import Testing
         let loops = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         defer { Task { try? await loops.shutdownGracefully() } }
         try await Self.withPool(2, loops: loops) { pool in
-            // Each lease holds its connection until both have one, so two are opened: one on each loop.
-            let held = NIOLockedValueBox(0)
-            @Sendable func holdingBoth(_ conn: PostgresConnection) async throws -> any EventLoop {
-                held.withLockedValue { $0 += 1 }
-                try await Self.until { held.withLockedValue { $0 } == 2 }
-                return conn.eventLoop
-            }
-            async let a = pool.withConnection(preferring: nil, holdingBoth)
-            async let b = pool.withConnection(preferring: nil, holdingBoth)
-            let (first, second) = try await (a, b)
+            // Two connections are opened, one on each loop.
+            let (first, second) = try await Self.twoAtOnce(pool) { conn in conn.eventLoop }
             #expect(first !== second)
             // Whichever was released last, each lease gets the connection on the loop it prefers, twice over
             // (so once against most-recent-first); without a preference, the most recent one.
@@ -162,16 +170,7 @@ import Testing
     @Test func theSweepClosesOnlyConnectionsIdleLongerThanTheLimit() async throws {
         let name = Self.uniqueName()
         try await Self.withPool(2, name: name) { pool in
-            // Each lease holds its connection until both have one, so two are opened.
-            let held = NIOLockedValueBox(0)
-            @Sendable func holdingBoth(_ conn: PostgresConnection) async throws -> Int {
-                held.withLockedValue { $0 += 1 }
-                try await Self.until { held.withLockedValue { $0 } == 2 }
-                return try await Self.pid(conn)
-            }
-            async let a = pool.withConnection(holdingBoth)
-            async let b = pool.withConnection(holdingBoth)
-            let pids = try await (a, b)
+            let pids = try await Self.twoAtOnce(pool) { conn in try await Self.pid(conn) }
             #expect(pids.0 != pids.1)
             #expect(pool.openCount == 2)
             pool.sweep()
