@@ -20,12 +20,17 @@ public struct Database: Sendable, Service {
     private let running = InFlightCounter()
 
     public init(url: PostgresURL, logger: Logger, maximumConnections: Int = 16, deadline: Duration = .milliseconds(1500)) {
+        // The TLS context and its trust roots (with `sslrootcert=system`, the whole system CA bundle) are read once, not
+        // on every connect: a failover retries every 100 ms per waiting request. A context that cannot be built is
+        // tried again (and reported) by each open.
+        let tls = try? url.connectionTLS()
         self.pool = ConnectionPool(maximum: maximumConnections, logger: logger) {
             try await PostgresConnection.open(
                 url,
                 logger: logger,
                 connectTimeout: .seconds(1),
                 startupParameters: Self.startupParameters,
+                tls: tls,
                 on: PostgresConnection.defaultEventLoopGroup.next()
             )
         }

@@ -105,12 +105,14 @@ public struct DatabaseConnectError: Error, CustomStringConvertible {
 
 extension PostgresConnection {
     /// Opens one connection (for the pool, migrations, `db init` and the start-up checks) with the URL's `sslmode`;
-    /// any failure is a `DatabaseConnectError`.
+    /// any failure is a `DatabaseConnectError`. `tls`: the URL's `connectionTLS()` built once by a caller that opens
+    /// many connections (nil: built here).
     public static func open(
         _ url: PostgresURL,
         logger: Logger,
         connectTimeout: TimeAmount = .seconds(10),
         startupParameters: [(String, String)] = [],
+        tls: PostgresConnection.Configuration.TLS? = nil,
         on eventLoop: any EventLoop = PostgresConnection.defaultEventLoopGroup.any()
     ) async throws -> PostgresConnection {
         do {
@@ -120,7 +122,7 @@ extension PostgresConnection {
                 username: url.user,
                 password: url.password,
                 database: url.database,
-                tls: try url.connectionTLS()
+                tls: try tls ?? url.connectionTLS()
             )
             config.options.connectTimeout = connectTimeout
             config.options.additionalStartupParameters = startupParameters
