@@ -45,7 +45,13 @@ public struct AppServices: Sendable {
         self.config = config
         self.logger = logger
         metrics = AppMetrics()
-        db = Database(url: config.databaseURL, logger: logger, maximumConnections: databasePoolSize, deadline: databaseDeadline)
+        db = Database(
+            url: config.databaseURL,
+            logger: logger,
+            maximumConnections: databasePoolSize,
+            deadline: databaseDeadline,
+            preparedStatements: config.preparedStatements
+        )
         func redisClient(timeout: Duration) throws -> RedisClient? {
             try config.redisURL.map { url in
                 var configuration = try RedisClient.Configuration(url: url)

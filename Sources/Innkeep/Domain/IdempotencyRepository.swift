@@ -47,15 +47,35 @@ enum IdempotencyRepository {
     /// admitted caller and what the claim found. Raises IK403 for a caller `app_admit` refuses, and 57014 (nothing
     /// claimed) when it ran past the entry's budget, when the caller was answered 503.
     static func claim(_ conn: PostgresConnection, entering entry: TenantEntry, _ c: KeyedRequest) async throws -> (Caller, Held) {
-        let row = try await conn.run(
-            """
-            SELECT * FROM app_admit_and_claim_key(\(entry.userId), \(entry.agency)::uuid, \(entry.roles), \(c.key), \(c.method),
-                \(c.path), \(c.hash), \(Idempotency.lifetime)::int, \(Idempotency.abandonedAfterSeconds)::int, \(entry.budgetMilliseconds)::int)
-            """
-        ).collect()[0]
+        let row = try await entry.services.db.send(ClaimStatement(entry: entry, request: c), on: conn)[0]
         let (agency, role, claimed, hash, status, body) = try row.decode((UUID, String, Bool, String?, Int?, ByteBuffer?).self)
         guard let role = Role(rawValue: role) else { throw UnknownValue(column: "role", value: role) }
         return (Caller(userId: entry.userId, agencyId: agency, role: role), Held((claimed, hash, status, body)))
+    }
+
+    /// `app_admit_and_claim_key`'s statement.
+    struct ClaimStatement: FixedStatement {
+        static let sql = """
+            SELECT member_agency, member_role, claimed, held_hash, held_status, held_body
+            FROM app_admit_and_claim_key($1, $2::uuid, $3, $4, $5, $6, $7, $8::int, $9::int, $10::int)
+            """
+        static let bindingDataTypes: [PostgresDataType] = [.uuid, .uuid, .textArray, .text, .text, .text, .text, .int8, .int8, .int8]
+        let entry: TenantEntry, request: KeyedRequest
+
+        func makeBindings() -> PostgresBindings {
+            var b = PostgresBindings(capacity: 10)
+            b.append(entry.userId)
+            b.append(entry.agency)
+            b.append(entry.roles)
+            b.append(request.key)
+            b.append(request.method)
+            b.append(request.path)
+            b.append(request.hash)
+            b.append(Idempotency.lifetime)
+            b.append(Idempotency.abandonedAfterSeconds)
+            b.append(entry.budgetMilliseconds)
+            return b
+        }
     }
 
     static func storeReply(_ conn: PostgresConnection, agency: UUID, user: UUID, key: String, _ reply: Reply) async throws {

@@ -11,8 +11,8 @@ struct JSONPage: Sendable {
     let next: PageCursor?
 
     /// Reads the one row of an `app_*_page_json` function: `items, next_micros, next_id`.
-    init(_ rows: PostgresRowSequence) async throws {
-        guard let row = try await rows.collect().first else { throw UnknownValue(column: "(page)", value: "no row") }
+    init(_ rows: [PostgresRow]) throws {
+        guard let row = rows.first else { throw UnknownValue(column: "(page)", value: "no row") }
         var r = RowReader(row)
         items = try r.next()
         let micros: Int64? = try r.next()

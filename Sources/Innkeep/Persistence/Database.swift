@@ -17,9 +17,17 @@ public struct Database: Sendable, Service {
     let deadline: Duration
     /// The pool's size.
     public var maximumConnections: Int { pool.maximum }
+    /// `FixedStatement`s go as named prepared statements (`AppConfig.preparedStatements`).
+    let preparedStatements: Bool
     private let running = InFlightCounter()
 
-    public init(url: PostgresURL, logger: Logger, maximumConnections: Int = 16, deadline: Duration = .milliseconds(1500)) {
+    public init(
+        url: PostgresURL,
+        logger: Logger,
+        maximumConnections: Int = 16,
+        deadline: Duration = .milliseconds(1500),
+        preparedStatements: Bool = true
+    ) {
         // The TLS context and its trust roots (with `sslrootcert=system`, the whole system CA bundle) are read once, not
         // on every connect: a failover retries every 100 ms per waiting request. A context that cannot be built is
         // tried again (and reported) by each open.
@@ -36,6 +44,7 @@ public struct Database: Sendable, Service {
         }
         self.logger = logger
         self.deadline = deadline
+        self.preparedStatements = preparedStatements
     }
 
     /// Runs the connection pool (its idle sweep) until cancelled or shut down gracefully.
@@ -114,6 +123,32 @@ public struct Database: Sendable, Service {
     /// tenant table (`SELECT 1`).
     public func statement<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         try await leased(body)
+    }
+
+    /// Sends a fixed statement on `conn`: named and prepared once per connection when `preparedStatements`, else
+    /// unnamed (parsed on every call, as every other statement is).
+    func send<S: FixedStatement>(_ statement: S, on conn: PostgresConnection) async throws -> [PostgresRow] {
+        guard preparedStatements else {
+            return try await conn.query(PostgresQuery(unsafeSQL: S.sql, binds: statement.makeBindings()), logger: conn.logger).collect()
+        }
+        do {
+            var rows: [PostgresRow] = []
+            for try await row in try await conn.execute(statement, logger: conn.logger) { rows.append(row) }
+            return rows
+        } catch let error as PSQLError where Self.spoilsPreparedStatements(error) {
+            // PostgresNIO keeps a failed preparation's error for the connection's life, and a statement whose result
+            // type a migration changed fails on every call: a new connection prepares it afresh.
+            try? await conn.close()
+            throw error
+        }
+    }
+
+    /// Errors of a statement's preparation rather than of its run: classes 0A (feature not supported: "cached plan
+    /// must not change result type"), 26 (invalid statement name: a pooler that lost it) and 42 (syntax error or
+    /// access rule violation: a function a migration has not created yet).
+    static func spoilsPreparedStatements(_ error: PSQLError) -> Bool {
+        guard let state = error.sqlState else { return false }
+        return state.hasPrefix("0A") || state.hasPrefix("26") || state.hasPrefix("42")
     }
 
     /// A pooled connection for `body`, within the deadline (lease included); counted in `inFlight`.

@@ -39,6 +39,10 @@ public struct AppConfig: Sendable {
     /// `EVENT_LOOP_THREADS`: the event loops that run the process's I/O and Swift tasks (nil: one per core).
     /// Read once more, before anything else, by `EventLoopExecutor.install`.
     public var eventLoopThreads: Int?
+    /// `DATABASE_PREPARED_STATEMENTS` (default true): the hot paths' fixed statements go as named prepared statements,
+    /// parsed once per connection (`FixedStatement`). False behind a pooler that cannot keep them (PgBouncer before
+    /// 1.21, or with `max_prepared_statements = 0`: docs/ops/scaling.md).
+    public var preparedStatements: Bool
     /// Which of `variables` are set (env-sanity reports names only, never values).
     public var setVariables: Set<String>
 
@@ -49,7 +53,7 @@ public struct AppConfig: Sendable {
         ("ENFORCE_RBAC", false), ("RATE_LIMIT_PER_MINUTE", false), ("AUTH_RATE_LIMIT_PER_MINUTE", false),
         ("REDIS_TIMEOUT_MS", false), ("TRUSTED_PROXIES", false), ("HOST", false), ("PORT", false), ("LOG_LEVEL", false), ("LOG_FORMAT", false),
         ("ALLOW_PRIVATE_URLS", false), ("PUBLIC_BASE_URL", false), ("WEBHOOK_RETRY_SCHEDULE", false), ("WORKER_METRICS_PORT", false),
-        ("EVENT_LOOP_THREADS", false),
+        ("EVENT_LOOP_THREADS", false), ("DATABASE_PREPARED_STATEMENTS", false),
     ]
 
     /// Parses the environment; the error names the first bad variable in one line.
@@ -94,11 +98,15 @@ public struct AppConfig: Sendable {
         if let opsToken, opsToken.utf8.count < 16 {
             throw ConfigError(variable: "OPS_TOKEN", problem: "must be at least 16 characters when set")
         }
-        switch value("ENFORCE_RBAC")?.lowercased() {
-        case nil, "true", "1", "yes": enforceRBAC = true
-        case "false", "0", "no": enforceRBAC = false
-        default: throw ConfigError(variable: "ENFORCE_RBAC", problem: "must be true or false")
+        func boolean(_ name: String, default fallback: Bool) throws(ConfigError) -> Bool {
+            switch value(name)?.lowercased() {
+            case nil: return fallback
+            case "true", "1", "yes": return true
+            case "false", "0", "no": return false
+            default: throw ConfigError(variable: name, problem: "must be true or false")
+            }
         }
+        enforceRBAC = try boolean("ENFORCE_RBAC", default: true)
         rateLimitPerMinute = try Self.integer(value("RATE_LIMIT_PER_MINUTE"), name: "RATE_LIMIT_PER_MINUTE", default: 600, range: 1...1_000_000)
         authRateLimitPerMinute = try Self.integer(
             value("AUTH_RATE_LIMIT_PER_MINUTE"),
@@ -125,11 +133,7 @@ public struct AppConfig: Sendable {
             throw ConfigError(variable: "LOG_FORMAT", problem: "must be json or text")
         }
         logFormat = format
-        switch value("ALLOW_PRIVATE_URLS")?.lowercased() {
-        case nil, "false", "0", "no": allowPrivateURLs = false
-        case "true", "1", "yes": allowPrivateURLs = true
-        default: throw ConfigError(variable: "ALLOW_PRIVATE_URLS", problem: "must be true or false")
-        }
+        allowPrivateURLs = try boolean("ALLOW_PRIVATE_URLS", default: false)
         if let raw = value("PUBLIC_BASE_URL") {
             guard let c = URLComponents(string: raw), c.scheme == "http" || c.scheme == "https", c.host?.isEmpty == false,
                 c.query == nil, c.fragment == nil
@@ -151,6 +155,7 @@ public struct AppConfig: Sendable {
             try Self.integer(raw, name: "WORKER_METRICS_PORT", default: 0, range: 1...65535)
         }
         eventLoopThreads = try Self.eventLoopThreads(in: env)
+        preparedStatements = try boolean("DATABASE_PREPARED_STATEMENTS", default: true)
     }
 
     /// `EVENT_LOOP_THREADS` (1–64), nil when unset; also read by `EventLoopExecutor.install` before the rest.

@@ -41,7 +41,7 @@ public enum BookingRepository {
                 SELECT * FROM app_bookings_page_json(\(agency), \(owner)::uuid, \(f.propertyId)::uuid, \(f.status?.rawValue)::text,
                     \(f.from?.description)::date, \(f.to?.description)::date, \(cursor?.micros)::int8, \(cursor?.id)::uuid, \(limit)::int)
                 """
-            )
+            ).collect()
         )
     }
 
@@ -54,15 +54,32 @@ public enum BookingRepository {
         cursor: PageCursor?,
         limit: Int
     ) async throws -> JSONPage {
-        try await JSONPage(
-            conn.run(
-                """
-                SELECT * FROM app_list_bookings_json(\(entry.userId), \(entry.agency)::uuid, \(entry.roles),
-                    \(f.propertyId)::uuid, \(f.status?.rawValue)::text, \(f.from?.description)::date, \(f.to?.description)::date,
-                    \(cursor?.micros)::int8, \(cursor?.id)::uuid, \(limit)::int)
-                """
-            )
-        )
+        try await JSONPage(entry.services.db.send(ListStatement(entry: entry, filter: f, cursor: cursor, limit: limit), on: conn))
+    }
+
+    /// `app_list_bookings_json`'s statement.
+    struct ListStatement: FixedStatement {
+        static let sql = """
+            SELECT items, next_micros, next_id FROM app_list_bookings_json($1, $2::uuid, $3, $4::uuid, $5::text, $6::date, $7::date,
+                $8::int8, $9::uuid, $10::int)
+            """
+        static let bindingDataTypes: [PostgresDataType] = [.uuid, .uuid, .textArray, .uuid, .text, .text, .text, .int8, .uuid, .int8]
+        let entry: TenantEntry, filter: Filter, cursor: PageCursor?, limit: Int
+
+        func makeBindings() -> PostgresBindings {
+            var b = PostgresBindings(capacity: 10)
+            b.append(entry.userId)
+            b.append(entry.agency)
+            b.append(entry.roles)
+            b.append(filter.propertyId)
+            b.append(filter.status?.rawValue)
+            b.append(filter.from?.description)
+            b.append(filter.to?.description)
+            b.append(cursor?.micros)
+            b.append(cursor?.id)
+            b.append(limit)
+            return b
+        }
     }
 
     public struct New: Sendable {
@@ -77,17 +94,41 @@ public enum BookingRepository {
     /// `Idempotency-Key` (`entry.claim`), the booking goes to the claim's agency and the same statement records
     /// the answer, 201 and the JSON, on the key (`app_keep_answer`, migration 0020; IK422 if the key is gone).
     static func create(_ conn: PostgresConnection, entering entry: TenantEntry, _ n: New) async throws -> String {
-        let agency = entry.claim?.agencyId ?? entry.agency
-        let booking = try await conn.run(
-            """
-            SELECT app_keep_answer(\(entry.userId), \(entry.claim?.key)::text, 201, app_create_booking(\(entry.userId), \(agency)::uuid,
-                \(entry.roles), \(n.propertyId), \(n.guestName), \(n.guestEmail)::text, \(n.stay.start.description)::date,
-                \(n.stay.end.description)::date, \(n.guests)::int, \(n.source.rawValue), \(n.totalAmountCents)::int8, \(n.currency)::text,
-                \(n.notes)::text, \(entry.budgetMilliseconds)::int))
-            """
-        ).collect()[0].decode(String.self)
+        let booking = try await entry.services.db.send(CreateStatement(entry: entry, new: n), on: conn)[0].decode(String.self)
         entry.claim?.answeredInItsStatement()
         return booking
+    }
+
+    /// `app_create_booking`'s statement, its answer kept on the claimed key (`app_keep_answer`) when there is one.
+    struct CreateStatement: FixedStatement {
+        static let sql = """
+            SELECT app_keep_answer($1, $2::text, 201, app_create_booking($1, $3::uuid, $4, $5, $6, $7::text, $8::date, $9::date,
+                $10::int, $11, $12::int8, $13::text, $14::text, $15::int))
+            """
+        static let bindingDataTypes: [PostgresDataType] = [
+            .uuid, .text, .uuid, .textArray, .uuid, .text, .text, .text, .text, .int8, .text, .int8, .text, .text, .int8,
+        ]
+        let entry: TenantEntry, new: New
+
+        func makeBindings() -> PostgresBindings {
+            var b = PostgresBindings(capacity: 15)
+            b.append(entry.userId)
+            b.append(entry.claim?.key)
+            b.append(entry.claim?.agencyId ?? entry.agency)
+            b.append(entry.roles)
+            b.append(new.propertyId)
+            b.append(new.guestName)
+            b.append(new.guestEmail)
+            b.append(new.stay.start.description)
+            b.append(new.stay.end.description)
+            b.append(new.guests)
+            b.append(new.source.rawValue)
+            b.append(new.totalAmountCents)
+            b.append(new.currency)
+            b.append(new.notes)
+            b.append(entry.budgetMilliseconds)
+            return b
+        }
     }
 
     /// The insert of a new booking, which `Outbox.emit` runs in the statement of its event and audit row: every

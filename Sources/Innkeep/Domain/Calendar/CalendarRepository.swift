@@ -13,7 +13,7 @@ public enum CalendarRepository {
         overlapping nights: Nights,
         limit: Int = 10_000
     ) async throws -> [CalendarEntry] {
-        try await rows(conn.run("\(holdersOf: propertyId, agency: agency, overlapping: nights, limit: limit)"))
+        try await rows(conn.run("\(holdersOf: propertyId, agency: agency, overlapping: nights, limit: limit)").collect())
     }
 
     /// The same holders in the statement that admits the caller (`app_property_calendar`, migration 0019: the
@@ -26,18 +26,31 @@ public enum CalendarRepository {
     ) async throws
         -> [CalendarEntry]
     {
-        try await rows(
-            conn.run(
-                """
-                SELECT * FROM app_property_calendar(\(entry.userId), \(entry.agency)::uuid, \(entry.roles), \(propertyId),
-                    \(nights.start.description)::date, \(nights.end.description)::date)
-                """
-            )
-        )
+        try await rows(entry.services.db.send(Statement(entry: entry, propertyId: propertyId, nights: nights), on: conn))
     }
 
-    private static func rows(_ rows: PostgresRowSequence) async throws -> [CalendarEntry] {
-        try await rows.collect().map { row in
+    /// `app_property_calendar`'s statement.
+    struct Statement: FixedStatement {
+        static let sql = """
+            SELECT rank, id, kind, first_night, end_night FROM app_property_calendar($1, $2::uuid, $3, $4, $5::date, $6::date)
+            """
+        static let bindingDataTypes: [PostgresDataType] = [.uuid, .uuid, .textArray, .uuid, .text, .text]
+        let entry: TenantEntry, propertyId: UUID, nights: Nights
+
+        func makeBindings() -> PostgresBindings {
+            var b = PostgresBindings(capacity: 6)
+            b.append(entry.userId)
+            b.append(entry.agency)
+            b.append(entry.roles)
+            b.append(propertyId)
+            b.append(nights.start.description)
+            b.append(nights.end.description)
+            return b
+        }
+    }
+
+    private static func rows(_ rows: [PostgresRow]) throws -> [CalendarEntry] {
+        try rows.map { row in
             var r = RowReader(row)
             guard let entry = try CalendarEntry(&r) else { throw UnknownValue(column: "calendar rank", value: "NULL") }
             return entry

@@ -17,7 +17,7 @@ struct ICalFeedController {
         guard let raw = call.context.parameters.get("token"), let token = FeedToken(raw) else {
             throw APIError.validation("token", "must be the 96 hexadecimal digits of an export_url")
         }
-        guard let feed = try await call.services.db.statement({ conn in try await ICalFeedRepository.feed(conn, token: token) }) else {
+        guard let feed = try await ICalFeedRepository.feed(call.services.db, token: token) else {
             throw APIError(.feedNotFound)
         }
         let body = ICalWriter.render(feed.upcoming, productId: Self.productId)

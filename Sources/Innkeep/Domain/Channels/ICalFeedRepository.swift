@@ -21,11 +21,11 @@ public enum ICalFeedRepository {
     /// statement, `app_ical_feed` (migration 0019), which sets the agency row-level security reads. It cannot
     /// know today in the property's zone before it has read the zone, so it returns the events that end after
     /// yesterday in UTC (before today in every zone), and `Feed.upcoming` drops those that ended.
-    public static func feed(_ conn: PostgresConnection, token: FeedToken) async throws -> Feed? {
-        let since = CalendarDate.today(in: .gmt) - 1
+    public static func feed(_ db: Database, token: FeedToken) async throws -> Feed? {
+        let statement = FeedStatement(token: token, since: CalendarDate.today(in: .gmt) - 1)
         var zone: TimeZone?
         var events: [ICalWriter.Event] = []
-        for try await row in try await conn.run("SELECT * FROM app_ical_feed(\(token.agencyId), \(token.secret), \(since.description)::date)") {
+        for row in try await db.statement({ conn in try await db.send(statement, on: conn) }) {
             var r = RowReader(row)
             let timeZone: String = try r.next()
             if zone == nil { zone = TimeZone(identifier: timeZone) ?? .gmt }
@@ -47,5 +47,20 @@ public enum ICalFeedRepository {
             )
         }
         return zone.map { Feed(timeZone: $0, events: events) }
+    }
+
+    /// `app_ical_feed`'s statement.
+    struct FeedStatement: FixedStatement {
+        static let sql = "SELECT timezone, is_booking, id, first_night, end_night, created_at FROM app_ical_feed($1, $2, $3::date)"
+        static let bindingDataTypes: [PostgresDataType] = [.uuid, .text, .text]
+        let token: FeedToken, since: CalendarDate
+
+        func makeBindings() -> PostgresBindings {
+            var b = PostgresBindings(capacity: 3)
+            b.append(token.agencyId)
+            b.append(token.secret)
+            b.append(since.description)
+            return b
+        }
     }
 }

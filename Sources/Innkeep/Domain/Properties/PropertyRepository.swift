@@ -57,7 +57,7 @@ public enum PropertyRepository {
                 SELECT * FROM app_properties_page_json(\(agency), \(owner)::uuid, \(status?.rawValue)::text, \(cursor?.micros)::int8,
                     \(cursor?.id)::uuid, \(limit)::int)
                 """
-            )
+            ).collect()
         )
     }
 
@@ -71,15 +71,28 @@ public enum PropertyRepository {
         cursor: PageCursor?,
         limit: Int
     ) async throws -> JSONPage {
-        try await JSONPage(
-            conn.run(
-                """
-                SELECT * FROM app_list_properties_json(
-                    \(entry.userId), \(entry.agency)::uuid, \(entry.roles), \(status?.rawValue)::text, \(cursor?.micros)::int8,
-                    \(cursor?.id)::uuid, \(limit)::int)
-                """
-            )
-        )
+        try await JSONPage(entry.services.db.send(ListStatement(entry: entry, status: status?.rawValue, cursor: cursor, limit: limit), on: conn))
+    }
+
+    /// `app_list_properties_json`'s statement.
+    struct ListStatement: FixedStatement {
+        static let sql = """
+            SELECT items, next_micros, next_id FROM app_list_properties_json($1, $2::uuid, $3, $4::text, $5::int8, $6::uuid, $7::int)
+            """
+        static let bindingDataTypes: [PostgresDataType] = [.uuid, .uuid, .textArray, .text, .int8, .uuid, .int8]
+        let entry: TenantEntry, status: String?, cursor: PageCursor?, limit: Int
+
+        func makeBindings() -> PostgresBindings {
+            var b = PostgresBindings(capacity: 7)
+            b.append(entry.userId)
+            b.append(entry.agency)
+            b.append(entry.roles)
+            b.append(status)
+            b.append(cursor?.micros)
+            b.append(cursor?.id)
+            b.append(limit)
+            return b
+        }
     }
 
     /// One page of availability: each property as its JSON with its position, newest first.
@@ -104,7 +117,7 @@ public enum PropertyRepository {
                 SELECT api_json, created_at, id FROM app_available_properties(\(agency), \(stay.start.description)::date,
                     \(stay.end.description)::date, \(guests)::int, \(cursor?.micros)::int8, \(cursor?.id)::uuid, \(limit)::int)
                 """
-            )
+            ).collect()
         )
     }
 
@@ -119,18 +132,36 @@ public enum PropertyRepository {
     )
         async throws -> [AvailableRow]
     {
-        try await availableRows(
-            conn.run(
-                """
-                SELECT * FROM app_availability(\(entry.userId), \(entry.agency)::uuid, \(entry.roles), \(stay.start.description)::date,
-                    \(stay.end.description)::date, \(guests)::int, \(cursor?.micros)::int8, \(cursor?.id)::uuid, \(limit)::int)
-                """
-            )
+        try availableRows(
+            await entry.services.db.send(AvailabilityStatement(entry: entry, stay: stay, guests: guests, cursor: cursor, limit: limit), on: conn)
         )
     }
 
-    private static func availableRows(_ rows: PostgresRowSequence) async throws -> [AvailableRow] {
-        try await rows.collect().map { row in
+    /// `app_availability`'s statement.
+    struct AvailabilityStatement: FixedStatement {
+        static let sql = """
+            SELECT api_json, created_at, id FROM app_availability($1, $2::uuid, $3, $4::date, $5::date, $6::int, $7::int8, $8::uuid, $9::int)
+            """
+        static let bindingDataTypes: [PostgresDataType] = [.uuid, .uuid, .textArray, .text, .text, .int8, .int8, .uuid, .int8]
+        let entry: TenantEntry, stay: Nights, guests: Int, cursor: PageCursor?, limit: Int
+
+        func makeBindings() -> PostgresBindings {
+            var b = PostgresBindings(capacity: 9)
+            b.append(entry.userId)
+            b.append(entry.agency)
+            b.append(entry.roles)
+            b.append(stay.start.description)
+            b.append(stay.end.description)
+            b.append(guests)
+            b.append(cursor?.micros)
+            b.append(cursor?.id)
+            b.append(limit)
+            return b
+        }
+    }
+
+    private static func availableRows(_ rows: [PostgresRow]) throws -> [AvailableRow] {
+        try rows.map { row in
             var r = RowReader(row)
             let json: ByteBuffer = try r.next()
             let createdAt: Date = try r.next()

@@ -1,0 +1,15 @@
+import PostgresNIO
+
+/// A statement whose SQL text never changes, only its values: the one statement of a hot path (`TenantEntry`, the
+/// iCal export), sent by `Database.send`. With `DATABASE_PREPARED_STATEMENTS` on (the default) it is a named prepared statement:
+/// Postgres parses it once per connection, and every later call sends Bind and Execute only (no Parse, no
+/// Describe, no RowDescription to decode; docs/benchmarks.md, issue 17's eleventh pass).
+///
+/// `bindingDataTypes` are the types of the values `makeBindings` appends, as an unnamed statement declares them;
+/// the SQL casts a value where its function wants another type. The SQL names the columns it reads, so a function
+/// that gains a column does not change a prepared statement's result type.
+protocol FixedStatement: PostgresPreparedStatement where Row == PostgresRow {}
+
+extension FixedStatement {
+    func decodeRow(_ row: PostgresRow) -> PostgresRow { row }
+}

@@ -1,0 +1,137 @@
+import Foundation
+import PostgresNIO
+import Testing
+
+@testable import Innkeep
+
+/// `DATABASE_PREPARED_STATEMENTS` (issue 17): the hot paths' fixed statements (`FixedStatement`) go as named prepared
+/// statements, or unnamed with the setting off, and answer the same either way.
+@Suite struct PreparedStatementTests {
+    /// A fixed statement of the tests' own: one value in, one out.
+    struct Echo: FixedStatement {
+        static let sql = "SELECT $1::text || '!'"
+        static let bindingDataTypes: [PostgresDataType] = [.text]
+        let value: String
+        func makeBindings() -> PostgresBindings {
+            var b = PostgresBindings()
+            b.append(value)
+            return b
+        }
+    }
+
+    /// Reads a table that a test creates, changes and drops.
+    struct Probe: FixedStatement {
+        static let sql = "SELECT v FROM prepared_statement_probe"
+        func makeBindings() -> PostgresBindings { PostgresBindings() }
+    }
+
+    @Test func theSettingIsOnUnlessTurnedOff() throws {
+        let base = TestEnv.environment(database: "x")
+        #expect(try AppConfig(environment: base).preparedStatements)
+        for (raw, on) in [("false", false), ("0", false), ("no", false), ("true", true), ("YES", true)] {
+            #expect(try AppConfig(environment: base.merging(["DATABASE_PREPARED_STATEMENTS": raw]) { $1 }).preparedStatements == on)
+        }
+        #expect(throws: ConfigError(variable: "DATABASE_PREPARED_STATEMENTS", problem: "must be true or false")) {
+            try AppConfig(environment: base.merging(["DATABASE_PREPARED_STATEMENTS": "sometimes"]) { $1 })
+        }
+    }
+
+    @Test(arguments: [true, false])
+    func aFixedStatementIsParsedOncePerConnectionOnlyWhenPrepared(prepared: Bool) async throws {
+        try await SharedDatabase.shared.prepare()
+        let db = Database(url: TestEnv.runtimeURL(SharedDatabase.name), logger: TestEnv.logger, maximumConnections: 1, preparedStatements: prepared)
+        let (answers, kept) = try await db.statement { conn in
+            var answers: [String] = []
+            for value in ["a", "b", "c"] { answers.append(try await db.send(Echo(value: value), on: conn)[0].decode(String.self)) }
+            let kept = try await conn.query("SELECT name, statement FROM pg_prepared_statements", logger: conn.logger).collect()
+                .map { try $0.decode((String, String).self) }
+            return (answers, kept)
+        }
+        #expect(answers == ["a!", "b!", "c!"])
+        #expect(kept.map(\.0) == (prepared ? [Echo.name] : []))
+        #expect(kept.map(\.1) == (prepared ? [Echo.sql] : []))
+    }
+
+    /// PostgresNIO keeps a failed preparation's error for the connection's life, and a prepared statement whose
+    /// result type changed fails on every call: after either, the pool's next lease is a new connection.
+    @Test func aConnectionWhosePreparedStatementWentBadIsReplaced() async throws {
+        try await SharedDatabase.shared.prepare()
+        let owner = Database(url: TestEnv.ownerURL(SharedDatabase.name), logger: TestEnv.logger, maximumConnections: 1)
+        let db = Database(url: TestEnv.runtimeURL(SharedDatabase.name), logger: TestEnv.logger, maximumConnections: 1)
+        func ddl(_ sql: String) async throws {
+            _ = try await owner.statement { conn in try await conn.query(PostgresQuery(unsafeSQL: sql), logger: conn.logger) }
+        }
+        /// The probe's answer, or its error's SQLSTATE, and the server process that answered.
+        func probe() async throws -> (answer: String, pid: Int32) {
+            try await db.statement { conn in
+                let pid = try await conn.query("SELECT pg_backend_pid()", logger: conn.logger).collect()[0].decode(Int32.self)
+                do {
+                    return (try await db.send(Probe(), on: conn).first.map { String(try $0.decode(Int.self)) } ?? "no row", pid)
+                } catch let error as PSQLError {
+                    return (error.sqlState ?? "\(error)", pid)
+                }
+            }
+        }
+        try await ddl("DROP TABLE IF EXISTS prepared_statement_probe")
+        let missing = try await probe()
+        #expect(missing.answer == "42P01")
+        try await ddl("CREATE TABLE prepared_statement_probe (v integer)")
+        try await ddl("INSERT INTO prepared_statement_probe VALUES (7)")
+        try await ddl("GRANT SELECT ON prepared_statement_probe TO innkeep_api")
+        let created = try await probe()
+        #expect(created.answer == "7")
+        #expect(created.pid != missing.pid)
+        #expect(try await probe().pid == created.pid, "a statement that worked keeps its connection")
+        try await ddl("ALTER TABLE prepared_statement_probe ALTER COLUMN v TYPE bigint")
+        let changed = try await probe()
+        #expect(changed.answer == "0A000")
+        #expect(changed.pid == created.pid)
+        let again = try await probe()
+        #expect(again.answer == "7")
+        #expect(again.pid != changed.pid)
+        try await ddl("DROP TABLE prepared_statement_probe")
+    }
+
+    /// Every hot path's statement, sent through the API both ways: the creates (with and without a key, and the
+    /// key's replay), both lists, the calendar and the availability search.
+    @Test(arguments: [true, false])
+    func everyHotPathAnswersTheSameEitherWay(prepared: Bool) async throws {
+        try await withApp(env: ["DATABASE_PREPARED_STATEMENTS": prepared ? "true" : "false"]) { api in
+            #expect(api.services.db.preparedStatements == prepared)
+            let a = try await api.makeAgency()
+            let taken = try await api.createProperty(a)
+            let free = try await api.createProperty(a)
+            let answered = OneStatementReadTests.count(api, "answered")
+            let plain = try await api.send(.post, "/api/v1/bookings", token: a.admin.token, json: Fixtures.bookingBody(taken, 10))
+            #expect(plain.status == .created, "\(plain.raw)")
+            let key = Fixtures.key(Fixtures.freshKey())
+            let keyed = try await api.send(.post, "/api/v1/bookings", token: a.admin.token, json: Fixtures.bookingBody(taken, 20), headers: key)
+            #expect(keyed.status == .created, "\(keyed.raw)")
+            let replay = try await api.send(.post, "/api/v1/bookings", token: a.admin.token, json: Fixtures.bookingBody(taken, 20), headers: key)
+            #expect(replay.raw == keyed.raw && replay.headers[.idempotentReplayed] == "true")
+
+            let properties = try await api.send(.get, "/api/v1/properties?limit=50", token: a.admin.token)
+            #expect(Set(properties.data.compactMap { $0["id"]?.uuid }) == [taken, free])
+            let bookings = try await api.send(
+                .get,
+                "/api/v1/bookings?property_id=\(taken)&from=\(Fixtures.day(0))&to=\(Fixtures.day(30))",
+                token: a.admin.token
+            )
+            #expect(Set(bookings.data.compactMap { $0["id"]?.uuid }) == Set([plain, keyed].compactMap { $0["id"]?.uuid }))
+            let calendar = try await api.send(
+                .get,
+                "/api/v1/properties/\(taken)/calendar?from=\(Fixtures.day(9))&to=\(Fixtures.day(13))",
+                token: a.admin.token
+            )
+            #expect(calendar["days"]?.arrayValue?.map { $0["status"]?.stringValue ?? "" } == ["available", "booked", "booked", "available"])
+            let search = try await api.send(
+                .get,
+                "/api/v1/availability?check_in=\(Fixtures.day(10))&check_out=\(Fixtures.day(12))&guests=2",
+                token: a.admin.token
+            )
+            #expect(search.data.compactMap { $0["id"]?.uuid } == [free])
+            // One statement each, and two for the keyed create (its claim, then the booking with its answer).
+            #expect(OneStatementReadTests.count(api, "answered") == answered + 8)
+        }
+    }
+}
