@@ -121,8 +121,15 @@ public struct Database: Sendable, Service {
     /// transaction of its own (no BEGIN, no COMMIT). Only for a statement that sets the settings
     /// row-level security reads itself, such as `app_list_properties_json` (`TenantEntry`), or that reads no
     /// tenant table (`SELECT 1`).
+    ///
+    /// A prepared statement refused before it ran (`failedBeforeRunning`) closed its connection (`send`): it is tried
+    /// once more, on another.
     public func statement<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        try await leased(body)
+        do {
+            return try await leased(body)
+        } catch where Self.failedBeforeRunning(error) {
+            return try await leased(body)
+        }
     }
 
     /// Sends a fixed statement on `conn`: named and prepared once per connection when `preparedStatements`, else
@@ -135,20 +142,26 @@ public struct Database: Sendable, Service {
             var rows: [PostgresRow] = []
             for try await row in try await conn.execute(statement, logger: conn.logger) { rows.append(row) }
             return rows
-        } catch let error as PSQLError where Self.spoilsPreparedStatements(error) {
-            // PostgresNIO keeps a failed preparation's error for the connection's life, and a statement whose result
-            // type a migration changed fails on every call: a new connection prepares it afresh.
+        } catch let error as PSQLError where Self.closesConnection(error) {
+            // Maybe the statement's preparation failed, whose error PostgresNIO keeps for the connection's life, or a
+            // migration changed its result type, which fails every call: a new connection prepares it afresh.
             try? await conn.close()
             throw error
         }
     }
 
-    /// Errors of a statement's preparation rather than of its run: classes 0A (feature not supported: "cached plan
-    /// must not change result type"), 26 (invalid statement name: a pooler that lost it) and 42 (syntax error or
-    /// access rule violation: a function a migration has not created yet).
-    static func spoilsPreparedStatements(_ error: PSQLError) -> Bool {
+    /// A server's error other than those only a statement's run raises, never its preparation: what our SQL functions
+    /// raise themselves (class IK), a constraint's (class 23: a race lost) and the budget's 57014.
+    static func closesConnection(_ error: PSQLError) -> Bool {
         guard let state = error.sqlState else { return false }
-        return state.hasPrefix("0A") || state.hasPrefix("26") || state.hasPrefix("42")
+        return !(state.hasPrefix("IK") || state.hasPrefix("23") || state == SQLState.queryCanceled)
+    }
+
+    /// A prepared statement that changed its result type (0A000) or that a pooler lost (26000): Postgres refused it
+    /// at Bind, before it ran.
+    static func failedBeforeRunning(_ error: any Error) -> Bool {
+        guard let error = error as? PSQLError else { return false }
+        return error.sqlState == SQLState.featureNotSupported || error.sqlState == SQLState.invalidStatementName
     }
 
     /// A pooled connection for `body`, within the deadline (lease included); counted in `inFlight`.
