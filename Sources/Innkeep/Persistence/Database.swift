@@ -127,7 +127,7 @@ public struct Database: Sendable, Service {
     public func statement<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         do {
             return try await leased(body)
-        } catch where Self.failedBeforeRunning(error) {
+        } catch let error where Self.failedBeforeRunning(error) {
             return try await leased(body)
         }
     }
