@@ -81,7 +81,14 @@ public enum Idempotency {
             throw error
         }
         if !claim.isStored {
-            try await db.transaction(.tenant(caller.agencyId, user: caller.userId)) { conn in try await claim.store(reply, on: conn) }
+            do {
+                try await db.transaction(.tenant(caller.agencyId, user: caller.userId)) { conn in try await claim.store(reply, on: conn) }
+            } catch {
+                // The answer (a 4xx, or an action that kept nothing) is not kept: the key is released as after a 5xx,
+                // so a retry runs again now instead of meeting "in progress" until the claim counts as abandoned.
+                call.services.idempotencyReleaser.release(claim)
+                throw error
+            }
         }
         return reply
     }

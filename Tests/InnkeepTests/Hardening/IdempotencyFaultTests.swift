@@ -68,6 +68,15 @@ import Glibc
                     """
             )
         )
+        try await conn.run(PostgresQuery(unsafeSQL: "DROP TRIGGER IF EXISTS hardening_test_slow_answer ON idempotency_keys"))
+        try await conn.run(
+            PostgresQuery(
+                unsafeSQL: """
+                    CREATE TRIGGER hardening_test_slow_answer BEFORE UPDATE ON idempotency_keys FOR EACH ROW
+                    WHEN (NEW.key LIKE 'slow-answer-%') EXECUTE FUNCTION hardening_test_sleep('key')
+                    """
+            )
+        )
     }
 
     static func slow(_ guest: String, _ on: Bool) async throws {
@@ -178,6 +187,31 @@ import Glibc
                 #expect(try await api.idempotencyRow(agency.id, key) == nil, "a claim committed after its request's 503")
                 let retry = try await api.send(.post, "/api/v1/bookings", token: agency.admin.token, json: body, headers: headers)
                 #expect(retry.status == .created, "\(retry.raw)")
+                #expect(retry.headers[HTTPField.Name("Idempotent-Replayed")!] == nil)
+            }
+        }
+    }
+
+    /// A 4xx is kept in a transaction of its own after the action (`Idempotency.run`): when that one fails, the key
+    /// is released as after a 5xx, and the retry runs again at once instead of meeting "in progress" for a minute.
+    @Test func aKeyWhoseAnswerCouldNotBeKeptIsReleased() async throws {
+        try await HeavyLoad.exclusive {
+            try await Self.installSlowTriggers()
+            let key = "slow-answer-\(UUID())"
+            try await Self.slow(key, true)
+            try await withApp(databaseDeadline: TestEnv.productionDeadline) { api in
+                let agency = try await api.makeAgency()
+                let property = try await api.createProperty(agency)
+                let body = Self.booking(property, "answer-\(UUID())", day: Int.random(in: 900..<1200))
+                let taken = try await api.send(.post, "/api/v1/bookings", token: agency.admin.token, json: body)
+                #expect(taken.status == .created, "\(taken.raw)")
+                let headers: HTTPFields = [HTTPField.Name("Idempotency-Key")!: key]
+                let failed = try await api.send(.post, "/api/v1/bookings", token: agency.admin.token, json: body, headers: headers)
+                #expect(failed.errorCode == "DATABASE_UNAVAILABLE", "the 409 could not be kept: \(failed.raw)")
+                try await Self.slow(key, false)
+                try await eventually("the key released", timeout: .seconds(5)) { try await api.idempotencyRow(agency.id, key) == nil }
+                let retry = try await api.send(.post, "/api/v1/bookings", token: agency.admin.token, json: body, headers: headers)
+                #expect(retry.errorCode == "BOOKING_CONFLICT", "\(retry.raw)")
                 #expect(retry.headers[HTTPField.Name("Idempotent-Replayed")!] == nil)
             }
         }
