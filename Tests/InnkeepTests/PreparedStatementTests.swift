@@ -25,6 +25,17 @@ import Testing
         func makeBindings() -> PostgresBindings { PostgresBindings() }
     }
 
+    /// A caller `app_admit` refuses: IK403, an answer of the statement's run.
+    struct Refused: FixedStatement {
+        static let sql = "SELECT items FROM app_list_properties_json($1, NULL::uuid, ARRAY['admin'], NULL::text, NULL::int8, NULL::uuid, 1)"
+        static let bindingDataTypes: [PostgresDataType] = [.uuid]
+        func makeBindings() -> PostgresBindings {
+            var b = PostgresBindings()
+            b.append(UUID())
+            return b
+        }
+    }
+
     @Test func theSettingIsOnUnlessTurnedOff() throws {
         let base = TestEnv.environment(database: "x")
         #expect(try AppConfig(environment: base).preparedStatements)
@@ -54,11 +65,12 @@ import Testing
 
     /// PostgresNIO keeps a failed preparation's error for the connection's life, and a prepared statement whose
     /// result type changed fails on every call: after either, the pool's next lease is a new connection. The changed
-    /// result type is refused before the statement runs, so `Database.statement` tries it once more, on that one.
+    /// result type is refused before the statement runs, so `Database.statement` tries again, past every pooled
+    /// connection that holds it stale. An answer of the statement's run (IK403) keeps the connection.
     @Test func aConnectionWhosePreparedStatementWentBadIsReplaced() async throws {
         try await SharedDatabase.shared.prepare()
         let owner = Database(url: TestEnv.ownerURL(SharedDatabase.name), logger: TestEnv.logger, maximumConnections: 1)
-        let db = Database(url: TestEnv.runtimeURL(SharedDatabase.name), logger: TestEnv.logger, maximumConnections: 1)
+        let db = Database(url: TestEnv.runtimeURL(SharedDatabase.name), logger: TestEnv.logger, maximumConnections: 2)
         func ddl(_ sql: String) async throws {
             _ = try await owner.statement { conn in try await conn.query(PostgresQuery(unsafeSQL: sql), logger: conn.logger) }
         }
@@ -77,6 +89,20 @@ import Testing
             }
         }
         try await ddl("DROP TABLE IF EXISTS prepared_statement_probe")
+        /// Both pooled connections, each after the probe: two leases held at once.
+        func both() async throws -> Set<Int32> {
+            async let one = db.statement { conn in
+                _ = try await db.send(Probe(), on: conn)
+                _ = try await conn.query("SELECT pg_sleep(0.3)", logger: conn.logger).collect()
+                return try await pid(conn)
+            }
+            async let two = db.statement { conn in
+                _ = try await db.send(Probe(), on: conn)
+                _ = try await conn.query("SELECT pg_sleep(0.3)", logger: conn.logger).collect()
+                return try await pid(conn)
+            }
+            return [try await one, try await two]
+        }
         let first = try await db.statement { conn in try await pid(conn) }
         #expect(try await probe().answer == "42P01")
         try await ddl("CREATE TABLE prepared_statement_probe (v integer)")
@@ -85,11 +111,21 @@ import Testing
         let created = try await probe()
         #expect(created.answer == "7")
         #expect(created.pid != first)
-        #expect(try await probe().pid == created.pid, "a statement that worked keeps its connection")
+        let warm = try await both()
+        let createdPid = try #require(created.pid)
+        #expect(warm.count == 2 && warm.contains(createdPid), "a statement that worked keeps its connection")
+        do {
+            _ = try await db.statement { conn in try await db.send(Refused(), on: conn) }
+            Issue.record("a stranger was admitted")
+        } catch {
+            #expect(isPostgresError(error, state: TenantEntry.notAdmitted))
+        }
+        #expect(try await both() == warm, "an answer of the run keeps its connection")
         try await ddl("ALTER TABLE prepared_statement_probe ALTER COLUMN v TYPE bigint")
         let changed = try await probe()
         #expect(changed.answer == "7")
-        #expect(changed.pid != created.pid)
+        let changedPid = try #require(changed.pid)
+        #expect(!warm.contains(changedPid))
         #expect(try await probe().pid == changed.pid)
         try await ddl("DROP TABLE prepared_statement_probe")
     }

@@ -123,12 +123,20 @@ public struct Database: Sendable, Service {
     /// tenant table (`SELECT 1`).
     ///
     /// A prepared statement refused before it ran (`failedBeforeRunning`) closed its connection (`send`): it is tried
-    /// once more, on another.
+    /// again, on another, while a quarter of the deadline lasts (so the request still ends within 1.25 deadlines). After
+    /// a migration that changed its result type every pooled connection may hold it stale; each such try closes one.
     public func statement<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        do {
-            return try await leased(body)
-        } catch let error where Self.failedBeforeRunning(error) {
-            return try await leased(body)
+        let started = ContinuousClock.now
+        var tries = 1
+        while true {
+            do {
+                return try await leased(body)
+            } catch let error
+                where preparedStatements && Self.failedBeforeRunning(error) && tries <= maximumConnections
+                && ContinuousClock.now - started < deadline / 4
+            {
+                tries += 1
+            }
         }
     }
 
@@ -143,18 +151,19 @@ public struct Database: Sendable, Service {
             for try await row in try await conn.execute(statement, logger: conn.logger) { rows.append(row) }
             return rows
         } catch let error as PSQLError where Self.closesConnection(error) {
-            // Maybe the statement's preparation failed, whose error PostgresNIO keeps for the connection's life, or a
-            // migration changed its result type, which fails every call: a new connection prepares it afresh.
+            // The statement's preparation may have failed, whose error PostgresNIO keeps for the connection's life, or
+            // a migration changed its result type, which fails every call: a new connection prepares it afresh.
             try? await conn.close()
             throw error
         }
     }
 
-    /// A server's error other than those only a statement's run raises, never its preparation: what our SQL functions
-    /// raise themselves (class IK), a constraint's (class 23: a race lost) and the budget's 57014.
+    /// Any server error but the two kinds a preparation cannot raise and a hot statement raises as an answer: our SQL
+    /// functions' own (class IK: not admitted, left to the full path) and a constraint's (class 23: a race lost).
+    /// Even a 57014 may come from a preparation (cancelled, `statement_timeout`).
     static func closesConnection(_ error: PSQLError) -> Bool {
         guard let state = error.sqlState else { return false }
-        return !(state.hasPrefix("IK") || state.hasPrefix("23") || state == SQLState.queryCanceled)
+        return !(state.hasPrefix("IK") || state.hasPrefix("23"))
     }
 
     /// A prepared statement that changed its result type (0A000) or that a pooler lost (26000): Postgres refused it

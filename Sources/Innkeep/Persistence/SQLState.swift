@@ -6,8 +6,6 @@ enum SQLState {
     static let foreignKeyViolation = "23503"
     /// A unique constraint held (an email, a connected listing).
     static let uniqueViolation = "23505"
-    /// A statement cancelled, or past its time (`statement_timeout`, the budget of the one-statement writes).
-    static let queryCanceled = "57014"
     /// Of a prepared statement: "cached plan must not change result type".
     static let featureNotSupported = "0A000"
     /// Of a prepared statement: it does not exist (on this server connection).
