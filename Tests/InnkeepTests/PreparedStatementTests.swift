@@ -89,18 +89,17 @@ import Testing
             }
         }
         try await ddl("DROP TABLE IF EXISTS prepared_statement_probe")
-        /// Both pooled connections, each after the probe: two leases held at once.
+        /// The probe on a connection held a while, so that two at once take both pooled connections.
+        @Sendable func heldProbe() async throws -> Int32 {
+            try await db.statement { conn in
+                _ = try await db.send(Probe(), on: conn)
+                _ = try await conn.query("SELECT pg_sleep(0.3)", logger: conn.logger).collect()
+                return try await pid(conn)
+            }
+        }
         func both() async throws -> Set<Int32> {
-            async let one = db.statement { conn in
-                _ = try await db.send(Probe(), on: conn)
-                _ = try await conn.query("SELECT pg_sleep(0.3)", logger: conn.logger).collect()
-                return try await pid(conn)
-            }
-            async let two = db.statement { conn in
-                _ = try await db.send(Probe(), on: conn)
-                _ = try await conn.query("SELECT pg_sleep(0.3)", logger: conn.logger).collect()
-                return try await pid(conn)
-            }
+            async let one = heldProbe()
+            async let two = heldProbe()
             return [try await one, try await two]
         }
         let first = try await db.statement { conn in try await pid(conn) }

@@ -45,13 +45,7 @@ public struct AppServices: Sendable {
         self.config = config
         self.logger = logger
         metrics = AppMetrics()
-        db = Database(
-            url: config.databaseURL,
-            logger: logger,
-            maximumConnections: databasePoolSize,
-            deadline: databaseDeadline,
-            preparedStatements: config.preparedStatements
-        )
+        db = Database(config: config, logger: logger, maximumConnections: databasePoolSize, deadline: databaseDeadline)
         func redisClient(timeout: Duration) throws -> RedisClient? {
             try config.redisURL.map { url in
                 var configuration = try RedisClient.Configuration(url: url)

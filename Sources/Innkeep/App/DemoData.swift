@@ -9,13 +9,7 @@ public enum DemoData {
 
     public static func seed(config: AppConfig, logger: Logger) async throws -> String {
         try await Runner.checkConnection(config.databaseURL, logger: logger)
-        let db = Database(
-            url: config.databaseURL,
-            logger: logger,
-            maximumConnections: 2,
-            deadline: .seconds(30),
-            preparedStatements: config.preparedStatements
-        )
+        let db = Database(config: config, logger: logger, maximumConnections: 2, deadline: .seconds(30))
         let jwt = JWTSigner(secret: config.jwtSecret)
         let hasher = PasswordHasher(cost: 10)
         return try await withThrowingTaskGroup(of: String?.self) { group in

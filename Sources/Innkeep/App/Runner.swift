@@ -55,13 +55,7 @@ public enum Runner {
 
     public static func worker(config: AppConfig, logger: Logger) async throws {
         try await checkConnection(config.databaseURL, logger: logger)
-        let db = Database(
-            url: config.databaseURL,
-            logger: logger,
-            maximumConnections: 8,
-            deadline: .seconds(10),
-            preparedStatements: config.preparedStatements
-        )
+        let db = Database(config: config, logger: logger, maximumConnections: 8, deadline: .seconds(10))
         let worker = Worker(db: db, logger: logger)
         let metrics = AppMetrics()
         let webhooks = WebhookDispatcher(config: config, db: db, logger: logger, metrics: metrics)

@@ -65,32 +65,30 @@ public enum Idempotency {
         }
 
         let claim = IdempotencyClaim(agencyId: caller.agencyId, userId: caller.userId, key: key)
-        let reply: Reply
-        do {
-            if let actionEntry, let inOneStatement, let answered = try await inOneStatement(call, actionEntry.answering(claim)) {
-                reply = answered
-            } else {
-                reply = try await handler(caller, claim)
+        func answer() async throws -> Reply {
+            do {
+                if let actionEntry, let inOneStatement, let answered = try await inOneStatement(call, actionEntry.answering(claim)) {
+                    return answered
+                }
+                return try await handler(caller, claim)
+            } catch let error as APIError where error.code.status.code < 500 {
+                return Reply.error(error, requestId: call.context.requestId)
             }
-        } catch let error as APIError where error.code.status.code < 500 {
-            reply = Reply.error(error, requestId: call.context.requestId)
+        }
+        do {
+            let reply = try await answer()
+            // A 4xx, or an action that kept nothing, is kept here, after the action.
+            if !claim.isStored {
+                try await db.transaction(.tenant(caller.agencyId, user: caller.userId)) { conn in try await claim.store(reply, on: conn) }
+            }
+            return reply
         } catch {
-            // 5xx are not kept: the key is released so a retry runs again. Not awaited: the database may be
-            // what failed, and the client gets its 503 now; the release retries until the database is back.
+            // A 5xx, or an answer that could not be kept: the key is released, so a retry runs again now instead of
+            // meeting "in progress" until the claim counts as abandoned. Not awaited: the database may be what failed,
+            // and the client gets its 503 now; the release retries until the database is back.
             call.services.idempotencyReleaser.release(claim)
             throw error
         }
-        if !claim.isStored {
-            do {
-                try await db.transaction(.tenant(caller.agencyId, user: caller.userId)) { conn in try await claim.store(reply, on: conn) }
-            } catch {
-                // The answer (a 4xx, or an action that kept nothing) is not kept: the key is released as after a 5xx,
-                // so a retry runs again now instead of meeting "in progress" until the claim counts as abandoned.
-                call.services.idempotencyReleaser.release(claim)
-                throw error
-            }
-        }
-        return reply
     }
 
     /// 1 to 255 characters, counted in Unicode scalars as Postgres' length() counts the column's CHECK (not

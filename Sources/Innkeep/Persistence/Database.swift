@@ -47,6 +47,17 @@ public struct Database: Sendable, Service {
         self.preparedStatements = preparedStatements
     }
 
+    /// The database `config` names, with its settings (`DATABASE_URL`, `DATABASE_PREPARED_STATEMENTS`).
+    public init(config: AppConfig, logger: Logger, maximumConnections: Int, deadline: Duration) {
+        self.init(
+            url: config.databaseURL,
+            logger: logger,
+            maximumConnections: maximumConnections,
+            deadline: deadline,
+            preparedStatements: config.preparedStatements
+        )
+    }
+
     /// Runs the connection pool (its idle sweep) until cancelled or shut down gracefully.
     public func run() async {
         await pool.run()
