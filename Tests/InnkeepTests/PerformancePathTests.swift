@@ -525,7 +525,7 @@ import Testing
         }
     }
 
-    /// The availability search takes the same path (`app_availability`): each item is the property as GET writes
+    /// The availability search takes the same path (`app_availability_json`): each item is the property as GET writes
     /// it, the page and its cursor work as on the full path, and a role the search refuses goes the full way.
     @Test func availabilityIsSearchedInOneStatement() async throws {
         try await withApp { api in

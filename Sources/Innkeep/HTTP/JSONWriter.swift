@@ -1,5 +1,4 @@
 import Foundation
-import NIOCore
 
 /// A value that writes its own JSON: a resource row goes from its decoded fields straight into the
 /// response bytes, without a `JSONValue` dictionary per row (docs/benchmarks.md, issue 17).
@@ -26,12 +25,6 @@ extension JSONWritable {
         guard let value = JSONValue.parse(jsonBytes) else { preconditionFailure("\(Self.self) wrote invalid JSON") }
         return value
     }
-}
-
-/// A row's JSON as Postgres wrote it (`api_json`): an item of a page whose rows arrive one by one.
-struct WrittenJSON: JSONWritable {
-    let bytes: ByteBuffer
-    func writeJSON(_ w: inout JSONWriter) { w.written(bytes.readableBytesView) }
 }
 
 extension JSONValue: JSONWritable {
@@ -66,9 +59,6 @@ public struct JSONWriter {
 
     /// Any `JSONValue` (as an array element or after a key).
     public mutating func value(_ v: JSONValue) { v.write(to: &bytes) }
-
-    /// A value Postgres already wrote as JSON (`api_json`, migration 0017), copied as it is.
-    mutating func written(_ json: some Collection<UInt8>) { bytes.append(contentsOf: json) }
 
     // MARK: Members of an object, in ascending key order.
 

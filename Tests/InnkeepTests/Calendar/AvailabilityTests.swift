@@ -65,6 +65,50 @@ import Testing
         }
     }
 
+    /// The search asks each property for its last confirmed booking that starts before the check-out (confirmed
+    /// stays never overlap, so no earlier one reaches further) and for its blocks that end after the check-in
+    /// (migration 0021). The stays around the search that those two questions could get wrong.
+    @Test func staysAroundTheSearchAreJudgedByTheirNights() async throws {
+        try await withApp { api in
+            let agency = try await api.makeAgency()
+            func property(_ name: String) async throws -> UUID { try await api.createProperty(agency, name: name) }
+            func book(_ property: UUID, _ checkIn: String, _ checkOut: String) async throws -> UUID {
+                let r = try await api.createBooking(agency, property: property, checkIn: checkIn, checkOut: checkOut)
+                return try #require(r["id"]?.uuid, "\(r.raw)")
+            }
+            // The stay: 2032-03-10 → 2032-03-14.
+            let spanning = try await property("a stay from before to after")
+            _ = try await book(spanning, "2032-03-01", "2032-03-20")
+            let longBefore = try await property("a long stay before, then one inside")
+            _ = try await book(longBefore, "2032-02-01", "2032-03-05")
+            _ = try await book(longBefore, "2032-03-12", "2032-03-13")
+            let cancelledLast = try await property("the last stay before check-out cancelled, the one before it ended")
+            _ = try await book(cancelledLast, "2032-03-01", "2032-03-10")
+            let c = try await book(cancelledLast, "2032-03-11", "2032-03-16")
+            #expect(try await api.send(.post, "/api/v1/bookings/\(c)/cancel", token: agency.admin.token).status == .ok)
+            let startsAtCheckOut = try await property("a stay from the check-out on")
+            _ = try await book(startsAtCheckOut, "2032-03-14", "2032-03-30")
+            let overlapsCheckIn = try await property("a stay over the check-in")
+            _ = try await book(overlapsCheckIn, "2032-03-08", "2032-03-11")
+            let spanningBlock = try await property("a block from before to after, with a stay long before")
+            _ = try await book(spanningBlock, "2032-01-01", "2032-01-05")
+            _ = try await api.createBlock(agency, property: spanningBlock, start: "2032-02-20", end: "2032-04-01")
+            let channelBlocks = try await property("channel blocks that overlap each other, one over the stay")
+            let connection = try await api.createConnection(agency, property: channelBlocks)
+            _ = try await api.insertChannelBlock(agency, property: channelBlocks, connection: connection, start: "2032-03-01", end: "2032-03-20")
+            _ = try await api.insertChannelBlock(agency, property: channelBlocks, connection: connection, start: "2032-03-02", end: "2032-03-04")
+            let blockEndsAtCheckIn = try await property("a block up to the check-in")
+            _ = try await api.createBlock(agency, property: blockEndsAtCheckIn, start: "2032-03-01", end: "2032-03-10")
+
+            let r = try await api.send(.get, "/api/v1/availability?check_in=2032-03-10&check_out=2032-03-14", token: agency.admin.token)
+            #expect(r.status == .ok, "\(r.raw)")
+            #expect(r.data.compactMap { $0["id"]?.uuid } == [blockEndsAtCheckIn, startsAtCheckOut, cancelledLast])
+            // One night earlier, the block and the stay that ended at the check-in hold its first night.
+            let earlier = try await api.send(.get, "/api/v1/availability?check_in=2032-03-09&check_out=2032-03-13", token: agency.admin.token)
+            #expect(earlier.data.compactMap { $0["id"]?.uuid } == [startsAtCheckOut])
+        }
+    }
+
     @Test func badQueriesNameEveryField() async throws {
         try await withApp { api in
             let agency = try await api.makeAgency()

@@ -107,33 +107,29 @@ struct CalendarController {
         let query = try AvailabilityQuery(request)
         let caller = context.caller
         return try await context.read { conn in
-            query.page.reply(
-                try await PropertyRepository.available(
-                    conn,
-                    agency: caller.agencyId,
-                    stay: query.stay,
-                    guests: query.guests,
-                    cursor: query.cursor,
-                    limit: query.page.limit + 1
-                )
-            )
+            try await PropertyRepository.available(
+                conn,
+                agency: caller.agencyId,
+                stay: query.stay,
+                guests: query.guests,
+                cursor: query.cursor,
+                limit: query.page.limit
+            ).reply
         }
     }
 
-    /// The same search in one statement (`TenantEntry`, `app_availability`); nil sends the request the full way.
+    /// The same search in one statement (`TenantEntry`, `app_availability_json`); nil sends the request the full way.
     @Sendable func availabilityInOneStatement(_ call: Call, _ entry: TenantEntry) async throws -> Reply? {
         guard let query = try? AvailabilityQuery(call.request) else { return nil }
         return try await entry.run { conn in
-            query.page.reply(
-                try await PropertyRepository.available(
-                    conn,
-                    entering: entry,
-                    stay: query.stay,
-                    guests: query.guests,
-                    cursor: query.cursor,
-                    limit: query.page.limit + 1
-                )
-            )
+            try await PropertyRepository.available(
+                conn,
+                entering: entry,
+                stay: query.stay,
+                guests: query.guests,
+                cursor: query.cursor,
+                limit: query.page.limit
+            ).reply
         }
     }
 }

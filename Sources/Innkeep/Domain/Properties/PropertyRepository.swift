@@ -95,12 +95,9 @@ public enum PropertyRepository {
         }
     }
 
-    /// One page of availability: each property as its JSON with its position, newest first.
-    typealias AvailableRow = (createdAt: Date, id: UUID, json: WrittenJSON)
-
-    /// The agency's active properties free for every night of `stay` that fit `guests` and whose stay
-    /// rules allow its length, newest first (SPEC §11): `app_available_properties` (migration 0019), the one query
-    /// both paths run, so it stays flat as bookings grow. `limit` rows at most.
+    /// One page of the agency's active properties free for every night of `stay` that fit `guests` and whose
+    /// stay rules allow its length, newest first (SPEC §11), as JSON: `app_available_page_json` (migration 0021),
+    /// the search's one query, which both paths run.
     static func available(
         _ conn: PostgresConnection,
         agency: UUID,
@@ -108,20 +105,18 @@ public enum PropertyRepository {
         guests: Int,
         cursor: PageCursor?,
         limit: Int
-    )
-        async throws -> [AvailableRow]
-    {
-        try await availableRows(
+    ) async throws -> JSONPage {
+        try await JSONPage(
             conn.run(
                 """
-                SELECT api_json, created_at, id FROM app_available_properties(\(agency), \(stay.start.description)::date,
-                    \(stay.end.description)::date, \(guests)::int, \(cursor?.micros)::int8, \(cursor?.id)::uuid, \(limit)::int)
+                SELECT * FROM app_available_page_json(\(agency), \(stay.start.description)::date, \(stay.end.description)::date,
+                    \(guests)::int, \(cursor?.micros)::int8, \(cursor?.id)::uuid, \(limit)::int)
                 """
             ).collect()
         )
     }
 
-    /// The same page in the statement that admits the caller (`app_availability`, migration 0019: `TenantEntry`).
+    /// The same page in the statement that admits the caller (`app_availability_json`, migration 0021: `TenantEntry`).
     static func available(
         _ conn: PostgresConnection,
         entering entry: TenantEntry,
@@ -129,18 +124,17 @@ public enum PropertyRepository {
         guests: Int,
         cursor: PageCursor?,
         limit: Int
-    )
-        async throws -> [AvailableRow]
-    {
-        try availableRows(
-            await entry.services.db.send(AvailabilityStatement(entry: entry, stay: stay, guests: guests, cursor: cursor, limit: limit), on: conn)
+    ) async throws -> JSONPage {
+        try await JSONPage(
+            entry.services.db.send(AvailabilityStatement(entry: entry, stay: stay, guests: guests, cursor: cursor, limit: limit), on: conn)
         )
     }
 
-    /// `app_availability`'s statement.
+    /// `app_availability_json`'s statement.
     struct AvailabilityStatement: FixedStatement {
         static let sql = """
-            SELECT api_json, created_at, id FROM app_availability($1, $2::uuid, $3, $4::date, $5::date, $6::int, $7::int8, $8::uuid, $9::int)
+            SELECT items, next_micros, next_id
+            FROM app_availability_json($1, $2::uuid, $3, $4::date, $5::date, $6::int, $7::int8, $8::uuid, $9::int)
             """
         static let bindingDataTypes: [PostgresDataType] = [.uuid, .uuid, .textArray, .text, .text, .int8, .int8, .uuid, .int8]
         let entry: TenantEntry, stay: Nights, guests: Int, cursor: PageCursor?, limit: Int
@@ -157,15 +151,6 @@ public enum PropertyRepository {
             b.append(cursor?.id)
             b.append(limit)
             return b
-        }
-    }
-
-    private static func availableRows(_ rows: [PostgresRow]) throws -> [AvailableRow] {
-        try rows.map { row in
-            var r = RowReader(row)
-            let json: ByteBuffer = try r.next()
-            let createdAt: Date = try r.next()
-            return (createdAt, try r.next(), WrittenJSON(bytes: json))
         }
     }
 
