@@ -46,6 +46,38 @@ import Testing
         }
     }
 
+    /// The holders are found from the last confirmed stay that starts by `from` (confirmed stays never overlap) and
+    /// from the blocks that end after it (migration 0022): a stay from long before reaches into the range even when
+    /// a cancelled one starts after it, and a new stay over its nights is refused.
+    @Test func stayFromBeforeTheRangeIsFoundPastACancelledOne() async throws {
+        try await withApp { api in
+            let agency = try await api.makeAgency()
+            let property = try await api.createProperty(agency)
+            func book(_ checkIn: String, _ checkOut: String) async throws -> UUID {
+                let r = try await api.createBooking(agency, property: property, checkIn: checkIn, checkOut: checkOut)
+                return try #require(r["id"]?.uuid, "\(r.raw)")
+            }
+            _ = try await book("2031-04-20", "2031-04-25")
+            let cancelled = try await book("2031-05-08", "2031-05-09")
+            #expect(try await api.send(.post, "/api/v1/bookings/\(cancelled)/cancel", token: agency.admin.token).status == .ok)
+            let long = try await book("2031-05-01", "2031-05-11")
+            let block = try #require(try await api.createBlock(agency, property: property, start: "2031-05-12", end: "2031-05-13")["id"]?.uuid)
+            let after = try await book("2031-05-14", "2031-05-20")
+
+            let days = try await api.calendarDays(agency, property: property, from: "2031-05-10", to: "2031-05-16")
+            let holders = days.keys.sorted().map { date in
+                let day = days[date]!
+                return "\(day["status"]?.stringValue ?? "?") \((day["booking_id"]?.uuid ?? day["block_id"]?.uuid)?.uuidString ?? "-")"
+            }
+            let free = "available -"
+            #expect(holders == ["booked \(long)", free, "blocked \(block)", free, "booked \(after)", "booked \(after)"])
+
+            let over = try await api.createBooking(agency, property: property, checkIn: "2031-05-09", checkOut: "2031-05-10")
+            #expect(over.status == .conflict && over.errorCode == "BOOKING_CONFLICT", "\(over.raw)")
+            #expect(try await api.createBooking(agency, property: property, checkIn: "2031-05-11", checkOut: "2031-05-12").status == .created)
+        }
+    }
+
     /// The night-by-night holders the calendar writes, without a database: entries that begin before the range
     /// or end after it, bookings over blocks, two blocks or two bookings on one night (the first one named), and
     /// entries wholly outside the range or ending on its first night.
