@@ -3,16 +3,17 @@
 -- As in 0021: under row-level security, range overlap (&&) is not leakproof, so it cannot be an index condition,
 -- and app_holders and the create's check read every confirmed booking and block of the property through the GiST
 -- indexes on (agency_id, property_id, daterange) and filtered them: a cost that grew with the property's history.
--- Date comparisons are leakproof, so each half below is one short btree range. What the functions return is
+-- Comparing a date column with a parameter is leakproof (a computed bound is wrapped in a scalar subquery, which
+-- the planner turns into a parameter), so each half below is one btree range. What the functions return is
 -- unchanged (the release before calls both).
 
 -- What holds a property's nights in [p_from, p_to): its confirmed bookings (rank 0) and its blocks of every kind
 -- (rank 1, with the kind), bookings first, then by first night; at most p_limit. One place for this query: the
 -- calendar (both paths), the checks before a new stay or block (CalendarRepository) and the one-statement create
 -- call it. Confirmed bookings never overlap (occupancy_no_overlap, 0009), so those that reach into the range
--- start no earlier than the last one starting by p_from: bookings_agency_property_idx from there up to p_to.
--- Blocks may overlap each other: those that end after p_from (blocks_agency_property_end_idx, 0021) and start
--- before p_to. plpgsql keeps the plan for the session. Invoker's rights: the caller's row-level security applies.
+-- start no earlier than the last one starting by p_from: bookings_agency_property_idx from there up to p_to
+-- (with any cancelled ones in between). Blocks may overlap each other: those that end after p_from, the
+-- property's current and future ones (blocks_agency_property_end_idx, 0021), and start before p_to. plpgsql keeps the plan for the session. Invoker's rights: the caller's row-level security applies.
 CREATE OR REPLACE FUNCTION app_holders(p_agency uuid, p_property uuid, p_from date, p_to date, p_limit integer)
     RETURNS TABLE (rank integer, id uuid, kind text, first_night text, end_night text)
     LANGUAGE plpgsql STABLE
@@ -22,11 +23,11 @@ BEGIN
     SELECT 0, b.id, NULL::text, b.check_in::text, b.check_out::text FROM bookings b
      WHERE b.agency_id = p_agency AND b.property_id = p_property AND b.status = 'confirmed'
        AND b.check_in < p_to AND b.check_out > p_from
-       AND b.check_in >= COALESCE((SELECT f.check_in FROM bookings f
-                                    WHERE f.agency_id = p_agency AND f.property_id = p_property AND f.check_in <= p_from
-                                      AND f.status = 'confirmed'
-                                    ORDER BY f.check_in DESC
-                                    LIMIT 1), '-infinity')
+       AND b.check_in >= (SELECT COALESCE((SELECT f.check_in FROM bookings f
+                                            WHERE f.agency_id = p_agency AND f.property_id = p_property AND f.check_in <= p_from
+                                              AND f.status = 'confirmed'
+                                            ORDER BY f.check_in DESC
+                                            LIMIT 1), '-infinity'))
     UNION ALL
     SELECT 1, k.id, k.kind, k.start_date::text, k.end_date::text FROM blocks k
      WHERE k.agency_id = p_agency AND k.property_id = p_property AND k.end_date > p_from AND k.start_date < p_to

@@ -29,7 +29,7 @@ public enum BlockRepository {
         ).collect().first.map(Block.init(row:))
     }
 
-    /// Newest first; `from`/`to` keep blocks whose nights overlap `[from, to)` (the GiST index finds them).
+    /// Newest first; `from`/`to` keep blocks whose nights overlap `[from, to)`.
     public static func list(
         _ conn: PostgresConnection,
         agency: UUID,

@@ -1,8 +1,8 @@
 import Foundation
 import PostgresNIO
 
-/// What holds a property's nights: confirmed bookings and blocks, read together. Both lookups use the
-/// GiST indexes on `(agency_id, property_id, daterange)` of bookings (0008) and blocks (0009).
+/// What holds a property's nights: confirmed bookings and blocks, read together, each through a btree range
+/// that row-level security lets the query use (`app_holders`, migration 0022).
 public enum CalendarRepository {
     /// The confirmed bookings and the blocks (channel ones included) of a property that overlap
     /// `nights`: bookings first, then by first night.
@@ -64,7 +64,7 @@ public enum CalendarRepository {
 }
 
 extension PostgresQuery.StringInterpolation {
-    /// The query of `CalendarRepository.entries`, `app_holders` (migration 0019): rank (0 booking, 1 block), id,
+    /// The query of `CalendarRepository.entries`, `app_holders` (migrations 0019 and 0022): rank (0 booking, 1 block), id,
     /// block kind, first night, end, for the statements that read a property's holders together with something
     /// else.
     mutating func appendInterpolation(holdersOf propertyId: UUID, agency: UUID, overlapping nights: Nights, limit: Int) {
