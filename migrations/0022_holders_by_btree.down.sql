@@ -1,4 +1,4 @@
--- Reverts 0022. Lossless: it restores the bodies 0018 and 0019 gave the two functions.
+-- Reverts 0022. Lossless: it restores the bodies 0018 and 0019 gave the two functions and rebuilds the two indexes.
 CREATE OR REPLACE FUNCTION app_create_booking(
     p_user uuid, p_agency uuid, p_roles text[], p_property uuid, p_guest_name text, p_guest_email text,
     p_check_in date, p_check_out date, p_guests integer, p_source text, p_total_amount_cents bigint, p_currency text,
@@ -62,3 +62,8 @@ BEGIN
     LIMIT p_limit;
 END
 $$;
+
+CREATE INDEX blocks_agency_property_nights_idx ON blocks
+    USING gist (agency_id, property_id, daterange(start_date, end_date, '[)'));
+CREATE INDEX bookings_agency_property_stay_idx ON bookings
+    USING gist (agency_id, property_id, daterange(check_in, check_out, '[)'));

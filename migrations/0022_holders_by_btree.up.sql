@@ -7,6 +7,14 @@
 -- the planner turns into a parameter), so each half below is one btree range. What the functions return is
 -- unchanged (the release before calls both).
 
+-- Under row-level security the GiST indexes on (agency_id, property_id, daterange(…)) of bookings (0008) and blocks
+-- (0009) serve no query beyond their first two columns, which bookings_agency_property_idx and
+-- blocks_agency_property_end_idx (0021) cover; every write still paid for them, and the planner chose them for
+-- probes the btrees answer faster (availability: 15 % more searches a second where most properties are booked, 60 %
+-- where most are free). The exclusion constraint's index on occupancy stays: it is what refuses a double booking.
+DROP INDEX bookings_agency_property_stay_idx;
+DROP INDEX blocks_agency_property_nights_idx;
+
 -- What holds a property's nights in [p_from, p_to): its confirmed bookings (rank 0) and its blocks of every kind
 -- (rank 1, with the kind), bookings first, then by first night; at most p_limit. One place for this query: the
 -- calendar (both paths), the checks before a new stay or block (CalendarRepository) and the one-statement create
