@@ -21,7 +21,8 @@ DROP INDEX blocks_agency_property_nights_idx;
 -- call it. Confirmed bookings never overlap (occupancy_no_overlap, 0009), so those that reach into the range
 -- start no earlier than the last one starting by p_from: bookings_agency_property_idx from there up to p_to
 -- (with any cancelled ones in between). Blocks may overlap each other: those that end after p_from, the
--- property's current and future ones (blocks_agency_property_end_idx, 0021), and start before p_to. plpgsql keeps the plan for the session. Invoker's rights: the caller's row-level security applies.
+-- property's current and future ones (blocks_agency_property_end_idx, 0021), and start before p_to. plpgsql keeps
+-- the plan for the session. Invoker's rights: the caller's row-level security applies.
 CREATE OR REPLACE FUNCTION app_holders(p_agency uuid, p_property uuid, p_from date, p_to date, p_limit integer)
     RETURNS TABLE (rank integer, id uuid, kind text, first_night text, end_night text)
     LANGUAGE plpgsql STABLE

@@ -38,6 +38,11 @@ import Testing
             #expect(overlapping.data.map { $0["id"]?.uuid } == [id])
             let touching = try await api.send(.get, "/api/v1/blocks?from=2031-03-05&to=2031-06-01", token: agency.admin.token)
             #expect(touching.data.isEmpty)
+            // Either bound alone leaves the other side open.
+            let fromOnly = try await api.send(.get, "/api/v1/blocks?from=2031-03-04", token: agency.admin.token)
+            #expect(fromOnly.data.compactMap { $0["id"]?.uuid }.count == 2)
+            let toOnly = try await api.send(.get, "/api/v1/blocks?to=2031-06-01", token: agency.admin.token)
+            #expect(toOnly.data.map { $0["id"]?.uuid } == [id])
 
             let deleted = try await api.send(.delete, "/api/v1/blocks/\(id)", token: agency.token(.manager))
             #expect(deleted.status == .noContent)

@@ -26,9 +26,9 @@ public enum BookingRepository {
     /// One page of the agency's bookings, newest first, as JSON; `from`/`to` keep stays that overlap `[from, to)`.
     /// The query is `app_bookings_page_json` (migration 0017, the rows of `app_bookings_page`, migration 0016),
     /// which both list paths run. Its `&&` on the closed range `[from, to]` was meant for a GiST index (migration
-    /// 0008) that row-level security kept it from using (`&&` is not leakproof), and that 0022 dropped: the
-    /// property's stays up to `to` are read and filtered. The two comparisons after it drop the stays that start on
-    /// `to`.
+    /// 0008) that row-level security kept it from using (`&&` is not leakproof), and that 0022 dropped: the stays
+    /// of the property (of the agency, without `property_id`) that start before `to` are read and filtered. The two
+    /// comparisons after it drop the stays that start on `to`.
     static func list(
         _ conn: PostgresConnection,
         agency: UUID,
