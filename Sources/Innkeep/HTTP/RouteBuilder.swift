@@ -63,10 +63,15 @@ struct RouteBuilder {
     /// `inOneStatement` is a cheaper first try (`TenantEntry`) for a hot list or create: nil from it sends the
     /// request the full way. With an `Idempotency-Key`, the claim is first tried in one statement too, and then
     /// `inOneStatement` with the claim, which its statement answers (`TenantEntry.claim`).
+    ///
+    /// `awaitsNetwork`: the handler awaits the network before its statements (the DNS lookup of a URL it checks,
+    /// SPEC §12–13), so the caller is admitted in a transaction of its own and the handler's `context.transaction`
+    /// takes another: no pooled connection is held while a lookup hangs.
     func tenant(
         _ endpoint: Endpoint,
         _ handler: @escaping @Sendable (Request, TenantRequestContext) async throws -> Reply,
-        inOneStatement: (@Sendable (Call, TenantEntry) async throws -> Reply?)? = nil
+        inOneStatement: (@Sendable (Call, TenantEntry) async throws -> Reply?)? = nil,
+        awaitsNetwork: Bool = false
     ) {
         guard case .roles = endpoint.access else { preconditionFailure("\(endpoint) is not a tenant endpoint") }
         precondition(inOneStatement == nil || endpoint.feature == nil, "\(endpoint): one statement is for endpoints without a feature")
@@ -111,6 +116,12 @@ struct RouteBuilder {
             }
             if let inOneStatement, let entry, let reply = try await inOneStatement(call, entry) {
                 return reply
+            }
+            if awaitsNetwork {
+                let caller = try await services.db.transaction(scope) { conn in
+                    try await admitted(RequestTransaction(connection: conn, scope: scope))
+                }
+                return try await handler(call.request, call.admit(caller))
             }
             return try await services.db.transaction(scope) { conn in
                 let transaction = RequestTransaction(connection: conn, scope: scope)

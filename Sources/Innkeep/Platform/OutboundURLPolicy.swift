@@ -88,7 +88,7 @@ public struct OutboundURLPolicy: Sendable {
         if let literal = IPAddress(host) {
             addresses = [literal]
         } else {
-            let resolved = await Self.resolve(host)
+            let resolved = await Self.lookUp(host)
             guard !resolved.isEmpty else { throw .unresolvable(host: host) }
             addresses = resolved
         }
@@ -98,8 +98,9 @@ public struct OutboundURLPolicy: Sendable {
         return Destination(url: url, scheme: scheme, host: host, addresses: addresses.map(\.description))
     }
 
-    /// `getaddrinfo` on the thread pool (it blocks); an empty answer when the name does not resolve.
-    static func resolve(_ host: String) async -> [IPAddress] {
+    /// How `check` looks a host up: `getaddrinfo` on the thread pool (it blocks), an empty answer when the name does
+    /// not resolve. A test replaces it for the requests it sends, to hold a lookup open.
+    @TaskLocal static var lookUp: @Sendable (String) async -> [IPAddress] = { host in
         (try? await NIOThreadPool.singleton.runIfActive { Self.lookup(host) }) ?? []
     }
 

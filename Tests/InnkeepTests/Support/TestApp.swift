@@ -53,6 +53,7 @@ func withApp<T: Sendable>(
     logger: Logger = TestEnv.logger,
     databaseDeadline: Duration = TestEnv.functionalDeadline,
     redisTimeout: Duration = .seconds(1),
+    poolSize: Int = 8,
     _ body: @Sendable (APIClient) async throws -> T
 ) async throws -> T {
     if database == SharedDatabase.name, port == TestEnv.pgPort { try await SharedDatabase.shared.prepare() }
@@ -62,7 +63,7 @@ func withApp<T: Sendable>(
         logger: logger,
         migrations: try Migration.load(from: TestEnv.migrationsDir),
         passwords: TestPasswords.hasher,
-        databasePoolSize: 8,
+        databasePoolSize: poolSize,
         databaseDeadline: databaseDeadline,
         redisTimeout: redisTimeout
     )

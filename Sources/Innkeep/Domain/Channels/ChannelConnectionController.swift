@@ -9,9 +9,9 @@ struct ChannelConnectionController {
 
     func addRoutes(to routes: RouteBuilder) {
         routes.tenant(API.listChannelConnections, list)
-        routes.tenant(API.createChannelConnection, create)
+        routes.tenant(API.createChannelConnection, create, awaitsNetwork: true)
         routes.tenant(API.getChannelConnection, get)
-        routes.tenant(API.updateChannelConnection, update)
+        routes.tenant(API.updateChannelConnection, update, awaitsNetwork: true)
         routes.tenant(API.deleteChannelConnection, delete)
         routes.tenant(API.syncChannelConnection, sync)
         routes.tenant(API.rotateExportToken, rotate)

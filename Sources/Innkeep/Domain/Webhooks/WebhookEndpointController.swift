@@ -9,9 +9,9 @@ struct WebhookEndpointController {
 
     func addRoutes(to routes: RouteBuilder) {
         routes.tenant(API.listWebhookEndpoints, list)
-        routes.tenant(API.createWebhookEndpoint, create)
+        routes.tenant(API.createWebhookEndpoint, create, awaitsNetwork: true)
         routes.tenant(API.getWebhookEndpoint, get)
-        routes.tenant(API.updateWebhookEndpoint, update)
+        routes.tenant(API.updateWebhookEndpoint, update, awaitsNetwork: true)
         routes.tenant(API.deleteWebhookEndpoint, delete)
         routes.tenant(API.rotateWebhookSecret, rotate)
         routes.tenant(API.testWebhookEndpoint, test)

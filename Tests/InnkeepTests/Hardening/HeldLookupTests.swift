@@ -1,0 +1,66 @@
+import Foundation
+import HTTPTypes
+import Testing
+
+@testable import Innkeep
+
+/// SPEC §12–13 check a URL's host when an endpoint or a connection is saved. That lookup runs with no pooled
+/// connection held (`RouteBuilder.tenant(awaitsNetwork:)`): with a pool of one connection and the lookup held open,
+/// the agency's other requests are still served, and the held request finishes once its lookup answers.
+@Suite struct HeldLookupTests {
+    /// Holds every lookup until `release`, then answers a public address.
+    actor LookupGate {
+        private var waiting: [CheckedContinuation<Void, Never>] = []
+        var held: Int { waiting.count }
+
+        func lookUp() async -> [IPAddress] {
+            await withCheckedContinuation { waiting.append($0) }
+            return [IPAddress("93.184.216.34")!]
+        }
+
+        func release() {
+            for continuation in waiting { continuation.resume() }
+            waiting = []
+        }
+    }
+
+    @Test func aHeldLookupHoldsNoConnection() async throws {
+        try await withApp(databaseDeadline: TestEnv.productionDeadline, poolSize: 1) { api in
+            let agency = try await api.makeAgency()
+            let token = agency.admin.token
+            let property = try await api.createProperty(agency)
+            let hook = try await api.createEndpoint(agency, url: "https://93.184.216.34/hook")
+            let connection = try await api.send(
+                .post,
+                "/api/v1/channel-connections",
+                token: token,
+                json: ["property_id": JSONValue(property), "channel": "vrbo", "external_listing_id": "v-1"]
+            )
+            let connectionId = try #require(connection["id"]?.uuid, "\(connection.raw)")
+            let saves: [(HTTPRequest.Method, String, JSONValue, HTTPResponse.Status)] = [
+                (.post, "/api/v1/webhook-endpoints", ["url": "https://hooks.example.com/a", "events": ["booking.created"]], .created),
+                (.patch, "/api/v1/webhook-endpoints/\(hook.id)", ["url": "https://hooks.example.com/b"], .ok),
+                (
+                    .post, "/api/v1/channel-connections",
+                    [
+                        "property_id": JSONValue(property), "channel": "airbnb", "external_listing_id": "a-1",
+                        "ical_url": "https://calendar.example.com/a.ics",
+                    ], .created
+                ),
+                (.patch, "/api/v1/channel-connections/\(connectionId)", ["ical_url": "https://calendar.example.com/v.ics"], .ok),
+            ]
+            for (method, path, body, expected) in saves {
+                let gate = LookupGate()
+                try await OutboundURLPolicy.$lookUp.withValue({ _ in await gate.lookUp() }) {
+                    async let saved = api.send(method, path, token: token, json: body)
+                    try await eventually("\(method) \(path) looks its host up") { await gate.held == 1 }
+                    let list = try await api.send(.get, "/api/v1/properties", token: token)
+                    #expect(list.status == .ok, "\(method) \(path) held the connection: \(list.raw)")
+                    await gate.release()
+                    let reply = try await saved
+                    #expect(reply.status == expected, "\(method) \(path): \(reply.raw)")
+                }
+            }
+        }
+    }
+}
