@@ -98,6 +98,8 @@ import Testing
         #expect(config.redisTimeout == .milliseconds(50))
         #expect(try AppConfig(environment: base.merging(["REDIS_TIMEOUT_MS": "750"]) { $1 }).redisTimeout == .milliseconds(750))
         #expect(config.logFormat == .json)
+        #expect(config.databasePoolSize == max(2, 2 * ProcessInfo.processInfo.activeProcessorCount))
+        #expect(try AppConfig(environment: base.merging(["DATABASE_POOL_SIZE": "24"]) { $1 }).databasePoolSize == 24)
         #expect(config.migrationDatabaseURL.user == "innkeep_owner")
         #expect(config.databaseURL.user == "innkeep_api")
     }
@@ -113,6 +115,8 @@ import Testing
             (["ENFORCE_RBAC": "maybe"], "ENFORCE_RBAC"),
             (["RATE_LIMIT_PER_MINUTE": "0"], "RATE_LIMIT_PER_MINUTE"),
             (["REDIS_TIMEOUT_MS": "5"], "REDIS_TIMEOUT_MS"),
+            (["DATABASE_POOL_SIZE": "0"], "DATABASE_POOL_SIZE"),
+            (["DATABASE_POOL_SIZE": "many"], "DATABASE_POOL_SIZE"),
             (["LOG_FORMAT": "xml"], "LOG_FORMAT"),
             (["REDIS_URL": "http://x"], "REDIS_URL"),
             (["MIGRATION_DATABASE_URL": "nope"], "MIGRATION_DATABASE_URL"),

@@ -939,3 +939,19 @@ import Testing
         #expect(Self.eventLoopThreads(three.pid) == 3)
     }
 }
+
+/// `DATABASE_POOL_SIZE` (issue 17): the real server holds at most that many connections, and the requests beyond
+/// them wait in line rather than fail.
+@Suite struct DatabasePoolSizeTests {
+    @Test func requestsBeyondTheSizeWaitTheirTurn() async throws {
+        let server = try await LiveServer.start(env: ["DATABASE_POOL_SIZE": "1"])
+        defer { server.kill() }
+        let (_, token, _) = try await server.signupWithAgency()
+        let statuses = try await concurrently(12) { _ in try await server.json("GET", "/api/v1/properties", token: token).status }
+        #expect(statuses == Array(repeating: 200, count: 12))
+        let metrics = try await server.json("GET", "/metrics", token: TestEnv.opsToken).body
+        #expect(metrics.contains("db_pool_max_connections 1.0\n"), "\(metrics.prefix(300))")
+        let open = metrics.split(separator: "\n").first { $0.hasPrefix("db_pool_open_connections ") }
+        #expect(open == "db_pool_open_connections 1.0", "\(open ?? "none")")
+    }
+}

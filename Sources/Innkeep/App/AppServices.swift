@@ -25,6 +25,7 @@ public struct AppServices: Sendable {
     public let openAPIDocument: String?
 
     /// - Parameters:
+    ///   - databasePoolSize: nil: `DATABASE_POOL_SIZE`; tests set their own.
     ///   - databaseDeadline: how long a request may wait for the database before 503 (SPEC §6 wants < 2 s);
     ///     tests that do not measure degraded mode lengthen it, since dozens of them share two cores.
     ///   - redisTimeout: how long a request's rate-limit call may wait for Redis; nil: `REDIS_TIMEOUT_MS`
@@ -35,7 +36,7 @@ public struct AppServices: Sendable {
         migrations: [Migration],
         passwords: PasswordHasher = PasswordHasher(),
         openAPIDocument: String? = OpenAPIDocument.loadDefault(),
-        databasePoolSize: Int = 16,
+        databasePoolSize: Int? = nil,
         databaseDeadline: Duration = .milliseconds(1500),
         redisTimeout: Duration? = nil
     ) throws {
@@ -45,7 +46,7 @@ public struct AppServices: Sendable {
         self.config = config
         self.logger = logger
         metrics = AppMetrics()
-        db = Database(config: config, logger: logger, maximumConnections: databasePoolSize, deadline: databaseDeadline)
+        db = Database(config: config, logger: logger, maximumConnections: databasePoolSize ?? config.databasePoolSize, deadline: databaseDeadline)
         func redisClient(timeout: Duration) throws -> RedisClient? {
             try config.redisURL.map { url in
                 var configuration = try RedisClient.Configuration(url: url)

@@ -43,6 +43,9 @@ public struct AppConfig: Sendable {
     /// parsed once per connection (`FixedStatement`). False behind a pooler that cannot keep them (PgBouncer before
     /// 1.21, or with `max_prepared_statements = 0`: docs/ops/scaling.md).
     public var preparedStatements: Bool
+    /// `DATABASE_POOL_SIZE`: the most connections `innkeep serve` holds to the database (default: two per core,
+    /// `defaultDatabasePoolSize`). Requests beyond it wait in line, within their deadline.
+    public var databasePoolSize: Int
     /// Which of `variables` are set (env-sanity reports names only, never values).
     public var setVariables: Set<String>
 
@@ -53,7 +56,7 @@ public struct AppConfig: Sendable {
         ("ENFORCE_RBAC", false), ("RATE_LIMIT_PER_MINUTE", false), ("AUTH_RATE_LIMIT_PER_MINUTE", false),
         ("REDIS_TIMEOUT_MS", false), ("TRUSTED_PROXIES", false), ("HOST", false), ("PORT", false), ("LOG_LEVEL", false), ("LOG_FORMAT", false),
         ("ALLOW_PRIVATE_URLS", false), ("PUBLIC_BASE_URL", false), ("WEBHOOK_RETRY_SCHEDULE", false), ("WORKER_METRICS_PORT", false),
-        ("EVENT_LOOP_THREADS", false), ("DATABASE_PREPARED_STATEMENTS", false),
+        ("EVENT_LOOP_THREADS", false), ("DATABASE_PREPARED_STATEMENTS", false), ("DATABASE_POOL_SIZE", false),
     ]
 
     /// Parses the environment; the error names the first bad variable in one line.
@@ -156,7 +159,19 @@ public struct AppConfig: Sendable {
         }
         eventLoopThreads = try Self.eventLoopThreads(in: env)
         preparedStatements = try boolean("DATABASE_PREPARED_STATEMENTS", default: true)
+        databasePoolSize = try Self.integer(
+            value("DATABASE_POOL_SIZE"),
+            name: "DATABASE_POOL_SIZE",
+            default: Self.defaultDatabasePoolSize,
+            range: 1...1000
+        )
     }
+
+    /// Two connections per core of this host, at least 2. More statements at once than the cores can run only
+    /// take turns on them, stretching every statement's time: on 2 cores a pool of 16 let 8 requests' statements
+    /// share them, and the searches' p99 doubled (docs/benchmarks.md, thirteenth pass). Waiting in the pool's
+    /// line costs a request nothing meanwhile.
+    public static var defaultDatabasePoolSize: Int { max(2, 2 * ProcessInfo.processInfo.activeProcessorCount) }
 
     /// `EVENT_LOOP_THREADS` (1–64), nil when unset; also read by `EventLoopExecutor.install` before the rest.
     static func eventLoopThreads(in env: [String: String]) throws(ConfigError) -> Int? {

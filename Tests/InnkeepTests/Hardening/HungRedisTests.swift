@@ -34,7 +34,7 @@ import Glibc
             redis.freeze()
             var frozen: [(Int, Duration)] = []
             for _ in 0..<30 { frozen.append(try await timedList()) }
-            // And a burst larger than the database pool (16), all at once.
+            // And a burst larger than the database pool (two per core), all at once.
             let burst = try await concurrently(40) { _ in try await timedList() }
             // Past the circuit's 2 s: one request probes (and pays the timeout again), the others still skip.
             try await Task.sleep(for: .milliseconds(2100))
