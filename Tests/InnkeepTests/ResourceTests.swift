@@ -266,6 +266,26 @@ func fields(_ r: APIResponse) -> [String] {
             #expect(fields(backwards) == ["to"])
         }
     }
+
+    /// The longest stay (365 nights) that ends the day after `from` overlaps it: the list's scan starts from a bound
+    /// on check-in derived from that limit (migration 0023), which must not cut it off.
+    @Test func theLongestStayEndingAfterFromIsListed() async throws {
+        try await withApp { api in
+            let agency = try await api.makeAgency()
+            let p = try await api.createProperty(agency)
+            let rules = try await api.send(.patch, "/api/v1/properties/\(p)", token: agency.admin.token, json: ["max_nights": 365])
+            #expect(rules.status == .ok, "\(rules.raw)")
+            let year = try await api.createBooking(agency, property: p, checkIn: "2041-01-01", checkOut: "2042-01-01")
+            let id = try #require(year["id"]?.uuid, "\(year.raw)")
+            let after = try await api.createBooking(agency, property: p, checkIn: "2042-01-01", checkOut: "2042-01-03")["id"]?.uuid
+            func ids(_ query: String) async throws -> [UUID] {
+                try await api.send(.get, "/api/v1/bookings?property_id=\(p)&\(query)", token: agency.admin.token).data.compactMap { $0["id"]?.uuid }
+            }
+            #expect(try await ids("from=2041-12-31&to=2042-01-01") == [id])
+            #expect(try await ids("from=2041-12-31") == [after!, id])
+            #expect(try await ids("from=2042-01-01&to=2042-01-02") == [after!])
+        }
+    }
 }
 
 /// Another agency's ids answer exactly like missing ones, and change nothing (SPEC §8).

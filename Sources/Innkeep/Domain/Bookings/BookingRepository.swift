@@ -27,8 +27,8 @@ public enum BookingRepository {
     /// The query is `app_bookings_page_json` (migration 0017, the rows of `app_bookings_page`, migration 0016),
     /// which both list paths run. Its `&&` on the closed range `[from, to]` was meant for a GiST index (migration
     /// 0008) that row-level security kept it from using (`&&` is not leakproof), and that 0022 dropped: the stays
-    /// of the property (of the agency, without `property_id`) that start before `to` are read and filtered. The two
-    /// comparisons after it drop the stays that start on `to`.
+    /// of the property (of the agency, without `property_id`) that start before `to` and after `from` − 365 (no stay
+    /// is longer: migration 0023) are read and filtered. The comparisons after it drop the stays that start on `to`.
     static func list(
         _ conn: PostgresConnection,
         agency: UUID,
