@@ -88,7 +88,7 @@ public struct OutboundURLPolicy: Sendable {
         if let literal = IPAddress(host) {
             addresses = [literal]
         } else {
-            let resolved = await Self.lookUp(host)
+            let resolved = (try? await withDeadline(Self.lookUpLimit) { await Self.lookUp(host) }) ?? []
             guard !resolved.isEmpty else { throw .unresolvable(host: host) }
             addresses = resolved
         }
@@ -97,6 +97,10 @@ public struct OutboundURLPolicy: Sendable {
         }
         return Destination(url: url, scheme: scheme, host: host, addresses: addresses.map(\.description))
     }
+
+    /// How long `check` waits for a lookup before it takes the name for one that does not resolve: the resolver's own
+    /// timeouts add up to 10–30 s. The lookup itself cannot be stopped, and ends on its thread.
+    static let lookUpLimit: Duration = .seconds(2)
 
     /// How `check` looks a host up: `getaddrinfo` on the thread pool (it blocks), an empty answer when the name does
     /// not resolve. A test replaces it for the requests it sends, to hold a lookup open.

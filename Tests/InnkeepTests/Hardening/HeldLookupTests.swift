@@ -63,4 +63,38 @@ import Testing
             }
         }
     }
+
+    /// A lookup that outlasts `lookUpLimit` counts as a name that does not resolve: a webhook's URL is refused, and an
+    /// iCal feed's kept (each fetch looks it up again), after about 2 s rather than the resolver's 10–30.
+    @Test func aLookupPastItsLimitCountsAsUnresolved() async throws {
+        try await withApp { api in
+            let agency = try await api.makeAgency()
+            let property = try await api.createProperty(agency)
+            let gate = LookupGate()
+            defer { Task { await gate.release() } }
+            try await OutboundURLPolicy.$lookUp.withValue({ _ in await gate.lookUp() }) {
+                let start = ContinuousClock.now
+                let hook = try await api.send(
+                    .post,
+                    "/api/v1/webhook-endpoints",
+                    token: agency.admin.token,
+                    json: ["url": "https://hooks.example.com/slow", "events": ["booking.created"]]
+                )
+                #expect(hook.status == .unprocessableContent && fields(hook) == ["url"], "\(hook.raw)")
+                #expect(hook.raw.contains("does not resolve"), "\(hook.raw)")
+                let feed = try await api.send(
+                    .post,
+                    "/api/v1/channel-connections",
+                    token: agency.admin.token,
+                    json: [
+                        "property_id": JSONValue(property), "channel": "ical", "external_listing_id": "slow",
+                        "ical_url": "https://calendar.example.com/slow.ics",
+                    ]
+                )
+                #expect(feed.status == .created, "\(feed.raw)")
+                let elapsed = ContinuousClock.now - start
+                #expect(elapsed >= OutboundURLPolicy.lookUpLimit * 2 && elapsed < .seconds(10), "\(elapsed)")
+            }
+        }
+    }
 }
