@@ -1,5 +1,6 @@
 import Foundation
 import HTTPTypes
+import NIOCore
 import Testing
 
 @testable import Innkeep
@@ -98,7 +99,7 @@ import Testing
         #expect(config.redisTimeout == .milliseconds(50))
         #expect(try AppConfig(environment: base.merging(["REDIS_TIMEOUT_MS": "750"]) { $1 }).redisTimeout == .milliseconds(750))
         #expect(config.logFormat == .json)
-        #expect(config.databasePoolSize == max(2, 2 * ProcessInfo.processInfo.activeProcessorCount))
+        #expect(config.databasePoolSize == max(2, 2 * System.coreCount))
         #expect(try AppConfig(environment: base.merging(["DATABASE_POOL_SIZE": "24"]) { $1 }).databasePoolSize == 24)
         #expect(config.migrationDatabaseURL.user == "innkeep_owner")
         #expect(config.databaseURL.user == "innkeep_api")

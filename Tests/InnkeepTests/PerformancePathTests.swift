@@ -947,8 +947,8 @@ import Testing
         let server = try await LiveServer.start(env: ["DATABASE_POOL_SIZE": "1"])
         defer { server.kill() }
         let (_, token, _) = try await server.signupWithAgency()
-        let statuses = try await concurrently(12) { _ in try await server.json("GET", "/api/v1/properties", token: token).status }
-        #expect(statuses == Array(repeating: 200, count: 12))
+        let statuses = try await concurrently(8) { _ in try await server.json("GET", "/api/v1/properties", token: token).status }
+        #expect(statuses == Array(repeating: 200, count: 8))
         let metrics = try await server.json("GET", "/metrics", token: TestEnv.opsToken).body
         #expect(metrics.contains("db_pool_max_connections 1.0\n"), "\(metrics.prefix(300))")
         let open = metrics.split(separator: "\n").first { $0.hasPrefix("db_pool_open_connections ") }

@@ -1,6 +1,7 @@
 import Foundation
 import InnkeepRedis
 import Logging
+import NIOCore
 
 /// Configuration read once at start from the environment (SPEC §1).
 public struct AppConfig: Sendable {
@@ -171,7 +172,8 @@ public struct AppConfig: Sendable {
     /// take turns on them, stretching every statement's time: on 2 cores a pool of 16 let 8 requests' statements
     /// share them, and the searches' p99 doubled (docs/benchmarks.md, thirteenth pass). Waiting in the pool's
     /// line costs a request nothing meanwhile.
-    public static var defaultDatabasePoolSize: Int { max(2, 2 * ProcessInfo.processInfo.activeProcessorCount) }
+    /// The cores are NIO's count, which a container's CPU limit lowers (cgroup v1 and v2), as for the event loops.
+    public static var defaultDatabasePoolSize: Int { max(2, 2 * System.coreCount) }
 
     /// `EVENT_LOOP_THREADS` (1–64), nil when unset; also read by `EventLoopExecutor.install` before the rest.
     static func eventLoopThreads(in env: [String: String]) throws(ConfigError) -> Int? {
