@@ -40,6 +40,8 @@ public struct OutboundURLPolicy: Sendable {
         case notAURL
         case scheme(allowed: [String])
         case unresolvable(host: String)
+        /// The lookup outlasted the limit a save gives it (`check(_:lookUpLimit:)`).
+        case slowLookup(host: String, limit: Duration)
         case nonPublic(host: String, address: String)
 
         public var description: String {
@@ -47,6 +49,7 @@ public struct OutboundURLPolicy: Sendable {
             case .notAURL: "must be an absolute URL with a host"
             case .scheme(let allowed): "must be an \(allowed.joined(separator: " or ")) URL"
             case .unresolvable(let host): "the host \(host) does not resolve"
+            case .slowLookup(let host, let limit): "looking the host \(host) up took longer than \(Int(limit / .milliseconds(1))) ms; try again"
             case .nonPublic(let host, let address):
                 host == address
                     ? "must not point to a loopback, private, link-local, multicast or reserved address (\(address))"
@@ -81,14 +84,23 @@ public struct OutboundURLPolicy: Sendable {
         return (url, scheme, host)
     }
 
-    /// Parses, resolves and classifies every address of the host.
-    public func check(_ raw: String) async throws(Violation) -> Destination {
+    /// Parses, resolves and classifies every address of the host. `lookUpLimit`: how long a save waits for the lookup
+    /// before it answers (`slowLookup`); the worker's fetches and deliveries wait for the resolver, within their own
+    /// timeouts.
+    public func check(_ raw: String, lookUpLimit: Duration? = nil) async throws(Violation) -> Destination {
         let (url, scheme, host) = try parse(raw)
         let addresses: [IPAddress]
         if let literal = IPAddress(host) {
             addresses = [literal]
         } else {
-            let resolved = (try? await withDeadline(Self.lookUpLimit) { await Self.lookUp(host) }) ?? []
+            let resolved: [IPAddress]
+            if let lookUpLimit {
+                do { resolved = try await withDeadline(lookUpLimit) { await Self.lookUp(host) } } catch {
+                    throw .slowLookup(host: host, limit: lookUpLimit)
+                }
+            } else {
+                resolved = await Self.lookUp(host)
+            }
             guard !resolved.isEmpty else { throw .unresolvable(host: host) }
             addresses = resolved
         }
@@ -98,9 +110,10 @@ public struct OutboundURLPolicy: Sendable {
         return Destination(url: url, scheme: scheme, host: host, addresses: addresses.map(\.description))
     }
 
-    /// How long `check` waits for a lookup before it takes the name for one that does not resolve: the resolver's own
-    /// timeouts add up to 10–30 s. The lookup itself cannot be stopped, and ends on its thread.
-    static let lookUpLimit: Duration = .seconds(2)
+    /// How long a save (a webhook endpoint's or a channel connection's URL) waits for the lookup of its host: the
+    /// resolver's own timeouts add up to 10–30 s. The lookup itself cannot be stopped, and ends on its thread. A
+    /// task-local so a test can hold a lookup open past it, or make it short.
+    @TaskLocal static var saveLookUpLimit: Duration = .seconds(2)
 
     /// How `check` looks a host up: `getaddrinfo` on the thread pool (it blocks), an empty answer when the name does
     /// not resolve. A test replaces it for the requests it sends, to hold a lookup open.

@@ -39,9 +39,10 @@ struct ChannelConnectionController {
     static func readICalURL(_ body: inout FieldReader, services: AppServices) async -> String? {
         guard let url = body.string("ical_url", length: 1...2000) else { return nil }
         do {
-            _ = try await OutboundURLPolicy.icalFeeds(allowPrivate: services.config.allowPrivateURLs).check(url)
-        } catch .unresolvable {
-            // A name that does not resolve now may tomorrow; every fetch checks again and says why it failed.
+            _ = try await OutboundURLPolicy.icalFeeds(allowPrivate: services.config.allowPrivateURLs)
+                .check(url, lookUpLimit: OutboundURLPolicy.saveLookUpLimit)
+        } catch .unresolvable, .slowLookup {
+            // A name that does not resolve now (or not yet) may tomorrow; every fetch checks again and says why it failed.
         } catch {
             body.fail("ical_url", error.description)
             return nil

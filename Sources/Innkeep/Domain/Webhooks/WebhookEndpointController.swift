@@ -22,7 +22,7 @@ struct WebhookEndpointController {
     static func readURL(_ body: inout FieldReader, required: Bool, policy: OutboundURLPolicy) async -> String? {
         guard let url = body.string("url", required: required, length: 1...2000) else { return nil }
         do {
-            _ = try await policy.check(url)
+            _ = try await policy.check(url, lookUpLimit: OutboundURLPolicy.saveLookUpLimit)
             return url
         } catch {
             body.fail("url", error.description)
