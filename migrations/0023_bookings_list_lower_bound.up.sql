@@ -20,7 +20,8 @@ BEGIN
        AND (p_from IS NULL OR b.check_out > p_from)
        -- The same stays: none lasts over 365 nights (bookings_check1), so one that ends after p_from began after
        -- p_from - 365. A bound on check_in that the index on (agency_id, property_id, check_in) can start from,
-       -- instead of reading the property's whole history (`&&` is no index condition under row-level security).
+       -- instead of reading the property's whole history (`&&` is no index condition under row-level security):
+       -- force_custom_plan folds p_from - 365 to a constant, which row-level security lets narrow the scan.
        AND (p_from IS NULL OR b.check_in > p_from - 365)
        AND (p_to IS NULL OR b.check_in < p_to)
        AND (p_after_micros IS NULL
