@@ -118,10 +118,10 @@ public struct OutboundURLPolicy: Sendable {
     /// How `check` looks a host up: `getaddrinfo` on the thread pool (it blocks), an empty answer when the name does
     /// not resolve. A test replaces it for the requests it sends, to hold a lookup open.
     @TaskLocal static var lookUp: @Sendable (String) async -> [IPAddress] = { host in
-        (try? await NIOThreadPool.singleton.runIfActive { Self.lookup(host) }) ?? []
+        (try? await NIOThreadPool.singleton.runIfActive { Self.getaddrinfoLookUp(host) }) ?? []
     }
 
-    private static func lookup(_ host: String) -> [IPAddress] {
+    private static func getaddrinfoLookUp(_ host: String) -> [IPAddress] {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         #if canImport(Darwin)

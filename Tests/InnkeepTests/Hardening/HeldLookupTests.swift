@@ -26,44 +26,42 @@ import Testing
 
     @Test func aHeldLookupHoldsNoConnection() async throws {
         // The list's deadline is what fails without `awaitsNetwork`; the saves' lookups may wait far longer here.
-        try await OutboundURLPolicy.$saveLookUpLimit.withValue(.seconds(60)) { try await heldLookupHoldsNoConnection() }
-    }
-
-    func heldLookupHoldsNoConnection() async throws {
-        try await withApp(databaseDeadline: .seconds(5), poolSize: 1) { api in
-            let agency = try await api.makeAgency()
-            let token = agency.admin.token
-            let property = try await api.createProperty(agency)
-            let hook = try await api.createEndpoint(agency, url: "https://93.184.216.34/hook")
-            let connection = try await api.send(
-                .post,
-                "/api/v1/channel-connections",
-                token: token,
-                json: ["property_id": JSONValue(property), "channel": "vrbo", "external_listing_id": "v-1"]
-            )
-            let connectionId = try #require(connection["id"]?.uuid, "\(connection.raw)")
-            let saves: [(HTTPRequest.Method, String, JSONValue, HTTPResponse.Status)] = [
-                (.post, "/api/v1/webhook-endpoints", ["url": "https://hooks.example.com/a", "events": ["booking.created"]], .created),
-                (.patch, "/api/v1/webhook-endpoints/\(hook.id)", ["url": "https://hooks.example.com/b"], .ok),
-                (
-                    .post, "/api/v1/channel-connections",
-                    [
-                        "property_id": JSONValue(property), "channel": "airbnb", "external_listing_id": "a-1",
-                        "ical_url": "https://calendar.example.com/a.ics",
-                    ], .created
-                ),
-                (.patch, "/api/v1/channel-connections/\(connectionId)", ["ical_url": "https://calendar.example.com/v.ics"], .ok),
-            ]
-            for (method, path, body, expected) in saves {
-                let gate = LookupGate()
-                try await OutboundURLPolicy.$lookUp.withValue({ _ in await gate.lookUp() }) {
-                    async let saved = api.send(method, path, token: token, json: body)
-                    try await eventually("\(method) \(path) looks its host up") { await gate.held == 1 }
-                    let list = try await api.send(.get, "/api/v1/properties", token: token)
-                    #expect(list.status == .ok, "\(method) \(path) held the connection: \(list.raw)")
-                    await gate.release()
-                    let reply = try await saved
-                    #expect(reply.status == expected, "\(method) \(path): \(reply.raw)")
+        try await OutboundURLPolicy.$saveLookUpLimit.withValue(.seconds(60)) {
+            try await withApp(databaseDeadline: .seconds(5), poolSize: 1) { api in
+                let agency = try await api.makeAgency()
+                let token = agency.admin.token
+                let property = try await api.createProperty(agency)
+                let hook = try await api.createEndpoint(agency, url: "https://93.184.216.34/hook")
+                let connection = try await api.send(
+                    .post,
+                    "/api/v1/channel-connections",
+                    token: token,
+                    json: ["property_id": JSONValue(property), "channel": "vrbo", "external_listing_id": "v-1"]
+                )
+                let connectionId = try #require(connection["id"]?.uuid, "\(connection.raw)")
+                let saves: [(HTTPRequest.Method, String, JSONValue, HTTPResponse.Status)] = [
+                    (.post, "/api/v1/webhook-endpoints", ["url": "https://hooks.example.com/a", "events": ["booking.created"]], .created),
+                    (.patch, "/api/v1/webhook-endpoints/\(hook.id)", ["url": "https://hooks.example.com/b"], .ok),
+                    (
+                        .post, "/api/v1/channel-connections",
+                        [
+                            "property_id": JSONValue(property), "channel": "airbnb", "external_listing_id": "a-1",
+                            "ical_url": "https://calendar.example.com/a.ics",
+                        ], .created
+                    ),
+                    (.patch, "/api/v1/channel-connections/\(connectionId)", ["ical_url": "https://calendar.example.com/v.ics"], .ok),
+                ]
+                for (method, path, body, expected) in saves {
+                    let gate = LookupGate()
+                    try await OutboundURLPolicy.$lookUp.withValue({ _ in await gate.lookUp() }) {
+                        async let saved = api.send(method, path, token: token, json: body)
+                        try await eventually("\(method) \(path) looks its host up") { await gate.held == 1 }
+                        let list = try await api.send(.get, "/api/v1/properties", token: token)
+                        #expect(list.status == .ok, "\(method) \(path) held the connection: \(list.raw)")
+                        await gate.release()
+                        let reply = try await saved
+                        #expect(reply.status == expected, "\(method) \(path): \(reply.raw)")
+                    }
                 }
             }
         }
