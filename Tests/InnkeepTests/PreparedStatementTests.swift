@@ -50,7 +50,13 @@ import Testing
     @Test(arguments: [true, false])
     func aFixedStatementIsParsedOncePerConnectionOnlyWhenPrepared(prepared: Bool) async throws {
         try await SharedDatabase.shared.prepare()
-        let db = Database(url: TestEnv.runtimeURL(SharedDatabase.name), logger: TestEnv.logger, maximumConnections: 1, preparedStatements: prepared)
+        let db = Database(
+            url: TestEnv.runtimeURL(SharedDatabase.name),
+            logger: TestEnv.logger,
+            maximumConnections: 1,
+            deadline: TestEnv.functionalDeadline,
+            preparedStatements: prepared
+        )
         let (answers, kept) = try await db.statement { conn in
             var answers: [String] = []
             for value in ["a", "b", "c"] { answers.append(try await db.send(Echo(value: value), on: conn)[0].decode(String.self)) }
@@ -69,8 +75,9 @@ import Testing
     /// connection that holds it stale. An answer of the statement's run (IK403) keeps the connection.
     @Test func aConnectionWhosePreparedStatementWentBadIsReplaced() async throws {
         try await SharedDatabase.shared.prepare()
-        let owner = Database(url: TestEnv.ownerURL(SharedDatabase.name), logger: TestEnv.logger, maximumConnections: 1)
-        let db = Database(url: TestEnv.runtimeURL(SharedDatabase.name), logger: TestEnv.logger, maximumConnections: 2)
+        let deadline = TestEnv.functionalDeadline
+        let owner = Database(url: TestEnv.ownerURL(SharedDatabase.name), logger: TestEnv.logger, maximumConnections: 1, deadline: deadline)
+        let db = Database(url: TestEnv.runtimeURL(SharedDatabase.name), logger: TestEnv.logger, maximumConnections: 2, deadline: deadline)
         func ddl(_ sql: String) async throws {
             _ = try await owner.statement { conn in try await conn.query(PostgresQuery(unsafeSQL: sql), logger: conn.logger) }
         }
