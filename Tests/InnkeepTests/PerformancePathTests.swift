@@ -749,6 +749,24 @@ import Testing
             #expect(JSONValue(uuid) == .string(uuid.uuidString.lowercased()))
         }
     }
+
+    /// What `UUID.random()` makes is a version-4 UUID with the RFC 9562 variant, as Foundation's `UUID()` is, and
+    /// a thousand of them are a thousand.
+    @Test func randomIsAVersion4UUID() {
+        let made = (0..<1000).map { _ in UUID.random() }
+        #expect(Set(made).count == 1000)
+        for uuid in made {
+            let text = uuid.lowercasedString
+            #expect(Array(text)[14] == "4" && "89ab".contains(Array(text)[19]), "\(text)")
+            #expect(UUID(uuidString: text) == uuid)
+        }
+        // The other 122 bits vary: over a thousand ids each is set in one and clear in another.
+        let bytes = made.map { uuid in withUnsafeBytes(of: uuid.uuid) { Array($0) } }
+        let ored = bytes.reduce([UInt8](repeating: 0, count: 16)) { zip($0, $1).map { $0 | $1 } }
+        let anded = bytes.reduce([UInt8](repeating: 0xFF, count: 16)) { zip($0, $1).map { $0 & $1 } }
+        #expect(ored == (0..<16).map { $0 == 6 ? 0x4F : $0 == 8 ? 0xBF : 0xFF })
+        #expect(anded == (0..<16).map { $0 == 6 ? 0x40 : $0 == 8 ? 0x80 : 0x00 })
+    }
 }
 
 /// Properties, bookings and the calendar write their JSON themselves (`JSONWritable`, issue 17): the bytes must be what

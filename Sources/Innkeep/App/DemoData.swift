@@ -45,7 +45,7 @@ public enum DemoData {
             return id
         }
         let hash = try await hasher.hash(password)
-        let id = UUID()
+        let id = UUID.random()
         try await db.transaction(.none) { conn in
             try await UserRepository.create(conn, id: id, email: email, passwordHash: hash, fullName: name)
         }
@@ -57,7 +57,7 @@ public enum DemoData {
             try await UserRepository.memberships(conn, id: admin).first { $0.agencyName == agencyName }?.agencyId
         }
         if let existing { return existing }
-        let agencyId = UUID()
+        let agencyId = UUID.random()
         try await db.transaction(.tenant(agencyId, user: admin)) { conn in
             try await AgencyRepository.create(conn, id: agencyId, name: agencyName, admin: admin)
             for (user, role) in members {

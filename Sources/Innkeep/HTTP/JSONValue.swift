@@ -180,6 +180,18 @@ extension JSONValue {
 }
 
 extension UUID {
+    /// A random (version 4) UUID in two `getrandom` calls. Foundation's `UUID()` on Linux opens, reads and closes
+    /// /dev/urandom every time: three system calls and 2.6 µs on this machine against 0.5 µs, for every request's id.
+    public static func random() -> UUID {
+        var generator = SystemRandomNumberGenerator()
+        var bytes = (generator.next() as UInt64, generator.next() as UInt64)
+        return withUnsafeMutableBytes(of: &bytes) { raw in
+            raw[6] = raw[6] & 0x0F | 0x40  // version 4
+            raw[8] = raw[8] & 0x3F | 0x80  // the RFC 9562 variant
+            return UUID(uuid: raw.load(as: uuid_t.self))
+        }
+    }
+
     /// `uuidString.lowercased()`, written from the 16 bytes: Foundation's `uuidString` formats with
     /// `sprintf` and `lowercased()` copies again, and a page of 50 properties has 150 of them.
     public var lowercasedString: String {

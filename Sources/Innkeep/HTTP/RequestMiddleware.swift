@@ -13,7 +13,7 @@ struct RequestMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
-        let requestId = request.headers[.requestId].flatMap(Self.validRequestId) ?? UUID().lowercasedString
+        let requestId = request.headers[.requestId].flatMap(Self.validRequestId) ?? UUID.random().lowercasedString
         context.requestId = requestId
         context.logger[metadataKey: "hb.request.id"] = .string(requestId)
         let start = ContinuousClock.now

@@ -69,8 +69,8 @@ struct AuthController {
         let signup = try Signup(&body)
         let (email, fullName, agencyName) = (signup.email, signup.fullName, signup.agencyName)
         let hash = try await call.services.passwords.hash(signup.password)
-        let userId = UUID()
-        let agencyId = UUID()
+        let userId = UUID.random()
+        let agencyId = UUID.random()
         do {
             // Scoped to the new agency (when there is one) so RLS lets us create it and its first admin.
             let scope: Database.Scope = agencyName == nil ? .none : .tenant(agencyId, user: userId)
@@ -135,7 +135,7 @@ struct AuthController {
         var body = try call.json()
         let name = body.string("name", required: true, length: 1...200)
         try body.finish()
-        let agencyId = UUID()
+        let agencyId = UUID.random()
         let agencyName = name!
         return try await call.services.db.transaction(.tenant(agencyId, user: userId)) { conn in
             let agency = try await AgencyRepository.create(conn, id: agencyId, name: agencyName, admin: userId)

@@ -52,7 +52,7 @@ final class InFlight: Sendable {
     }
 
     private func signal() async {
-        let id = UUID()
+        let id = UUID.random()
         await withTaskCancellationHandler {
             await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
                 let now = state.withLock { s -> Bool in

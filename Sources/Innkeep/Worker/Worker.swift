@@ -18,8 +18,12 @@ public struct Worker: Service {
     static let purgeJob = "purge_idempotency_keys"
     static let webhookPurgeJob = "purge_webhook_events"
 
-    public init(db: Database, logger: Logger, id: String = "worker-\(UUID().uuidString.prefix(8).lowercased())", pollInterval: Duration = .seconds(1))
-    {
+    public init(
+        db: Database,
+        logger: Logger,
+        id: String = "worker-\(UUID.random().uuidString.prefix(8).lowercased())",
+        pollInterval: Duration = .seconds(1)
+    ) {
         self.id = id
         self.db = db
         self.logger = logger

@@ -31,7 +31,7 @@ public struct Booking: Sendable {
     /// A new confirmed booking as `BookingRepository.Insert` writes it: a fresh id, created at `now` (the
     /// transaction's `now()`, which the insert uses as well).
     init(creating n: BookingRepository.New, agency: UUID, createdBy: UUID, now: Date) {
-        (id, agencyId, propertyId) = (UUID(), agency, n.propertyId)
+        (id, agencyId, propertyId) = (UUID.random(), agency, n.propertyId)
         (guestName, guestEmail, stay, guests) = (n.guestName, n.guestEmail, n.stay, n.guests)
         (status, source) = (.confirmed, n.source)
         (totalAmountCents, currency, notes) = (n.totalAmountCents, n.currency, n.notes)
