@@ -9,6 +9,7 @@ import Testing
 @Suite struct PreparedStatementTests {
     /// A fixed statement of the tests' own: one value in, one out.
     struct Echo: FixedStatement {
+        static let name = "test_echo"
         static let sql = "SELECT $1::text || '!'"
         static let bindingDataTypes: [PostgresDataType] = [.text]
         let value: String
@@ -21,12 +22,14 @@ import Testing
 
     /// Reads a table that a test creates, changes and drops.
     struct Probe: FixedStatement {
+        static let name = "test_probe"
         static let sql = "SELECT v FROM prepared_statement_probe"
         func makeBindings() -> PostgresBindings { PostgresBindings() }
     }
 
     /// A caller `app_admit` refuses: IK403, an answer of the statement's run.
     struct Refused: FixedStatement {
+        static let name = "test_refused"
         static let sql = "SELECT items FROM app_list_properties_json($1, NULL::uuid, ARRAY['admin'], NULL::text, NULL::int8, NULL::uuid, 1)"
         static let bindingDataTypes: [PostgresDataType] = [.uuid]
         func makeBindings() -> PostgresBindings {

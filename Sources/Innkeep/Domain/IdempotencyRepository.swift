@@ -55,6 +55,7 @@ enum IdempotencyRepository {
 
     /// `app_admit_and_claim_key`'s statement.
     struct ClaimStatement: FixedStatement {
+        static let name = "idempotency_claim"
         static let sql = """
             SELECT member_agency, member_role, claimed, held_hash, held_status, held_body
             FROM app_admit_and_claim_key($1, $2::uuid, $3, $4, $5, $6, $7, $8::int, $9::int, $10::int)

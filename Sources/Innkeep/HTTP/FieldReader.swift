@@ -136,8 +136,12 @@ public struct FieldReader {
 
     public mutating func email(_ name: String, required: Bool = false) -> String? {
         guard let s = string(name, required: required, length: 3...320) else { return nil }
-        let parts = s.split(separator: "@", omittingEmptySubsequences: false)
-        guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), !s.contains(where: \.isWhitespace) else {
+        // On the UTF-8 bytes and scalars: splitting into `Character`s (grapheme breaking) cost a create 1 % of its CPU.
+        let bytes = s.utf8
+        guard let at = bytes.firstIndex(of: UInt8(ascii: "@")), at != bytes.startIndex,
+            case let domain = bytes[bytes.index(after: at)...], !domain.contains(UInt8(ascii: "@")), domain.contains(UInt8(ascii: ".")),
+            !s.unicodeScalars.contains(where: \.properties.isWhitespace)
+        else {
             fail(name, "must be an email address")
             return nil
         }

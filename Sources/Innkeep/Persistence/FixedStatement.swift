@@ -8,6 +8,9 @@ import PostgresNIO
 /// `bindingDataTypes` are the types of the values `makeBindings` appends, as an unnamed statement declares them;
 /// the SQL casts a value where its function wants another type. The SQL names the columns it reads, so a function
 /// that gains a column does not change a prepared statement's result type.
+///
+/// Each one names itself (`static let name`), unique among them: PostgresNIO's default name, `String(reflecting:)` of
+/// the type, demangles the type's name on every call (about 1 % of a booking create's CPU).
 protocol FixedStatement: PostgresPreparedStatement where Row == PostgresRow {}
 
 extension FixedStatement {

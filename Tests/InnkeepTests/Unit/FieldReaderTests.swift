@@ -90,6 +90,18 @@ extension Unit {
             #expect(r.issues[2].issue == "must be a date YYYY-MM-DD")
         }
 
+        /// One `@` with something before it, a dot after it, and no whitespace of any script anywhere.
+        @Test(arguments: [
+            ("guest@example.com", true), ("a@b.co", true), ("ünï@cödé.example", true), ("a.b@c", false),
+            ("@b.co", false), ("a@@b.co", false), ("a@b@c.co", false), ("ab.co", false), ("a@bco", false),
+            ("a b@c.d", false), ("a@b.co\n", false), ("a\t@b.co", false), ("a\u{00A0}@b.co", false), ("a@b.\u{2003}co", false),
+        ])
+        func emails(address: String, valid: Bool) {
+            var r = FieldReader(["email": .string(address)])
+            #expect(r.email("email") == (valid ? address : nil))
+            #expect(r.issues == (valid ? [] : [FieldIssue("email", "must be an email address")]))
+        }
+
         /// An explicit `null` is told apart from an absent field (PATCH clears a field with it).
         @Test func explicitNullIsToldApartFromAbsent() {
             let r = FieldReader(["cleared": .null])

@@ -142,9 +142,9 @@ import Testing
             var e = base
             e[name] = bad
             #expect(throws: ConfigError.self, "\(name)=\(bad)") { try AppConfig(environment: e) }
-            do { _ = try AppConfig(environment: e) } catch let error as ConfigError {
+            do { _ = try AppConfig(environment: e) } catch {
                 #expect(error.variable == name && !error.description.contains(bad))
-            } catch { Issue.record("\(error)") }
+            }
         }
         let config = try AppConfig(environment: base)
         let d = WebhookDispatcher(

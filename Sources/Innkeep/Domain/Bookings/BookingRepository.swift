@@ -61,6 +61,7 @@ public enum BookingRepository {
 
     /// `app_list_bookings_json`'s statement.
     struct ListStatement: FixedStatement {
+        static let name = "bookings_list"
         static let sql = """
             SELECT items, next_micros, next_id FROM app_list_bookings_json($1, $2::uuid, $3, $4::uuid, $5::text, $6::date, $7::date,
                 $8::int8, $9::uuid, $10::int)
@@ -103,6 +104,7 @@ public enum BookingRepository {
 
     /// `app_create_booking`'s statement, its answer kept on the claimed key (`app_keep_answer`) when there is one.
     struct CreateStatement: FixedStatement {
+        static let name = "booking_create"
         static let sql = """
             SELECT app_keep_answer($1, $2::text, 201, app_create_booking($1, $3::uuid, $4, $5, $6, $7::text, $8::date, $9::date,
                 $10::int, $11, $12::int8, $13::text, $14::text, $15::int))

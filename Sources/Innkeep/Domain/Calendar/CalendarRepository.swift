@@ -31,6 +31,7 @@ public enum CalendarRepository {
 
     /// `app_property_calendar`'s statement.
     struct Statement: FixedStatement {
+        static let name = "calendar"
         static let sql = """
             SELECT rank, id, kind, first_night, end_night FROM app_property_calendar($1, $2::uuid, $3, $4, $5::date, $6::date)
             """

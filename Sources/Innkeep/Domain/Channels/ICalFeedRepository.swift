@@ -51,6 +51,7 @@ public enum ICalFeedRepository {
 
     /// `app_ical_feed`'s statement.
     struct FeedStatement: FixedStatement {
+        static let name = "ical_feed"
         static let sql = "SELECT timezone, is_booking, id, first_night, end_night, created_at FROM app_ical_feed($1, $2, $3::date)"
         static let bindingDataTypes: [PostgresDataType] = [.uuid, .text, .text]
         let token: FeedToken, since: CalendarDate

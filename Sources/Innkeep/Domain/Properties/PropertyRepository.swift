@@ -76,6 +76,7 @@ public enum PropertyRepository {
 
     /// `app_list_properties_json`'s statement.
     struct ListStatement: FixedStatement {
+        static let name = "properties_list"
         static let sql = """
             SELECT items, next_micros, next_id FROM app_list_properties_json($1, $2::uuid, $3, $4::text, $5::int8, $6::uuid, $7::int)
             """
@@ -132,6 +133,7 @@ public enum PropertyRepository {
 
     /// `app_availability_json`'s statement.
     struct AvailabilityStatement: FixedStatement {
+        static let name = "availability"
         static let sql = """
             SELECT items, next_micros, next_id
             FROM app_availability_json($1, $2::uuid, $3, $4::date, $5::date, $6::int, $7::int8, $8::uuid, $9::int)
