@@ -956,6 +956,25 @@ import Testing
         defer { three.kill() }
         #expect(Self.eventLoopThreads(three.pid) == 3)
     }
+
+    /// Unset, it is half the cores (at least one) with the database on this machine, as the tests' is, else one per core.
+    @Test func theDefaultLeavesHalfTheCoresToALocalDatabase() async throws {
+        let server = try await LiveServer.start()
+        defer { server.kill() }
+        #expect(Self.eventLoopThreads(server.pid) == max(1, System.coreCount / 2))
+        #expect(try await server.json("GET", "/health").status == 200)
+
+        for (cores, here, loops) in [(1, true, 1), (2, true, 1), (3, true, 1), (8, true, 4), (1, false, 1), (2, false, 2), (8, false, 8)] {
+            #expect(AppConfig.defaultEventLoopThreads(databaseOnThisMachine: here, cores: cores) == loops, "\(cores) \(here)")
+        }
+        for (host, here) in [
+            ("localhost", true), ("LOCALHOST", true), ("127.0.0.1", true), ("127.8.9.10", true), ("[::1]", true),
+            ("db.example.com", false), ("10.0.0.5", false), ("127.example.com", false), ("[::2]", false),
+        ] {
+            let url = try #require(PostgresURL("postgres://u@\(host):5432/d"))
+            #expect(url.isOnThisMachine == here, "\(host)")
+        }
+    }
 }
 
 /// `DATABASE_POOL_SIZE` (issue 17): the real server holds at most that many connections, and the requests beyond

@@ -10,8 +10,8 @@ public enum EventLoopExecutor {
     /// Blocking work must not run on it: bcrypt already runs on `NIOThreadPool`.
     ///
     /// Call once, first thing in `main`, before any task is created. `EVENT_LOOP_THREADS` sets how many
-    /// event loops (and so threads running Swift tasks) there are; the default is one per core. With
-    /// Postgres on the same machine, 1 costs ~20 % less CPU per request (docs/benchmarks.md).
+    /// event loops (and so threads running Swift tasks) there are; the default is one per core, half as many
+    /// when Postgres runs on the same machine (`AppConfig.defaultEventLoopThreads`).
     @discardableResult
     public static func install(environment: [String: String] = AppConfig.processEnvironment()) -> Bool {
         // A bad value is ignored here; `AppConfig` then refuses it with a one-line error.

@@ -67,6 +67,13 @@ public struct PostgresURL: Sendable, Equatable {
         }
     }
 
+    /// A loopback host (`localhost`, 127.0.0.0/8, `::1`): the database shares this machine's cores.
+    public var isOnThisMachine: Bool {
+        let h = host.lowercased()
+        var v4 = in_addr()
+        return h == "localhost" || (h.hasPrefix("127.") && inet_pton(AF_INET, h, &v4) == 1) || h == "::1" || h == "[::1]"
+    }
+
     /// The same server and credentials, another database.
     public func with(database: String) -> PostgresURL {
         var copy = self
