@@ -39,6 +39,17 @@ import Testing
         }
     }
 
+    /// Prepared statements are kept per connection by name: two of one name would run the first one's SQL.
+    @Test func everyStatementHasANameOfItsOwn() {
+        let statements: [any FixedStatement.Type] = [
+            CalendarRepository.Statement.self, PropertyRepository.ListStatement.self, PropertyRepository.AvailabilityStatement.self,
+            ICalFeedRepository.FeedStatement.self, BookingRepository.ListStatement.self, BookingRepository.CreateStatement.self,
+            IdempotencyRepository.ClaimStatement.self, Echo.self, Probe.self, Refused.self,
+        ]
+        #expect(Set(statements.map { $0.name }).count == statements.count)
+        #expect(Set(statements.map { $0.sql }).count == statements.count)
+    }
+
     @Test func theSettingIsOnUnlessTurnedOff() throws {
         let base = TestEnv.environment(database: "x")
         #expect(try AppConfig(environment: base).preparedStatements)

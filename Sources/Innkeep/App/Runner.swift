@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
 import PostgresNIO
 import ServiceLifecycle
 
@@ -26,7 +27,14 @@ public enum Runner {
         configuration.maximumGracefulShutdownDuration = HTTPLimits.gracefulShutdown
         configuration.maximumCancellationDuration = HTTPLimits.cancellation
         let group = ServiceGroup(configuration: configuration)
-        logger.info("serving", metadata: ["host": "\(config.host)", "port": "\(config.port)", "commit": "\(services.build.commitSHA)"])
+        // The loop count and the pool's size follow the machine and DATABASE_URL unless set: say what they came to.
+        logger.info(
+            "serving",
+            metadata: [
+                "host": "\(config.host)", "port": "\(config.port)", "commit": "\(services.build.commitSHA)",
+                "event_loops": "\(NIOSingletons.groupLoopCountSuggestion)", "db_pool_size": "\(services.db.maximumConnections)",
+            ]
+        )
         try await group.run()
     }
 

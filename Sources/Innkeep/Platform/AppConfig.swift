@@ -179,7 +179,8 @@ public struct AppConfig: Sendable {
     /// before the rest.
     static func eventLoopThreads(in env: [String: String]) throws(ConfigError) -> Int {
         guard let raw = env["EVENT_LOOP_THREADS"]?.trimmingCharacters(in: .whitespaces), !raw.isEmpty else {
-            let databaseHere = env["DATABASE_URL"].flatMap(PostgresURL.init)?.isOnThisMachine ?? false
+            let url = env["DATABASE_URL"].map { $0.trimmingCharacters(in: .whitespaces) }.flatMap(PostgresURL.init)
+            let databaseHere = url?.isOnThisMachine ?? false
             return defaultEventLoopThreads(databaseOnThisMachine: databaseHere)
         }
         return try integer(raw, name: "EVENT_LOOP_THREADS", default: 0, range: 1...64)

@@ -67,11 +67,19 @@ public struct PostgresURL: Sendable, Equatable {
         }
     }
 
-    /// A loopback host (`localhost`, 127.0.0.0/8, `::1`): the database shares this machine's cores.
+    /// A loopback host (`localhost`, 127.0.0.0/8, `::1`, `::ffff:127.x.x.x`): the database, or a pooler in front of
+    /// it, shares this machine's cores.
     public var isOnThisMachine: Bool {
-        let h = host.lowercased()
+        let h = host.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        if h == "localhost" || h == "localhost." { return true }
         var v4 = in_addr()
-        return h == "localhost" || (h.hasPrefix("127.") && inet_pton(AF_INET, h, &v4) == 1) || h == "::1" || h == "[::1]"
+        if inet_pton(AF_INET, h, &v4) == 1 { return UInt32(bigEndian: v4.s_addr) >> 24 == 127 }
+        var v6 = in6_addr()
+        guard inet_pton(AF_INET6, h, &v6) == 1 else { return false }
+        let bytes = withUnsafeBytes(of: &v6) { Array($0) }
+        let loopback = bytes[0..<15].allSatisfy { $0 == 0 } && bytes[15] == 1
+        let mapped = bytes[0..<10].allSatisfy { $0 == 0 } && bytes[10] == 0xFF && bytes[11] == 0xFF && bytes[12] == 127
+        return loopback || mapped
     }
 
     /// The same server and credentials, another database.

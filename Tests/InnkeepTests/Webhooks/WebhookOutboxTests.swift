@@ -132,6 +132,11 @@ import Testing
         #expect(try AppConfig(environment: env).webhookRetrySchedule == [1, 2, 30])
         #expect(try AppConfig(environment: env).allowPrivateURLs)
         #expect(try AppConfig(environment: base).eventLoopThreads == max(1, System.coreCount / 2), "the tests' database is local")
+        var elsewhere = base
+        elsewhere["DATABASE_URL"] = " " + base["DATABASE_URL"]! + " "
+        #expect(try AppConfig(environment: elsewhere).eventLoopThreads == max(1, System.coreCount / 2), "read as DATABASE_URL is")
+        elsewhere["DATABASE_URL"] = "postgres://innkeep_api:pw@db.example.com:5432/innkeep"
+        #expect(try AppConfig(environment: elsewhere).eventLoopThreads == System.coreCount)
         env["EVENT_LOOP_THREADS"] = "1"
         #expect(try AppConfig(environment: env).eventLoopThreads == 1)
         for (name, bad) in [
