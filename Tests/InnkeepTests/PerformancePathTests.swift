@@ -968,7 +968,7 @@ import Testing
             #expect(AppConfig.defaultEventLoopThreads(databaseOnThisMachine: here, cores: cores) == loops, "\(cores) \(here)")
         }
         for (host, here) in [
-            ("localhost", true), ("LOCALHOST", true), ("127.0.0.1", true), ("127.8.9.10", true), ("[::1]", true),
+            ("localhost", true), ("LOCALHOST", true), ("localhost.", true), ("127.0.0.1", true), ("127.8.9.10", true), ("[::1]", true),
             ("[0:0:0:0:0:0:0:1]", true), ("[::ffff:127.0.0.1]", true), ("db.example.com", false), ("10.0.0.5", false),
             ("127.example.com", false), ("128.0.0.1", false), ("[::2]", false), ("[::ffff:10.0.0.1]", false),
         ] {

@@ -39,7 +39,8 @@ import Testing
         }
     }
 
-    /// Prepared statements are kept per connection by name: two of one name would run the first one's SQL.
+    /// Prepared statements are kept per connection by name: two of one name would run the first one's SQL. The list is
+    /// written by hand: a new `FixedStatement` belongs in it.
     @Test func everyStatementHasANameOfItsOwn() {
         let statements: [any FixedStatement.Type] = [
             CalendarRepository.Statement.self, PropertyRepository.ListStatement.self, PropertyRepository.AvailabilityStatement.self,

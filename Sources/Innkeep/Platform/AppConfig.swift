@@ -188,7 +188,7 @@ public struct AppConfig: Sendable {
 
     /// One event loop per core, or half the cores (at least one) when the database runs on this machine: its backends
     /// need the other half, and a second loop there mostly adds wake-ups between threads. On this 2-core machine one
-    /// loop cost about a third less CPU per request than two (docs/benchmarks.md, fourteenth pass).
+    /// loop cost about a third less CPU per request than two at 8 connections (docs/benchmarks.md, fourteenth pass).
     /// The cores are NIO's count, as for the pool.
     static func defaultEventLoopThreads(databaseOnThisMachine: Bool, cores: Int = System.coreCount) -> Int {
         databaseOnThisMachine ? max(1, cores / 2) : cores
