@@ -228,6 +228,19 @@ func innkeep(_ args: [String], env: [String: String]) async throws -> (status: I
         )
     }
 
+    /// An IPv6 literal's brackets are the URL's syntax, not the host's: the connection opens, here through the
+    /// IPv4-mapped form of the test server's 127.0.0.1, and messages bracket the host again.
+    @Test func anIPv6LiteralHostConnects() async throws {
+        try await SharedDatabase.shared.prepare()
+        let host = "::ffff:127.0.0.1"
+        let url = try #require(PostgresURL("postgres://innkeep_api:api-test-password@[\(host)]:\(TestEnv.pgPort)/\(SharedDatabase.name)"))
+        #expect(url.host == host)
+        #expect(url.endpoint == "[\(host)]:\(TestEnv.pgPort)/\(SharedDatabase.name)")
+        #expect(url.isOnThisMachine)
+        let db = Database(url: url, logger: TestEnv.logger, maximumConnections: 1, deadline: TestEnv.functionalDeadline)
+        #expect(await db.ping())
+    }
+
     @Test func sslParametersAreReadFromTheURL() throws {
         let url = try PostgresURL.parse(
             "postgresql://u:p%40ss@db.example.com:6543/postgres?sslmode=verify-full&sslrootcert=system&pgbouncer=true",

@@ -52,7 +52,7 @@ public enum Runner {
         } catch {
             throw StartupError(
                 description:
-                    "cannot reach the database at \(config.databaseURL.host):\(config.databaseURL.port) to check migrations: \(loggable(error))"
+                    "cannot reach the database at \(config.databaseURL.endpoint) to check migrations: \(loggable(error))"
             )
         }
         guard status.pending.isEmpty else {

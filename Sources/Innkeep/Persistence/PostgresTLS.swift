@@ -32,7 +32,7 @@ extension PostgresURL {
     }
 
     /// Where it points, for messages: never the user's password.
-    var endpoint: String { "\(host):\(port)/\(database)" }
+    var endpoint: String { "\(host.contains(":") ? "[\(host)]" : host):\(port)/\(database)" }
 }
 
 /// A connection that could not be opened, said in one line that names where the URL came from

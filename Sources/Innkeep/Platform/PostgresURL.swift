@@ -25,7 +25,8 @@ public struct PostgresURL: Sendable, Equatable {
         // "%41" in a password into "A".
         self.user = user
         self.password = c.password
-        self.host = host
+        // URLComponents keeps the brackets of an IPv6 literal; the socket layer (and TLS's IP check) wants it bare.
+        self.host = host.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
         self.port = c.port ?? 5432
         self.database = database
         guard (try? readTLSParameters(c.queryItems ?? [])) != nil else { return nil }
@@ -70,17 +71,11 @@ public struct PostgresURL: Sendable, Equatable {
     /// A loopback host (`localhost`, 127.0.0.0/8, `::1`, `::ffff:127.x.x.x`): the database, or a pooler in front of
     /// it, shares this machine's cores.
     public var isOnThisMachine: Bool {
-        let h = host.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
-        if h == "localhost" || h == "localhost." { return true }
-        var v4 = in_addr()
-        if inet_pton(AF_INET, h, &v4) == 1 { return UInt32(bigEndian: v4.s_addr) >> 24 == 127 }
-        var v6 = in6_addr()
-        guard inet_pton(AF_INET6, h, &v6) == 1 else { return false }
-        let bytes = withUnsafeBytes(of: &v6) { Array($0) }
-        let loopback = bytes[0..<15].allSatisfy { $0 == 0 } && bytes[15] == 1
-        let mapped = bytes[0..<10].allSatisfy { $0 == 0 } && bytes[10] == 0xFF && bytes[11] == 0xFF && bytes[12] == 127
-        return loopback || mapped
+        if ["localhost", "localhost."].contains(host.lowercased()) { return true }
+        guard let address = IPNetwork.parse(host) else { return false }
+        return Self.loopback.contains { $0.contains(address) }
     }
+    private static let loopback = [IPNetwork("127.0.0.0/8")!, IPNetwork("::1")!]
 
     /// The same server and credentials, another database.
     public func with(database: String) -> PostgresURL {
