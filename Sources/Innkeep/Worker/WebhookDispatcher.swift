@@ -57,7 +57,7 @@ public struct WebhookDispatcher: Service {
         policy: OutboundURLPolicy,
         schedule: [Int],
         options: Options = Options(),
-        id: String = "webhooks-\(UUID.random().uuidString.prefix(8).lowercased())"
+        id: String = "webhooks-\(UUID.random().lowercasedString.prefix(8))"
     ) {
         self.id = id
         self.db = db

@@ -21,7 +21,7 @@ public struct Worker: Service {
     public init(
         db: Database,
         logger: Logger,
-        id: String = "worker-\(UUID.random().uuidString.prefix(8).lowercased())",
+        id: String = "worker-\(UUID.random().lowercasedString.prefix(8))",
         pollInterval: Duration = .seconds(1)
     ) {
         self.id = id

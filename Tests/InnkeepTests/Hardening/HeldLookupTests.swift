@@ -32,13 +32,7 @@ import Testing
                 let token = agency.admin.token
                 let property = try await api.createProperty(agency)
                 let hook = try await api.createEndpoint(agency, url: "https://93.184.216.34/hook")
-                let connection = try await api.send(
-                    .post,
-                    "/api/v1/channel-connections",
-                    token: token,
-                    json: ["property_id": JSONValue(property), "channel": "vrbo", "external_listing_id": "v-1"]
-                )
-                let connectionId = try #require(connection["id"]?.uuid, "\(connection.raw)")
+                let connectionId = try await api.createConnection(agency, property: property)
                 let saves: [(HTTPRequest.Method, String, JSONValue, HTTPResponse.Status)] = [
                     (.post, "/api/v1/webhook-endpoints", ["url": "https://hooks.example.com/a", "events": ["booking.created"]], .created),
                     (.patch, "/api/v1/webhook-endpoints/\(hook.id)", ["url": "https://hooks.example.com/b"], .ok),
