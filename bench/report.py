@@ -143,11 +143,20 @@ def markdown(results_path, a):
             change = (p50[-1] / p50[0] - 1) * 100 if p50[0] else 0
             p(f"| {s} | " + " | ".join(f"{x:.2f}" for x in p50) + " | " + " | ".join(f"{x:.2f}" for x in p99) +
               f" | {fmt(rps(rs[0]))} → {fmt(rps(rs[-1]))} | {change:+.0f}% |")
-        bl = [pgb.get(("bookings-list", gc, sc)) for sc in scales]
-        if all(bl):
+        # The database's own statement at each size: whether a scenario that slows as the data grows is Postgres's.
+        grown = [(s, [pgb.get((s, gc, sc)) for sc in scales]) for s in scenarios]
+        grown = [(s, bs) for s, bs in grown if all(bs)]
+        if grown:
             p("")
-            p("pgbench bookings-list p50 by size: " + ", ".join(f"{sc}x {b['p50_ms']:.2f} ms ({fmt(b['tps'])} tx/s)"
-                                                         for sc, b in zip(scales, bl)) + ".")
+            p(f"pgbench of the same statements as the data set grows ({gc} clients):")
+            p("")
+            p("| scenario | " + " | ".join(f"tx/s {sc}x" for sc in scales) + " | " +
+              " | ".join(f"p50 {sc}x" for sc in scales) + " | tx/s change |")
+            p("|---|" + "---:|" * (2 * len(scales) + 1))
+            for s, bs in grown:
+                change = (bs[-1]["tps"] / bs[0]["tps"] - 1) * 100 if bs[0]["tps"] else 0
+                p(f"| {s} | " + " | ".join(fmt(b["tps"]) for b in bs) + " | " +
+                  " | ".join(f"{b['p50_ms']:.2f}" for b in bs) + f" | {change:+.0f}% |")
 
     # targets (issue 17)
     p("")
