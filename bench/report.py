@@ -144,7 +144,8 @@ def markdown(results_path, a):
             p(f"| {s} | " + " | ".join(f"{x:.2f}" for x in p50) + " | " + " | ".join(f"{x:.2f}" for x in p99) +
               f" | {fmt(rps(rs[0]))} → {fmt(rps(rs[-1]))} | {change:+.0f}% |")
         # The database's own statement at each size: whether a scenario that slows as the data grows is Postgres's.
-        grown = [(s, [pgb.get((s, gc, sc)) for sc in scales]) for s in scenarios]
+        named = scenarios + sorted({k[0] for k in pgb} - set(scenarios))  # bookings-list is measured in any case
+        grown = [(s, [pgb.get((s, gc, sc)) for sc in scales]) for s in named]
         grown = [(s, bs) for s, bs in grown if all(bs)]
         if grown:
             p("")

@@ -1,4 +1,5 @@
--- Reverts 0024: 0019's search, and the body 0021 gave app_available_page_json.
+-- Reverts 0024. Lossless: 0019's search again, and the body 0021 gave app_available_page_json.
+
 -- The agency's active properties free for every night of [p_check_in, p_check_out) that fit p_guests and whose
 -- stay rules allow its length, newest first, after the cursor (SPEC §11): the query of GET /api/v1/availability,
 -- in one place for both paths. Each candidate is probed through the GiST indexes of occupancy (confirmed bookings

@@ -157,20 +157,20 @@ import Testing
                 for statement in statements { try await admin.run(statement) }
             }
             try await MigrationFixture.withConnection(TestEnv.runtimeURL(name)) { conn async throws in
-                try await conn.run("BEGIN")
-                try await conn.run("SELECT set_config('app.agency_id', \(searched.uuidString), true)")
-                let page = try await conn.run(
-                    """
-                    SELECT items, next_id FROM app_available_page_json(\(searched), date '2030-03-01', date '2030-03-08', 2, NULL, NULL, 50)
-                    """
-                ).collect()
-                let scans = try await conn.run(
-                    """
-                    SELECT pg_stat_get_xact_numscans('blocks_agency_property_end_idx'::regclass),
-                           pg_stat_get_xact_numscans('blocks_connection_uid_key'::regclass)
-                    """
-                ).collect()
-                try await conn.run("COMMIT")
+                let (page, scans) = try await MigrationFixture.scoped(conn, agency: searched) {
+                    let page = try await conn.run(
+                        """
+                        SELECT items, next_id FROM app_available_page_json(\(searched), date '2030-03-01', date '2030-03-08', 2, NULL, NULL, 50)
+                        """
+                    ).collect()
+                    let scans = try await conn.run(
+                        """
+                        SELECT pg_stat_get_xact_numscans('blocks_agency_property_end_idx'::regclass),
+                               pg_stat_get_xact_numscans('blocks_connection_uid_key'::regclass)
+                        """
+                    ).collect()
+                    return (page, scans)
+                }
                 let (items, next) = try page[0].decode((String, UUID?).self)
                 #expect(items.split(separator: "},{").count == 50 && next != nil)
                 // A page of 50 probes 51 candidates (the 51st says there is a next page), and the row number's window
