@@ -98,7 +98,7 @@ public enum PropertyRepository {
 
     /// One page of the agency's active properties free for every night of `stay` that fit `guests` and whose
     /// stay rules allow its length, newest first (SPEC §11), as JSON: `app_available_page_json` (migration 0021; its
-    /// blocks probe 0024), the search's one query, which both paths run.
+    /// blocks probe 0024, its walk in page order 0025), the search's one query, which both paths run.
     static func available(
         _ conn: PostgresConnection,
         agency: UUID,

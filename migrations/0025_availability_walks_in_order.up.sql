@@ -1,0 +1,11 @@
+-- 0025 the availability search walks the agency's properties in page order (issue 17, SPEC §11: an agency with
+-- 2,000 properties among 1,000 agencies).
+--
+-- app_available_page_json keeps one generic plan (0021), which estimates an agency's properties at the table's
+-- rows over its agencies: 7 of 22,000 on bench/run's 100x data. For 7 rows the planner read the candidates with a
+-- bitmap scan and sorted them, so a search of an agency with 2,000 properties read and sorted all 2,000 (and their
+-- JSON, 941 kB) to keep the first 51 that are free; EXPLAIN ANALYZE: 3.7 ms, 2,000 index entries. Without a sort to
+-- choose, the plan is the index scan of properties_agency_created_idx in page order, which stops when the page
+-- is full: 1.8 ms, 156 entries. pgbench of the search's statement on that data, 32 clients: 1,255–1,317 → 1,979–
+-- 2,121 a second. Sorting is off for this function's own statements only; its answers are the same.
+ALTER FUNCTION app_available_page_json(uuid, date, date, integer, bigint, uuid, integer) SET enable_sort = off;
