@@ -6,9 +6,9 @@ import NIOPosix
 /// Thrown when an operation did not finish within its deadline.
 public struct DeadlineExceeded: Error {}
 
-/// Runs `operation` and gives up after `timeout`. Unlike a task group, this returns at the deadline
-/// even if the operation ignores cancellation (a hung database socket), so no request can hang.
-/// The abandoned operation is cancelled and finishes in the background.
+/// Runs `operation` and gives up after `timeout`, or when the caller is cancelled (`CancellationError`). Unlike a
+/// task group, this returns then even if the operation ignores cancellation (a hung database socket), so no
+/// request can hang. The abandoned operation is cancelled and finishes in the background.
 ///
 /// The timer is a task scheduled on an event loop, which its cancellation takes off the loop's queue at
 /// once. A `Task.sleep` cancelled early stays queued on the event loop (the executor) until its time comes:
@@ -19,24 +19,25 @@ public func withDeadline<T: Sendable>(
 ) async throws -> T {
     let box = NIOLockedValueBox<CheckedContinuation<T, any Error>?>(nil)
     let work = NIOLockedValueBox<(op: Task<Void, Never>?, timer: Scheduled<Void>?)>((nil, nil))
-    @Sendable func cancel() {
+    @Sendable func cancelWork() {
         let (op, timer) = work.withLockedValue { $0 }
         op?.cancel()
         timer?.cancel()
     }
+    /// The first of the operation, the deadline and the caller's cancellation answers; the others find nothing.
+    @Sendable func finish(_ result: Result<T, any Error>) {
+        guard
+            let c = box.withLockedValue({ c in
+                defer { c = nil }
+                return c
+            })
+        else { return }
+        c.resume(with: result)
+        cancelWork()
+    }
     return try await withTaskCancellationHandler {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
             box.withLockedValue { $0 = continuation }
-            @Sendable func finish(_ result: Result<T, any Error>) {
-                guard
-                    let c = box.withLockedValue({ c in
-                        defer { c = nil }
-                        return c
-                    })
-                else { return }
-                c.resume(with: result)
-                cancel()
-            }
             let timer = MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: TimeAmount(timeout)) {
                 finish(.failure(DeadlineExceeded()))
             }
@@ -44,10 +45,17 @@ public func withDeadline<T: Sendable>(
                 do { finish(.success(try await operation())) } catch { finish(.failure(error)) }
             }
             work.withLockedValue { $0 = (op, timer) }
-            // The operation may have finished, or the caller been cancelled, before the tasks were recorded.
-            if box.withLockedValue({ $0 == nil }) || Task.isCancelled { cancel() }
+            // The operation or the timer may have answered before the tasks were recorded, and a caller cancelled
+            // before its continuation was there was not answered by the handler.
+            if box.withLockedValue({ $0 == nil }) {
+                cancelWork()
+            } else if Task.isCancelled {
+                finish(.failure(CancellationError()))
+            }
         }
     } onCancel: {
-        cancel()
+        // A cancelled caller (a client gone, the worker shutting down) is answered now, as at the deadline: an
+        // operation that ignores cancellation (a hung socket, a DNS lookup) finishes in the background.
+        finish(.failure(CancellationError()))
     }
 }

@@ -71,5 +71,41 @@ extension Unit {
             #expect(throws: CancellationError.self) { try result.get() }
             #expect(clock.now - start < .seconds(10), "the caller waited for the deadline")
         }
+
+        /// A cancelled caller is answered at once even when the operation ignores cancellation (a worker shutting
+        /// down while a lookup hangs): it neither waits for the operation nor for the deadline.
+        @Test func aCancelledCallerIsAnsweredWhileTheOperationIgnoresIt() async {
+            let clock = ContinuousClock()
+            let start = clock.now
+            let task = Task {
+                try await withDeadline(.seconds(30)) { () async throws -> Int in
+                    await Self.uncancellableSleep(5)
+                    return 1
+                }
+            }
+            try? await Task.sleep(for: .milliseconds(50))
+            task.cancel()
+            let result = await task.result
+            #expect(throws: CancellationError.self) { try result.get() }
+            // At once, with room for a loaded two-core machine; the operation takes 5 s, the deadline 30 s.
+            #expect(clock.now - start < .seconds(2), "returned after \(clock.now - start)")
+        }
+
+        /// A caller already cancelled when it calls is answered at once too, not when the operation ends.
+        @Test func aCallerCancelledBeforehandIsAnsweredAtOnce() async {
+            let task = Task {
+                while !Task.isCancelled { await Task.yield() }
+                return try await withDeadline(.seconds(30)) { () async throws -> Int in
+                    await Self.uncancellableSleep(5)
+                    return 1
+                }
+            }
+            task.cancel()
+            let clock = ContinuousClock()
+            let start = clock.now
+            let result = await task.result
+            #expect(throws: CancellationError.self) { try result.get() }
+            #expect(clock.now - start < .seconds(2), "returned after \(clock.now - start)")
+        }
     }
 }
