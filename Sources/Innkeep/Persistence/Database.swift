@@ -192,7 +192,8 @@ public struct Database: Sendable, Service {
         do {
             return try await withDeadline(deadline) { try await pool.withConnection(body) }
         } catch let error where Self.isUnavailable(error) || error is CancellationError {
-            // A caller cancelled while it waited for a connection is answered as one that got none, not as a 500.
+            // A cancelled caller (shutdown), waiting for a connection or for its statements, is answered as one
+            // that got none, not as a 500.
             throw DatabaseUnavailable(underlying: error)
         }
     }

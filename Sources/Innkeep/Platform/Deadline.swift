@@ -6,9 +6,11 @@ import NIOPosix
 /// Thrown when an operation did not finish within its deadline.
 public struct DeadlineExceeded: Error {}
 
-/// Runs `operation` and gives up after `timeout`, or when the caller is cancelled (`CancellationError`). Unlike a
-/// task group, this returns then even if the operation ignores cancellation (a hung database socket), so no
-/// request can hang. The abandoned operation is cancelled and finishes in the background.
+/// Runs `operation` and gives up after `timeout` (`DeadlineExceeded`), or as soon as the caller is cancelled
+/// (`CancellationError`). Unlike a task group, it gives up even when the operation ignores cancellation (a hung
+/// database socket), so no request can hang. The abandoned operation is cancelled and finishes in the background:
+/// after either error it may still have done its work (a `COMMIT` already sent), as after a lost connection.
+/// A caller cancelled before the call does not start the operation.
 ///
 /// The timer is a task scheduled on an event loop, which its cancellation takes off the loop's queue at
 /// once. A `Task.sleep` cancelled early stays queued on the event loop (the executor) until its time comes:
@@ -17,6 +19,7 @@ public func withDeadline<T: Sendable>(
     _ timeout: Duration,
     _ operation: @escaping @Sendable () async throws -> T
 ) async throws -> T {
+    try Task.checkCancellation()
     let box = NIOLockedValueBox<CheckedContinuation<T, any Error>?>(nil)
     let work = NIOLockedValueBox<(op: Task<Void, Never>?, timer: Scheduled<Void>?)>((nil, nil))
     @Sendable func cancelWork() {
@@ -45,8 +48,8 @@ public func withDeadline<T: Sendable>(
                 do { finish(.success(try await operation())) } catch { finish(.failure(error)) }
             }
             work.withLockedValue { $0 = (op, timer) }
-            // The operation or the timer may have answered before the tasks were recorded, and a caller cancelled
-            // before its continuation was there was not answered by the handler.
+            // The operation or the timer may have answered before the tasks were recorded. And if the caller was
+            // cancelled before the continuation was stored, the handler found nothing to answer: answer it here.
             if box.withLockedValue({ $0 == nil }) {
                 cancelWork()
             } else if Task.isCancelled {
@@ -54,7 +57,7 @@ public func withDeadline<T: Sendable>(
             }
         }
     } onCancel: {
-        // A cancelled caller (a client gone, the worker shutting down) is answered now, as at the deadline: an
+        // A cancelled caller (the worker or the server shutting down) is answered now, as at the deadline: an
         // operation that ignores cancellation (a hung socket, a DNS lookup) finishes in the background.
         finish(.failure(CancellationError()))
     }
