@@ -41,6 +41,12 @@ public func withDeadline<T: Sendable>(
     return try await withTaskCancellationHandler {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
             box.withLockedValue { $0 = continuation }
+            // Cancelled since the check above, the caller found no continuation for the handler to answer: answer
+            // it here, before anything starts.
+            if Task.isCancelled {
+                finish(.failure(CancellationError()))
+                return
+            }
             let timer = MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: TimeAmount(timeout)) {
                 finish(.failure(DeadlineExceeded()))
             }
@@ -48,13 +54,9 @@ public func withDeadline<T: Sendable>(
                 do { finish(.success(try await operation())) } catch { finish(.failure(error)) }
             }
             work.withLockedValue { $0 = (op, timer) }
-            // The operation or the timer may have answered before the tasks were recorded. And if the caller was
-            // cancelled before the continuation was stored, the handler found nothing to answer: answer it here.
-            if box.withLockedValue({ $0 == nil }) {
-                cancelWork()
-            } else if Task.isCancelled {
-                finish(.failure(CancellationError()))
-            }
+            // The operation, the timer or the caller's cancellation may have answered before the tasks were
+            // recorded, and found nothing to cancel.
+            if box.withLockedValue({ $0 == nil }) { cancelWork() }
         }
     } onCancel: {
         // A cancelled caller (the worker or the server shutting down) is answered now, as at the deadline: an

@@ -16,6 +16,11 @@ extension Unit {
             }
         }
 
+        /// Waits up to 5 s for `flag` (a task started, an operation cancelled), polling.
+        static func waitFor(_ flag: NIOLockedValueBox<Bool>) async throws {
+            for _ in 0..<500 where !flag.withLockedValue({ $0 }) { try await Task.sleep(for: .milliseconds(10)) }
+        }
+
         @Test func aFastOperationReturnsItsValue() async throws {
             let value = try await withDeadline(.seconds(5)) { 42 }
             #expect(value == 42)
@@ -57,9 +62,10 @@ extension Unit {
 
         /// Cancelling the caller cancels the operation too, so that it stops rather than run on unseen.
         @Test func cancellingTheCallerCancelsTheOperation() async throws {
-            let cancelled = NIOLockedValueBox(false)
+            let (started, cancelled) = (NIOLockedValueBox(false), NIOLockedValueBox(false))
             let task = Task {
                 try await withDeadline(.seconds(30)) { () async throws -> Int in
+                    started.withLockedValue { $0 = true }
                     do { try await Task.sleep(for: .seconds(30)) } catch {
                         cancelled.withLockedValue { $0 = true }
                         throw error
@@ -67,26 +73,28 @@ extension Unit {
                     return 1
                 }
             }
-            try? await Task.sleep(for: .milliseconds(50))
+            try await Self.waitFor(started)
             task.cancel()
             let result = await task.result
             #expect(throws: CancellationError.self) { try result.get() }
-            for _ in 0..<200 where !cancelled.withLockedValue({ $0 }) { try await Task.sleep(for: .milliseconds(10)) }
+            try await Self.waitFor(cancelled)
             #expect(cancelled.withLockedValue { $0 }, "the operation was not cancelled")
         }
 
         /// A cancelled caller is answered at once even when the operation ignores cancellation (a worker shutting
         /// down while a lookup hangs): it neither waits for the operation nor for the deadline.
-        @Test func aCancelledCallerIsAnsweredWhileTheOperationIgnoresIt() async {
-            let clock = ContinuousClock()
-            let start = clock.now
+        @Test func aCancelledCallerIsAnsweredWhileTheOperationIgnoresIt() async throws {
+            let started = NIOLockedValueBox(false)
             let task = Task {
                 try await withDeadline(.seconds(30)) { () async throws -> Int in
+                    started.withLockedValue { $0 = true }
                     await Self.uncancellableSleep(5)
                     return 1
                 }
             }
-            try? await Task.sleep(for: .milliseconds(50))
+            try await Self.waitFor(started)
+            let clock = ContinuousClock()
+            let start = clock.now
             task.cancel()
             let result = await task.result
             #expect(throws: CancellationError.self) { try result.get() }
@@ -112,6 +120,8 @@ extension Unit {
             let result = await task.result
             #expect(throws: CancellationError.self) { try result.get() }
             #expect(clock.now - start < .seconds(2), "returned after \(clock.now - start)")
+            // An operation started in the background would have set the flag by now.
+            try? await Task.sleep(for: .milliseconds(200))
             #expect(!started.withLockedValue { $0 }, "the operation started")
         }
     }
