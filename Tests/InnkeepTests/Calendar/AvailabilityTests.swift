@@ -192,10 +192,14 @@ import Testing
                     }
                 }
                 var cursor: (Int64, UUID)? = nil
+                var previousItems: [String] = []
                 for pageNumber in 1...2 {
                     let (page, reads) = try await search(after: cursor)
                     let (items, nextMicros, nextId) = try page.decode((String, Int64?, UUID?).self)
-                    #expect(items.split(separator: "},{").count == 50 && nextId != nil, "page \(pageNumber)")
+                    let pageItems = items.split(separator: "},{").map(String.init)
+                    #expect(pageItems.count == 50, "page \(pageNumber)")
+                    #expect(Set(pageItems).isDisjoint(with: previousItems), "page \(pageNumber) repeats the page before")
+                    previousItems = pageItems
                     // A page of 50 probes 51 candidates (the 51st says there is a next page), and the row number's
                     // window reads one more to close its last row: one descent each.
                     let (byProperty, byConnection, candidates) = reads
@@ -206,7 +210,7 @@ import Testing
                     // Read in page order from the cursor on, the candidates stop with the page: the same 51–52, not
                     // the agency's 2,000.
                     #expect((51...52).contains(candidates), "page \(pageNumber): the index returned \(candidates) entries")
-                    if let nextMicros, let nextId { cursor = (nextMicros, nextId) }
+                    cursor = (try #require(nextMicros, "page \(pageNumber)"), try #require(nextId, "page \(pageNumber)"))
                 }
             }
         }
