@@ -96,6 +96,10 @@ public struct ChannelSyncer: Service {
                     )
                 }
             }
+        } catch let failure as ICalFetcher.Failure where Task.isCancelled {
+            // Shut down mid-fetch: the feed did not fail, so the connection keeps its status. The lease expires and
+            // a later pass syncs it.
+            logger.notice("channel sync abandoned", metadata: ["connection_id": "\(claim.connectionId)", "reason": "\(failure.description)"])
         } catch let failure as ICalFetcher.Failure {
             logger.notice("channel sync failed", metadata: ["connection_id": "\(claim.connectionId)", "reason": "\(failure.description)"])
             do {
@@ -104,7 +108,8 @@ public struct ChannelSyncer: Service {
                 logger.warning("could not record a failed sync", metadata: ["connection_id": "\(claim.connectionId)", "error": "\(loggable(error))"])
             }
         } catch {
-            // The database failed mid-apply: nothing was written; the lease expires and a later pass retries.
+            // The database failed or timed out mid-apply (its COMMIT may have landed or not): the lease expires and a
+            // later pass syncs the feed again, which converges on it either way.
             logger.warning("channel sync could not be applied", metadata: ["connection_id": "\(claim.connectionId)", "error": "\(loggable(error))"])
         }
         metrics.channelSync(result: result, duration: clock.now - started)

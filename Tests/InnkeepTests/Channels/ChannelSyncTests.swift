@@ -116,6 +116,36 @@ import Testing
         }
     }
 
+    /// A sync cancelled mid-fetch (a worker shut down) is abandoned, not failed: the agency still sees its last
+    /// sync's status, not an error the feed never had.
+    @Test func aSyncCancelledMidFetchLeavesTheConnectionAsItWas() async throws {
+        try await withFeeds { api, feeds in
+            let agency = try await api.makeAgency()
+            let property = try await api.createProperty(agency)
+            let url = feeds.serve(.calendar(ICalFixtures.airbnb()))
+            let connection = try await api.connectFeed(agency, property: property, url: url)
+            let syncer = api.syncer(agency)
+            #expect(try await syncer.syncDue() == 1)
+            let before = try await api.connection(agency, connection)
+            #expect(before["last_sync_status"] == "ok")
+
+            feeds.set(url, .slow(.seconds(4), then: ICalFixtures.empty))
+            try await api.services.db.transaction(.tenant(agency.id, user: nil)) { conn in
+                try await ChannelConnectionRepository.requestSync(conn, agency: agency.id, id: connection)
+            }
+            let pass = Task { try await syncer.syncDue() }
+            try await eventually("the fetch to start") { feeds.requests(to: url).count == 2 }
+            let cancelled = ContinuousClock.now
+            pass.cancel()
+            #expect(try await pass.value == 1)
+            #expect(ContinuousClock.now - cancelled < .seconds(2), "the pass waited for the feed")
+            let after = try await api.connection(agency, connection)
+            #expect(after["last_sync_status"] == "ok" && after["last_error"] == .null, "\(after["last_error"] ?? .null)")
+            #expect(after["last_synced_at"] == before["last_synced_at"])
+            #expect(try await api.channelBlocks(agency, connection: connection).count == 2)
+        }
+    }
+
     @Test func anUnchangedFeedAnswers304AndStillCountsAsSynced() async throws {
         try await withFeeds { api, feeds in
             let agency = try await api.makeAgency()
