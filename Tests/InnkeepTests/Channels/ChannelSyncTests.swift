@@ -20,11 +20,31 @@ import Testing
         await server.stop()
     }
 
-    /// Makes the connection due now and runs one pass of `syncer`.
-    func syncNow(_ api: APIClient, _ agency: TestAgency, _ connection: UUID, _ syncer: ChannelSyncer) async throws {
+    /// A new agency's property connected to a feed of `ICalFixtures.airbnb()`, synced once by the returned syncer.
+    func syncedFeed(
+        _ api: APIClient,
+        _ feeds: FeedServer,
+        timeout: Duration = .seconds(10)
+    ) async throws -> (agency: TestAgency, url: String, connection: UUID, syncer: ChannelSyncer) {
+        let agency = try await api.makeAgency()
+        let property = try await api.createProperty(agency)
+        let url = feeds.serve(.calendar(ICalFixtures.airbnb()))
+        let connection = try await api.connectFeed(agency, property: property, url: url)
+        let syncer = api.syncer(agency, timeout: timeout)
+        #expect(try await syncer.syncDue() == 1)
+        return (agency, url, connection, syncer)
+    }
+
+    /// Makes the connection due now.
+    func requestSync(_ api: APIClient, _ agency: TestAgency, _ connection: UUID) async throws {
         try await api.services.db.transaction(.tenant(agency.id, user: nil)) { conn in
             try await ChannelConnectionRepository.requestSync(conn, agency: agency.id, id: connection)
         }
+    }
+
+    /// Makes the connection due now and runs one pass of `syncer`.
+    func syncNow(_ api: APIClient, _ agency: TestAgency, _ connection: UUID, _ syncer: ChannelSyncer) async throws {
+        try await requestSync(api, agency, connection)
         #expect(try await syncer.syncDue() == 1)
     }
 
@@ -81,12 +101,7 @@ import Testing
 
     @Test func aFailedSyncChangesNoBlockAndSaysWhy() async throws {
         try await withFeeds { api, feeds in
-            let agency = try await api.makeAgency()
-            let property = try await api.createProperty(agency)
-            let url = feeds.serve(.calendar(ICalFixtures.airbnb()))
-            let connection = try await api.connectFeed(agency, property: property, url: url)
-            let syncer = api.syncer(agency, timeout: .seconds(2))
-            #expect(try await syncer.syncDue() == 1)
+            let (agency, url, connection, syncer) = try await syncedFeed(api, feeds, timeout: .seconds(2))
             let before = try await api.channelBlocks(agency, connection: connection).mapValues(\.id)
             #expect(before.count == 2)
             let hops = (1...4).map { feeds.serve(.redirect(to: "/hop-\($0).ics"), at: "/hop-\($0 - 1).ics") }
@@ -120,19 +135,12 @@ import Testing
     /// sync's status, not an error the feed never had.
     @Test func aSyncCancelledMidFetchLeavesTheConnectionAsItWas() async throws {
         try await withFeeds { api, feeds in
-            let agency = try await api.makeAgency()
-            let property = try await api.createProperty(agency)
-            let url = feeds.serve(.calendar(ICalFixtures.airbnb()))
-            let connection = try await api.connectFeed(agency, property: property, url: url)
-            let syncer = api.syncer(agency)
-            #expect(try await syncer.syncDue() == 1)
+            let (agency, url, connection, syncer) = try await syncedFeed(api, feeds)
             let before = try await api.connection(agency, connection)
             #expect(before["last_sync_status"] == "ok")
 
             feeds.set(url, .slow(.seconds(4), then: ICalFixtures.empty))
-            try await api.services.db.transaction(.tenant(agency.id, user: nil)) { conn in
-                try await ChannelConnectionRepository.requestSync(conn, agency: agency.id, id: connection)
-            }
+            try await requestSync(api, agency, connection)
             let pass = Task { try await syncer.syncDue() }
             try await eventually("the fetch to start") { feeds.requests(to: url).count == 2 }
             let cancelled = ContinuousClock.now
@@ -212,9 +220,7 @@ import Testing
             let connection = try await api.connectFeed(agency, property: property, url: url)
             let (a, b) = (api.syncer(agency), api.syncer(agency))
             for _ in 0..<3 {
-                try await api.services.db.transaction(.tenant(agency.id, user: nil)) { conn in
-                    try await ChannelConnectionRepository.requestSync(conn, agency: agency.id, id: connection)
-                }
+                try await requestSync(api, agency, connection)
                 async let first = a.syncDue()
                 async let second = b.syncDue()
                 let claimed = try await first + second
