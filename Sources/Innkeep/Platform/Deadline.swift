@@ -19,7 +19,6 @@ public func withDeadline<T: Sendable>(
     _ timeout: Duration,
     _ operation: @escaping @Sendable () async throws -> T
 ) async throws -> T {
-    try Task.checkCancellation()
     let box = NIOLockedValueBox<CheckedContinuation<T, any Error>?>(nil)
     let work = NIOLockedValueBox<(op: Task<Void, Never>?, timer: Scheduled<Void>?)>((nil, nil))
     @Sendable func cancelWork() {
@@ -41,8 +40,8 @@ public func withDeadline<T: Sendable>(
     return try await withTaskCancellationHandler {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
             box.withLockedValue { $0 = continuation }
-            // Cancelled since the check above, the caller found no continuation for the handler to answer: answer
-            // it here, before anything starts.
+            // A caller cancelled before this point (before the call, too) found no continuation for the handler to
+            // answer: answer it here, before anything starts.
             if Task.isCancelled {
                 finish(.failure(CancellationError()))
                 return

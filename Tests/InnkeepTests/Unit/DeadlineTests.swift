@@ -16,11 +16,6 @@ extension Unit {
             }
         }
 
-        /// Waits up to 5 s for `flag` (a task started, an operation cancelled), polling.
-        static func waitFor(_ flag: NIOLockedValueBox<Bool>) async throws {
-            for _ in 0..<500 where !flag.withLockedValue({ $0 }) { try await Task.sleep(for: .milliseconds(10)) }
-        }
-
         @Test func aFastOperationReturnsItsValue() async throws {
             let value = try await withDeadline(.seconds(5)) { 42 }
             #expect(value == 42)
@@ -56,8 +51,7 @@ extension Unit {
                     return 1
                 }
             }
-            for _ in 0..<200 where !cancelled.withLockedValue({ $0 }) { try await Task.sleep(for: .milliseconds(10)) }
-            #expect(cancelled.withLockedValue { $0 }, "the abandoned operation was not cancelled")
+            try await eventually("the abandoned operation to be cancelled", timeout: .seconds(2)) { cancelled.withLockedValue { $0 } }
         }
 
         /// Cancelling the caller cancels the operation too, so that it stops rather than run on unseen.
@@ -73,12 +67,11 @@ extension Unit {
                     return 1
                 }
             }
-            try await Self.waitFor(started)
+            try await eventually("the operation to start", timeout: .seconds(5)) { started.withLockedValue { $0 } }
             task.cancel()
             let result = await task.result
             #expect(throws: CancellationError.self) { try result.get() }
-            try await Self.waitFor(cancelled)
-            #expect(cancelled.withLockedValue { $0 }, "the operation was not cancelled")
+            try await eventually("the operation to be cancelled", timeout: .seconds(5)) { cancelled.withLockedValue { $0 } }
         }
 
         /// A cancelled caller is answered at once even when the operation ignores cancellation (a worker shutting
@@ -92,7 +85,7 @@ extension Unit {
                     return 1
                 }
             }
-            try await Self.waitFor(started)
+            try await eventually("the operation to start", timeout: .seconds(5)) { started.withLockedValue { $0 } }
             let clock = ContinuousClock()
             let start = clock.now
             task.cancel()
